@@ -1,0 +1,415 @@
+// Package alarm decodes the CloudWatch alarm notifications that trigger the functions: SNS
+// events carrying CloudWatch's JSON notification (single-metric, metric-math and composite
+// alarms), EventBridge "CloudWatch Alarm State Change" events, and a bare notification for
+// manual invocation. Decoding never panics and never guesses: a record that is not an alarm
+// comes back with the reason.
+package alarm
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+)
+
+// State is a CloudWatch alarm state.
+type State string
+
+const (
+	StateAlarm            State = "ALARM"
+	StateOK               State = "OK"
+	StateInsufficientData State = "INSUFFICIENT_DATA"
+)
+
+// Known reports whether s is one of CloudWatch's three states.
+func (s State) Known() bool {
+	return s == StateAlarm || s == StateOK || s == StateInsufficientData
+}
+
+// Source says which envelope carried the alarm.
+const (
+	SourceSNS         = "sns"
+	SourceEventBridge = "eventbridge"
+	SourceDirect      = "direct" // a bare notification, e.g. `make invoke` with a hand-written file
+)
+
+// Alarm is one alarm state change, whatever envelope carried it.
+type Alarm struct {
+	Name          string
+	Description   string
+	ARN           string
+	AccountID     string
+	Region        string // as sent: SNS sends a long name ("US East (N. Virginia)"), EventBridge a code
+	RegionCode    string // from the ARN, e.g. us-east-1 ("" when there is no ARN)
+	State         State
+	PreviousState State
+	Reason        string
+	ChangedAt     time.Time
+
+	// The alarm's metric. For metric-math alarms these come from the first metric the
+	// expression uses; Metrics holds every query.
+	Namespace  string
+	MetricName string
+	Dimensions map[string]string
+	Metrics    []Metric
+	Threshold  float64
+	Period     int64
+	Composite  bool   // a composite alarm: no metric, a rule over other alarms
+	Rule       string // the composite alarm's rule
+
+	Source    string
+	MessageID string // SNS MessageId or EventBridge id
+}
+
+// Metric is one query of a metric-math alarm (or the single metric of a plain one).
+type Metric struct {
+	ID         string
+	Expression string
+	Namespace  string
+	MetricName string
+	Dimensions map[string]string
+	Stat       string
+	Period     int64
+}
+
+// Dimension returns the value of a dimension of the alarm's metric ("" when absent).
+func (a Alarm) Dimension(name string) string { return a.Dimensions[name] }
+
+// Key identifies this state transition: the same alarm changing state at the same instant is
+// the same transition, however many times SNS delivers it.
+func (a Alarm) Key() string {
+	id := a.ARN
+	if id == "" {
+		id = a.Name
+	}
+	return id + "@" + a.ChangedAt.UTC().Format(time.RFC3339Nano)
+}
+
+// Record is one decoded record: an alarm, or why the record is not one.
+type Record struct {
+	Alarm Alarm
+	Err   error
+}
+
+// Errors that say why input is not an alarm. Wrapped with detail; test with errors.Is.
+var (
+	ErrMalformed = errors.New("input is not valid JSON")
+	ErrNotAlarm  = errors.New("not a CloudWatch alarm notification")
+	ErrEmpty     = errors.New("event has no records")
+)
+
+// maxPayload bounds what we parse; SNS caps messages at 256 KiB and Lambda async events at 1 MiB.
+const maxPayload = 6 << 20
+
+// Decode reads an event and returns one Record per alarm it carries, in order, without
+// duplicates (the same transition twice in one event is kept once). The error is for input
+// that as a whole is unusable; per-record problems are in Record.Err.
+func Decode(payload []byte) ([]Record, error) {
+	if len(payload) > maxPayload {
+		return nil, fmt.Errorf("%w: %d bytes is larger than any alarm event", ErrNotAlarm, len(payload))
+	}
+	payload = bytes.TrimSpace(payload)
+	if len(payload) == 0 || payload[0] != '{' {
+		return nil, fmt.Errorf("%w: want a JSON object", ErrMalformed)
+	}
+	var probe struct {
+		Records    json.RawMessage `json:"Records"`
+		DetailType string          `json:"detail-type"`
+		Source     string          `json:"source"`
+		AlarmName  *string         `json:"AlarmName"`
+	}
+	if err := json.Unmarshal(payload, &probe); err != nil {
+		return nil, fmt.Errorf("%w: %s", ErrMalformed, describeJSONError(err))
+	}
+	switch {
+	case probe.Records != nil:
+		return decodeSNS(payload)
+	case probe.DetailType != "" || probe.Source != "":
+		rec := decodeEventBridge(payload)
+		return []Record{rec}, nil
+	case probe.AlarmName != nil:
+		a, err := decodeNotification(payload)
+		a.Source = SourceDirect
+		return []Record{{Alarm: a, Err: err}}, nil
+	default:
+		return nil, fmt.Errorf("%w: neither an SNS event, an EventBridge event nor an alarm notification", ErrNotAlarm)
+	}
+}
+
+func decodeSNS(payload []byte) ([]Record, error) {
+	var ev events.SNSEvent
+	if err := json.Unmarshal(payload, &ev); err != nil {
+		return nil, fmt.Errorf("%w: SNS event: %s", ErrMalformed, describeJSONError(err))
+	}
+	if len(ev.Records) == 0 {
+		return nil, ErrEmpty
+	}
+	out := make([]Record, 0, len(ev.Records))
+	seen := make(map[string]bool, len(ev.Records))
+	for i, r := range ev.Records {
+		if r.EventSource != "" && r.EventSource != "aws:sns" {
+			out = append(out, Record{Err: fmt.Errorf("%w: record %d comes from %q, not aws:sns", ErrNotAlarm, i, r.EventSource)})
+			continue
+		}
+		a, err := decodeNotification([]byte(r.SNS.Message))
+		if err != nil {
+			out = append(out, Record{Err: fmt.Errorf("record %d (SNS message %s): %w", i, r.SNS.MessageID, err)})
+			continue
+		}
+		a.Source, a.MessageID = SourceSNS, r.SNS.MessageID
+		if seen[a.Key()] {
+			continue // SNS sometimes delivers the same notification twice; one answer is enough
+		}
+		seen[a.Key()] = true
+		out = append(out, Record{Alarm: a})
+	}
+	return out, nil
+}
+
+// notification is CloudWatch's SNS message: the library's payload plus the fields composite
+// alarms add.
+type notification struct {
+	events.CloudWatchAlarmSNSPayload
+	AlarmRule *string `json:"AlarmRule"`
+}
+
+func decodeNotification(msg []byte) (Alarm, error) {
+	msg = bytes.TrimSpace(msg)
+	if len(msg) == 0 || msg[0] != '{' {
+		return Alarm{}, fmt.Errorf("%w: the message is not a JSON object", ErrNotAlarm)
+	}
+	var n notification
+	if err := json.Unmarshal(msg, &n); err != nil {
+		return Alarm{}, fmt.Errorf("%w: %s", ErrNotAlarm, describeJSONError(err))
+	}
+	p := n.CloudWatchAlarmSNSPayload
+	if p.AlarmName == "" || p.NewStateValue == "" {
+		return Alarm{}, fmt.Errorf("%w: AlarmName and NewStateValue are required", ErrNotAlarm)
+	}
+	changed, err := parseTime(p.StateChangeTime)
+	if err != nil {
+		return Alarm{}, fmt.Errorf("%w: StateChangeTime: %v", ErrNotAlarm, err)
+	}
+	a := Alarm{
+		Name:          p.AlarmName,
+		Description:   p.AlarmDescription,
+		ARN:           p.AlarmARN,
+		AccountID:     p.AWSAccountID,
+		Region:        p.Region,
+		RegionCode:    regionFromARN(p.AlarmARN),
+		State:         State(p.NewStateValue),
+		PreviousState: State(p.OldStateValue),
+		Reason:        p.NewStateReason,
+		ChangedAt:     changed,
+		Threshold:     p.Trigger.Threshold,
+		Period:        p.Trigger.Period,
+	}
+	if n.AlarmRule != nil {
+		a.Composite, a.Rule = true, *n.AlarmRule
+	}
+	t := p.Trigger
+	if t.MetricName != "" || t.Namespace != "" {
+		m := Metric{ID: "m1", Namespace: t.Namespace, MetricName: t.MetricName, Stat: t.Statistic, Period: t.Period, Dimensions: dims(t.Dimensions)}
+		a.Metrics = []Metric{m}
+	}
+	for _, q := range t.Metrics {
+		a.Metrics = append(a.Metrics, Metric{
+			ID: q.ID, Expression: q.Expression, Namespace: q.MetricStat.Metric.Namespace,
+			MetricName: q.MetricStat.Metric.MetricName, Dimensions: dims(q.MetricStat.Metric.Dimensions),
+			Stat: q.MetricStat.Stat, Period: firstPositive(q.MetricStat.Period, q.Period),
+		})
+	}
+	a.setPrimaryMetric()
+	return a, nil
+}
+
+// setPrimaryMetric copies the first real metric (not an expression) to the alarm's top level.
+func (a *Alarm) setPrimaryMetric() {
+	a.Dimensions = map[string]string{}
+	for _, m := range a.Metrics {
+		if m.MetricName == "" {
+			continue
+		}
+		if a.MetricName == "" {
+			a.Namespace, a.MetricName = m.Namespace, m.MetricName
+		}
+		for k, v := range m.Dimensions { // metric math over one service: the union is that service
+			if _, ok := a.Dimensions[k]; !ok {
+				a.Dimensions[k] = v
+			}
+		}
+	}
+}
+
+// eventBridgeDetail is the detail of a "CloudWatch Alarm State Change" event.
+type eventBridgeDetail struct {
+	AlarmName string `json:"alarmName"`
+	State     struct {
+		Value     string `json:"value"`
+		Reason    string `json:"reason"`
+		Timestamp string `json:"timestamp"`
+	} `json:"state"`
+	PreviousState struct {
+		Value string `json:"value"`
+	} `json:"previousState"`
+	Configuration struct {
+		Description string  `json:"description"`
+		AlarmRule   *string `json:"alarmRule"`
+		Metrics     []struct {
+			ID         string `json:"id"`
+			Expression string `json:"expression"`
+			MetricStat struct {
+				Metric struct {
+					Namespace  string            `json:"namespace"`
+					Name       string            `json:"name"`
+					Dimensions map[string]string `json:"dimensions"`
+				} `json:"metric"`
+				Period int64  `json:"period"`
+				Stat   string `json:"stat"`
+			} `json:"metricStat"`
+		} `json:"metrics"`
+	} `json:"configuration"`
+}
+
+func decodeEventBridge(payload []byte) Record {
+	var ev events.CloudWatchEvent
+	if err := json.Unmarshal(payload, &ev); err != nil {
+		return Record{Err: fmt.Errorf("%w: EventBridge event: %s", ErrMalformed, describeJSONError(err))}
+	}
+	if ev.DetailType != "CloudWatch Alarm State Change" || ev.Source != "aws.cloudwatch" {
+		return Record{Err: fmt.Errorf("%w: EventBridge event %q from %q", ErrNotAlarm, ev.DetailType, ev.Source)}
+	}
+	var d eventBridgeDetail
+	if err := json.Unmarshal(ev.Detail, &d); err != nil {
+		return Record{Err: fmt.Errorf("%w: EventBridge detail: %s", ErrNotAlarm, describeJSONError(err))}
+	}
+	if d.AlarmName == "" || d.State.Value == "" {
+		return Record{Err: fmt.Errorf("%w: detail.alarmName and detail.state.value are required", ErrNotAlarm)}
+	}
+	changed, err := parseTime(d.State.Timestamp)
+	if err != nil {
+		if ev.Time.IsZero() {
+			return Record{Err: fmt.Errorf("%w: detail.state.timestamp: %v", ErrNotAlarm, err)}
+		}
+		changed = ev.Time
+	}
+	a := Alarm{
+		Name: d.AlarmName, Description: d.Configuration.Description, AccountID: ev.AccountID,
+		Region: ev.Region, RegionCode: ev.Region, State: State(d.State.Value),
+		PreviousState: State(d.PreviousState.Value), Reason: d.State.Reason, ChangedAt: changed,
+		Source: SourceEventBridge, MessageID: ev.ID,
+	}
+	for _, r := range ev.Resources {
+		if strings.Contains(r, ":alarm:") {
+			a.ARN = r
+			a.RegionCode = firstNonEmpty(regionFromARN(r), a.RegionCode)
+			break
+		}
+	}
+	if d.Configuration.AlarmRule != nil {
+		a.Composite, a.Rule = true, *d.Configuration.AlarmRule
+	}
+	for _, m := range d.Configuration.Metrics {
+		ms := m.MetricStat
+		a.Metrics = append(a.Metrics, Metric{ID: m.ID, Expression: m.Expression, Namespace: ms.Metric.Namespace,
+			MetricName: ms.Metric.Name, Dimensions: ms.Metric.Dimensions, Stat: ms.Stat, Period: ms.Period})
+	}
+	if len(a.Metrics) > 0 {
+		a.Period = a.Metrics[0].Period
+	}
+	a.setPrimaryMetric()
+	return Record{Alarm: a}
+}
+
+// CloudWatch writes "2015-06-03T17:43:27.123+0000" in notifications; EventBridge the same;
+// people writing test events use RFC 3339.
+var timeLayouts = []string{
+	"2006-01-02T15:04:05.000-0700",
+	"2006-01-02T15:04:05-0700",
+	time.RFC3339Nano,
+}
+
+func parseTime(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, errors.New("missing")
+	}
+	for _, l := range timeLayouts {
+		if t, err := time.Parse(l, s); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%q is not a timestamp", truncate(s, 40))
+}
+
+func regionFromARN(arn string) string {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) < 6 || parts[0] != "arn" {
+		return ""
+	}
+	return parts[3]
+}
+
+func dims(ds []events.CloudWatchDimension) map[string]string {
+	m := make(map[string]string, len(ds))
+	for _, d := range ds {
+		m[d.Name] = d.Value
+	}
+	return m
+}
+
+// describeJSONError says what was wrong without echoing input, which may hold anything.
+func describeJSONError(err error) string {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		if syn.Offset > 0 && strings.Contains(syn.Error(), "unexpected end") {
+			return fmt.Sprintf("truncated after %d bytes", syn.Offset)
+		}
+		return fmt.Sprintf("syntax error at byte %d", syn.Offset)
+	case errors.As(err, &typ):
+		return fmt.Sprintf("field %q has the wrong type (%s)", typ.Field, typ.Value)
+	default:
+		return "unreadable"
+	}
+}
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+func firstPositive(ns ...int64) int64 {
+	for _, n := range ns {
+		if n > 0 {
+			return n
+		}
+	}
+	return 0
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// DimensionNames lists the alarm's dimension names, sorted (for messages).
+func (a Alarm) DimensionNames() []string {
+	out := make([]string, 0, len(a.Dimensions))
+	for k := range a.Dimensions {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

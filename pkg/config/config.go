@@ -1,0 +1,328 @@
+// Package config is the one place that knows the functions' environment variables: their
+// names, defaults (derived from the environment name, as the runbook names things) and
+// validation. Load reports every problem at once, so a broken deployment is fixed in one go.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Environment variable names. The CDK stack sets them; `make invoke` sets them for the sandbox.
+const (
+	EnvEnvironment     = "GPR_ENV"               // required: staging, production, ...
+	EnvMode            = "GPR_MODE"              // off | dry-run | on (default dry-run)
+	EnvKillSwitchParam = "GPR_KILL_SWITCH_PARAM" // SSM parameter; "on"/"true"/"1" stops every action
+	EnvReportTopicARN  = "GPR_REPORT_TOPIC_ARN"  // required: the report SNS topic
+	EnvLedgerTable     = "GPR_LEDGER_TABLE"      // DynamoDB ledger; empty means an in-memory ledger (local only)
+
+	EnvCluster          = "GPR_CLUSTER"
+	EnvIngestorService  = "GPR_INGESTOR_SERVICE"
+	EnvWorkerService    = "GPR_WORKER_SERVICE"
+	EnvIngestorLogGroup = "GPR_INGESTOR_LOG_GROUP"
+	EnvWorkerLogGroup   = "GPR_WORKER_LOG_GROUP"
+	EnvDashboard        = "GPR_DASHBOARD"
+
+	EnvBroker           = "GPR_BROKER"          // Amazon MQ broker name (the AWS/AmazonMQ Broker dimension)
+	EnvQueue            = "GPR_QUEUE"           // the work queue the worker consumes
+	EnvDLQ              = "GPR_DLQ"             // the dead-letter queue
+	EnvParkingQueue     = "GPR_PARKING_QUEUE"   // optional: where bad-data DLQ messages are parked
+	EnvRabbitSecret     = "GPR_RABBITMQ_SECRET" // username, password, management_url, amqp_url
+	EnvDatabaseSecret   = "GPR_DATABASE_SECRET" // host, port, username, password, dbname (or dsn)
+	EnvDiscordSecret    = "GPR_DISCORD_SECRET"  // bot token used for GET /gateway/bot
+	EnvDiscordAPIURL    = "GPR_DISCORD_API_URL"
+	EnvWebhooksSecret   = "GPR_WEBHOOKS_SECRET"  // optional: slack_webhook_url, discord_webhook_url
+	EnvPagerDutySecret  = "GPR_PAGERDUTY_SECRET" // optional: routing_key
+	EnvPagerDutyURL     = "GPR_PAGERDUTY_URL"
+	EnvIngestorConnName = "GPR_INGESTOR_CONNECTION" // client-provided RabbitMQ connection name prefix
+	EnvWorkerConnName   = "GPR_WORKER_CONNECTION"
+
+	EnvAllowRollback      = "GPR_ALLOW_ROLLBACK"          // policy switch, default false
+	EnvAllowRaiseMemory   = "GPR_ALLOW_RAISE_MEMORY"      // policy switch, default false
+	EnvMaxWorkers         = "GPR_MAX_WORKERS"             // default 3 (the runbook's scale-up)
+	EnvScaleStep          = "GPR_SCALE_STEP"              // default 1
+	EnvMemoryFactor       = "GPR_MEMORY_FACTOR"           // default 1.5
+	EnvMaxTaskMemoryMiB   = "GPR_MAX_TASK_MEMORY_MIB"     // default 4096
+	EnvMaxReplaysPerRun   = "GPR_MAX_REPLAYS_PER_RUN"     // default 500
+	EnvMaxReplaysPerMsg   = "GPR_MAX_REPLAYS_PER_MESSAGE" // default 3
+	EnvPeekSample         = "GPR_PEEK_SAMPLE"             // default 100
+	EnvRestartBudget      = "GPR_RESTART_BUDGET"          // forced deployments per service per 24 h, default 3
+	EnvRestartCooldown    = "GPR_RESTART_COOLDOWN"        // default 15m
+	EnvLeakRestartEvery   = "GPR_LEAK_RESTART_INTERVAL"   // memory-high leak restarts, default 6h
+	EnvScaleCooldown      = "GPR_SCALE_COOLDOWN"          // default 5m
+	EnvMinDiscordSessions = "GPR_MIN_DISCORD_SESSIONS"    // default 5
+	EnvMemoryHighPercent  = "GPR_MEMORY_HIGH_PERCENT"     // default 85 (the runbook's "sustained > 85%")
+
+	EnvProbeTimeout   = "GPR_PROBE_TIMEOUT"   // per diagnostic probe, default 8s
+	EnvVerifyTimeout  = "GPR_VERIFY_TIMEOUT"  // bounded wait after acting, default 60s
+	EnvVerifyInterval = "GPR_VERIFY_INTERVAL" // default 5s
+	EnvLockTTL        = "GPR_LOCK_TTL"        // default 5m
+
+	EnvRegion = "AWS_REGION" // set by Lambda; used for console links
+)
+
+// Mode says what a function may do in an environment.
+type Mode string
+
+const (
+	ModeOff    Mode = "off"     // do nothing but log a Result
+	ModeDryRun Mode = "dry-run" // diagnose, decide and report what would be done
+	ModeOn     Mode = "on"      // act
+)
+
+// Config is everything a function needs, typed and validated.
+type Config struct {
+	Environment     string
+	Mode            Mode
+	KillSwitchParam string
+	ReportTopicARN  string
+	LedgerTable     string
+	Region          string
+
+	Cluster          string
+	IngestorService  string
+	WorkerService    string
+	IngestorLogGroup string
+	WorkerLogGroup   string
+	Dashboard        string
+
+	Broker           string
+	Queue            string
+	DLQ              string
+	ParkingQueue     string
+	RabbitSecret     string
+	DatabaseSecret   string
+	DiscordSecret    string
+	DiscordAPIURL    string
+	WebhooksSecret   string
+	PagerDutySecret  string
+	PagerDutyURL     string
+	IngestorConnName string
+	WorkerConnName   string
+
+	AllowRollback      bool
+	AllowRaiseMemory   bool
+	MaxWorkers         int
+	ScaleStep          int
+	MemoryFactor       float64
+	MaxTaskMemoryMiB   int
+	MaxReplaysPerRun   int
+	MaxReplaysPerMsg   int
+	PeekSample         int
+	RestartBudget      int
+	RestartCooldown    time.Duration
+	LeakRestartEvery   time.Duration
+	ScaleCooldown      time.Duration
+	MinDiscordSessions int
+	MemoryHighPercent  float64
+
+	ProbeTimeout   time.Duration
+	VerifyTimeout  time.Duration
+	VerifyInterval time.Duration
+	LockTTL        time.Duration
+}
+
+// Load reads the configuration through getenv (os.Getenv in main, a map in tests) and returns
+// every problem it found, joined, or none.
+func Load(getenv func(string) string) (Config, error) {
+	r := reader{getenv: getenv}
+	env := strings.TrimSpace(getenv(EnvEnvironment))
+	if env == "" {
+		r.fail("%s is required (the environment name, e.g. staging)", EnvEnvironment)
+	} else if !validEnvName(env) {
+		r.fail("%s=%q: use lower-case letters, digits and '-'", EnvEnvironment, env)
+	}
+	d := Defaults(env)
+	c := Config{
+		Environment:     env,
+		Mode:            r.mode(),
+		KillSwitchParam: r.str(EnvKillSwitchParam, d.KillSwitchParam),
+		ReportTopicARN:  r.str(EnvReportTopicARN, ""),
+		LedgerTable:     r.str(EnvLedgerTable, ""),
+		Region:          r.str(EnvRegion, "us-east-1"),
+
+		Cluster:          r.str(EnvCluster, d.Cluster),
+		IngestorService:  r.str(EnvIngestorService, d.IngestorService),
+		WorkerService:    r.str(EnvWorkerService, d.WorkerService),
+		IngestorLogGroup: r.str(EnvIngestorLogGroup, d.IngestorLogGroup),
+		WorkerLogGroup:   r.str(EnvWorkerLogGroup, d.WorkerLogGroup),
+		Dashboard:        r.str(EnvDashboard, d.Dashboard),
+
+		Broker:           r.str(EnvBroker, d.Broker),
+		Queue:            r.str(EnvQueue, d.Queue),
+		DLQ:              r.str(EnvDLQ, d.DLQ),
+		ParkingQueue:     r.str(EnvParkingQueue, ""),
+		RabbitSecret:     r.str(EnvRabbitSecret, d.RabbitSecret),
+		DatabaseSecret:   r.str(EnvDatabaseSecret, d.DatabaseSecret),
+		DiscordSecret:    r.str(EnvDiscordSecret, d.DiscordSecret),
+		DiscordAPIURL:    r.url(EnvDiscordAPIURL, "https://discord.com/api/v10"),
+		WebhooksSecret:   r.str(EnvWebhooksSecret, ""),
+		PagerDutySecret:  r.str(EnvPagerDutySecret, ""),
+		PagerDutyURL:     r.url(EnvPagerDutyURL, "https://events.pagerduty.com/v2/enqueue"),
+		IngestorConnName: r.str(EnvIngestorConnName, "ingestor"),
+		WorkerConnName:   r.str(EnvWorkerConnName, "gp-worker"),
+
+		AllowRollback:      r.boolean(EnvAllowRollback, false),
+		AllowRaiseMemory:   r.boolean(EnvAllowRaiseMemory, false),
+		MaxWorkers:         r.integer(EnvMaxWorkers, 3, 1, 100),
+		ScaleStep:          r.integer(EnvScaleStep, 1, 1, 10),
+		MemoryFactor:       r.float(EnvMemoryFactor, 1.5, 1.0, 4.0),
+		MaxTaskMemoryMiB:   r.integer(EnvMaxTaskMemoryMiB, 4096, 128, 120*1024),
+		MaxReplaysPerRun:   r.integer(EnvMaxReplaysPerRun, 500, 0, 100000),
+		MaxReplaysPerMsg:   r.integer(EnvMaxReplaysPerMsg, 3, 0, 100),
+		PeekSample:         r.integer(EnvPeekSample, 100, 1, 10000),
+		RestartBudget:      r.integer(EnvRestartBudget, 3, 0, 100),
+		RestartCooldown:    r.duration(EnvRestartCooldown, 15*time.Minute),
+		LeakRestartEvery:   r.duration(EnvLeakRestartEvery, 6*time.Hour),
+		ScaleCooldown:      r.duration(EnvScaleCooldown, 5*time.Minute),
+		MinDiscordSessions: r.integer(EnvMinDiscordSessions, 5, 0, 1000000),
+		MemoryHighPercent:  r.float(EnvMemoryHighPercent, 85, 1, 100),
+
+		ProbeTimeout:   r.duration(EnvProbeTimeout, 8*time.Second),
+		VerifyTimeout:  r.duration(EnvVerifyTimeout, 60*time.Second),
+		VerifyInterval: r.duration(EnvVerifyInterval, 5*time.Second),
+		LockTTL:        r.duration(EnvLockTTL, 5*time.Minute),
+	}
+	if c.ReportTopicARN == "" {
+		r.fail("%s is required (the report SNS topic ARN)", EnvReportTopicARN)
+	} else if !strings.HasPrefix(c.ReportTopicARN, "arn:") {
+		r.fail("%s=%q is not an ARN", EnvReportTopicARN, c.ReportTopicARN)
+	}
+	if c.VerifyInterval > c.VerifyTimeout {
+		r.fail("%s (%s) must not exceed %s (%s)", EnvVerifyInterval, c.VerifyInterval, EnvVerifyTimeout, c.VerifyTimeout)
+	}
+	if len(r.errs) > 0 {
+		return Config{}, fmt.Errorf("configuration: %w", errors.Join(r.errs...))
+	}
+	return c, nil
+}
+
+// Names are the runbook's resource names for one environment.
+type Names struct {
+	Cluster, IngestorService, WorkerService     string
+	IngestorLogGroup, WorkerLogGroup, Dashboard string
+	Broker, Queue, DLQ                          string
+	RabbitSecret, DatabaseSecret, DiscordSecret string
+	KillSwitchParam                             string
+}
+
+// Defaults derives every name from the environment name, as the runbook spells them.
+func Defaults(env string) Names {
+	return Names{
+		Cluster:          "arrakis-" + env + "-cluster",
+		IngestorService:  "arrakis-" + env + "-ingestor",
+		WorkerService:    "arrakis-" + env + "-gp-worker",
+		IngestorLogGroup: "/ecs/arrakis-" + env + "/ingestor",
+		WorkerLogGroup:   "/ecs/arrakis-" + env + "/gp-worker",
+		Dashboard:        "arrakis-" + env + "-gateway-proxy",
+		Broker:           "arrakis-" + env + "-rabbitmq",
+		Queue:            "arrakis.interactions",
+		DLQ:              "arrakis.dlq",
+		RabbitSecret:     "arrakis-" + env + "/rabbitmq",
+		DatabaseSecret:   "arrakis-" + env + "/database",
+		DiscordSecret:    "arrakis-" + env + "/discord",
+		KillSwitchParam:  "/arrakis-" + env + "/gp-remediation/kill-switch",
+	}
+}
+
+func validEnvName(s string) bool {
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+			return false
+		}
+	}
+	return len(s) <= 32
+}
+
+// reader collects every parse problem instead of stopping at the first.
+type reader struct {
+	getenv func(string) string
+	errs   []error
+}
+
+func (r *reader) fail(format string, args ...any) {
+	r.errs = append(r.errs, fmt.Errorf(format, args...))
+}
+
+func (r *reader) str(name, def string) string {
+	if v := strings.TrimSpace(r.getenv(name)); v != "" {
+		return v
+	}
+	return def
+}
+
+func (r *reader) mode() Mode {
+	switch v := Mode(strings.ToLower(r.str(EnvMode, string(ModeDryRun)))); v {
+	case ModeOff, ModeDryRun, ModeOn:
+		return v
+	default:
+		r.fail("%s=%q: want off, dry-run or on", EnvMode, v)
+		return ModeDryRun
+	}
+}
+
+func (r *reader) url(name, def string) string {
+	v := r.str(name, def)
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		r.fail("%s: not an http(s) URL", name) // the value may hold a secret: never echo it
+		return def
+	}
+	return strings.TrimRight(v, "/")
+}
+
+func (r *reader) boolean(name string, def bool) bool {
+	v := r.str(name, "")
+	if v == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		r.fail("%s=%q: want true or false", name, v)
+		return def
+	}
+	return b
+}
+
+func (r *reader) integer(name string, def, lo, hi int) int {
+	v := r.str(name, "")
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		r.fail("%s=%q: want an integer from %d to %d", name, v, lo, hi)
+		return def
+	}
+	return n
+}
+
+func (r *reader) float(name string, def, lo, hi float64) float64 {
+	v := r.str(name, "")
+	if v == "" {
+		return def
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || f < lo || f > hi {
+		r.fail("%s=%q: want a number from %g to %g", name, v, lo, hi)
+		return def
+	}
+	return f
+}
+
+func (r *reader) duration(name string, def time.Duration) time.Duration {
+	v := r.str(name, "")
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		r.fail("%s=%q: want a positive duration such as 30s or 15m", name, v)
+		return def
+	}
+	return d
+}

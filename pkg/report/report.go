@@ -1,0 +1,44 @@
+package report
+
+// Severity of the alarm a report answers, as the runbook grades it.
+type Severity string
+
+const (
+	SeverityCritical Severity = "CRITICAL"
+	SeverityWarning  Severity = "WARNING"
+	SeverityInfo     Severity = "INFO" // OK transitions, not-actionable input
+)
+
+// Report is a Result plus what a person needs to act on it. Every rendering (Markdown,
+// Slack, Discord, text) is a pure function of a Report.
+type Report struct {
+	Result   Result
+	Severity Severity
+	// Headline is the one line an on-call engineer can act on; renderers never trim it.
+	Headline string
+	// Commands are the runbook commands still worth running, with the environment filled in.
+	Commands []Command
+	// Links are console links: ECS service, Logs Insights query, alarm, dashboard.
+	Links []Link
+	// Series is the key metric, drawn as a sparkline where a renderer can.
+	Series *Series
+}
+
+// Command is one runbook command with what it is for.
+type Command struct {
+	Title string
+	Cmd   string
+}
+
+// Link is one console link.
+type Link struct {
+	Title string
+	URL   string
+}
+
+// Series is a metric over time, oldest first. NaN marks a missing datapoint.
+type Series struct {
+	Label  string
+	Unit   string
+	Values []float64
+}

@@ -1,0 +1,101 @@
+// Package report holds the Result every function returns (the JSON contract of DESIGN.md §6)
+// and renders it for people: Markdown, Slack Block Kit, a Discord embed and plain text.
+package report
+
+import "time"
+
+// Outcome of one action, as the Result contract spells it.
+type Outcome string
+
+const (
+	OutcomeDone    Outcome = "done"
+	OutcomeDryRun  Outcome = "dry-run"
+	OutcomeSkipped Outcome = "skipped" // a guard rule said no; Reason names the rule
+	OutcomeFailed  Outcome = "failed"
+)
+
+// Result is what every function returns and logs. Field names are a contract shared with
+// tests, `make invoke` and anyone's checks: change them only together with DESIGN.md §6.
+type Result struct {
+	Function        string        `json:"function"`
+	Environment     string        `json:"environment"`
+	Mode            string        `json:"mode,omitempty"`
+	Alarm           AlarmRef      `json:"alarm"`
+	Finding         Finding       `json:"finding"`
+	Actions         []Action      `json:"actions"`
+	Recommendations []string      `json:"recommendations"`
+	Diagnostics     []Diagnostic  `json:"diagnostics"`
+	Verification    *Verification `json:"verification,omitempty"`
+	Escalation      *Escalation   `json:"escalation,omitempty"`
+	Sinks           []Sink        `json:"sinks"`
+	// Error is set when the input itself was unusable (not SNS, not an alarm); the function
+	// then returns this Result without an error so Lambda does not retry the same bad input.
+	Error string `json:"error,omitempty"`
+	// More holds the Results of the other records when one event carried several alarms.
+	More []Result `json:"more,omitempty"`
+}
+
+// AlarmRef identifies the alarm transition a Result answers.
+type AlarmRef struct {
+	Name      string    `json:"name"`
+	State     string    `json:"state"`
+	ChangedAt time.Time `json:"changedAt"`
+	ARN       string    `json:"arn,omitempty"`
+	Reason    string    `json:"reason,omitempty"`
+}
+
+// Finding is the decision's diagnosis: a stable code, one human sentence, and the evidence
+// lines that led to it (trimmed first when a sink has a size limit).
+type Finding struct {
+	Code     string   `json:"code"`
+	Summary  string   `json:"summary"`
+	Evidence []string `json:"evidence"`
+}
+
+// Action is one remediation step and what became of it.
+type Action struct {
+	Kind    string  `json:"kind"`
+	Target  string  `json:"target"`
+	Outcome Outcome `json:"outcome"`
+	Reason  string  `json:"reason"`
+	// Detail says what changed (e.g. "desired 1 -> 2", "task definition :41 -> :40").
+	Detail string `json:"detail,omitempty"`
+}
+
+// Diagnostic is one probe of the diagnose step: whether it worked and how long it took.
+type Diagnostic struct {
+	Name  string `json:"name"`
+	OK    bool   `json:"ok"`
+	MS    int64  `json:"ms"`
+	Error string `json:"error,omitempty"`
+}
+
+// Verification status values.
+const (
+	Verified   = "verified"   // the effect was observed
+	Pending    = "pending"    // still starting when the bounded wait ended
+	Unverified = "unverified" // the effect was not observed, or could not be read
+	NotNeeded  = "not-needed" // nothing was done that needs checking
+)
+
+// Verification says whether the effect of the actions was observed within the bounded wait.
+type Verification struct {
+	Status string `json:"status"`
+	Detail string `json:"detail"`
+	MS     int64  `json:"ms"`
+}
+
+// Escalation records whether a human was paged and why.
+type Escalation struct {
+	Paged    bool   `json:"paged"`
+	Reason   string `json:"reason"`
+	DedupKey string `json:"dedupKey,omitempty"`
+	Resolved bool   `json:"resolved,omitempty"`
+}
+
+// Sink is the delivery status of the report to one destination.
+type Sink struct {
+	Name  string `json:"name"`
+	OK    bool   `json:"ok"`
+	Error string `json:"error,omitempty"`
+}
