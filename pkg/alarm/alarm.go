@@ -343,7 +343,7 @@ func parseTime(s string) (time.Time, error) {
 			return t.UTC(), nil
 		}
 	}
-	return time.Time{}, fmt.Errorf("%q is not a timestamp", truncate(s, 40))
+	return time.Time{}, fmt.Errorf("not a timestamp (%d bytes; want e.g. 2026-11-27T03:12:41.471+0000)", len(s))
 }
 
 func regionFromARN(arn string) string {
@@ -395,13 +395,6 @@ func firstPositive(ns ...int64) int64 {
 		}
 	}
 	return 0
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }
 
 // DimensionNames lists the alarm's dimension names, sorted (for messages).

@@ -28,6 +28,7 @@ const (
 	EnvDashboard        = "GPR_DASHBOARD"
 
 	EnvBroker           = "GPR_BROKER"          // Amazon MQ broker name (the AWS/AmazonMQ Broker dimension)
+	EnvVirtualHost      = "GPR_VHOST"           // RabbitMQ virtual host (the AWS/AmazonMQ VirtualHost dimension), default "/"
 	EnvQueue            = "GPR_QUEUE"           // the work queue the worker consumes
 	EnvDLQ              = "GPR_DLQ"             // the dead-letter queue
 	EnvParkingQueue     = "GPR_PARKING_QUEUE"   // optional: where bad-data DLQ messages are parked
@@ -91,6 +92,7 @@ type Config struct {
 	Dashboard        string
 
 	Broker           string
+	VirtualHost      string
 	Queue            string
 	DLQ              string
 	ParkingQueue     string
@@ -153,6 +155,7 @@ func Load(getenv func(string) string) (Config, error) {
 		Dashboard:        r.str(EnvDashboard, d.Dashboard),
 
 		Broker:           r.str(EnvBroker, d.Broker),
+		VirtualHost:      r.str(EnvVirtualHost, "/"),
 		Queue:            r.str(EnvQueue, d.Queue),
 		DLQ:              r.str(EnvDLQ, d.DLQ),
 		ParkingQueue:     r.str(EnvParkingQueue, ""),

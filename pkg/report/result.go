@@ -72,10 +72,11 @@ type Diagnostic struct {
 
 // Verification status values.
 const (
-	Verified   = "verified"   // the effect was observed
-	Pending    = "pending"    // still starting when the bounded wait ended
-	Unverified = "unverified" // the effect was not observed, or could not be read
-	NotNeeded  = "not-needed" // nothing was done that needs checking
+	Verified     = "verified"   // the effect was observed
+	Pending      = "pending"    // still starting when the bounded wait ended
+	VerifyFailed = "failed"     // the new tasks failed too
+	Unverified   = "unverified" // the effect was not observed, or could not be read
+	NotNeeded    = "not-needed" // nothing was done that needs checking
 )
 
 // Verification says whether the effect of the actions was observed within the bounded wait.

@@ -1,0 +1,95 @@
+// Package playbook is the pipeline every function shares:
+//
+//	event -> alarm.Decode -> guard.Admit -> Diagnose (probes in parallel) -> Decide (pure)
+//	      -> guard.Check each action -> re-read state -> Act -> Verify -> Report -> Result
+//
+// A Playbook supplies the function-specific parts (what to look at, how to judge it, how to
+// act and verify); this package owns the order, the guard rails and the reporting, so every
+// function behaves the same way at 3 a.m.
+package playbook
+
+import (
+	"context"
+	"errors"
+
+	"github.com/arrakis/gp-remediation/pkg/alarm"
+	"github.com/arrakis/gp-remediation/pkg/report"
+)
+
+// Target is what one alarm asks a function to look at.
+type Target struct {
+	Service  string          // the ECS service concerned, if any
+	Role     string          // "ingestor" or "worker" (or "" when not a service)
+	Queue    string          // the RabbitMQ queue concerned, if any
+	Severity report.Severity // as the runbook grades the alarm
+}
+
+// ErrNotActionable wraps the reason an alarm is not for this function (another environment,
+// an unknown alarm, a service this environment does not own). It is answered with a Result
+// whose finding is "not-actionable", never with an error (Lambda would retry it forever).
+var ErrNotActionable = errors.New("not actionable")
+
+// Action is a remediation step a decision proposes.
+type Action struct {
+	Kind   string // force-new-deployment, rollback, raise-task-memory, scale-service, replay, park
+	Target string // what it acts on (a service name, a queue)
+	Reason string // why, in a sentence
+	From   string // the state the decision saw (desired count, task definition, memory)
+	To     string // the state the action asks for
+	// Ref is the resource the action uses (the task definition to deploy or copy).
+	Ref string
+	// Expect is the state Precheck must still find right before acting (e.g. the primary
+	// deployment the diagnosis saw); if it changed, someone else acted and we stand back.
+	Expect string
+	// Blocked is a rule the decision itself applied (a cap, a policy switch that is off); the
+	// action is then reported as skipped with this rule and never executed.
+	Blocked string
+}
+
+// Decision is the pure judgement over the evidence.
+type Decision struct {
+	Finding         report.Finding
+	Actions         []Action
+	Recommendations []string
+	// Missing names decisive evidence that could not be collected. With any, nothing acts.
+	Missing []string
+	// Escalate, when set, is why a human must look now even if actions were taken.
+	Escalate string
+	// Benign marks a state that is intended (scaled to zero on purpose): never page for it.
+	Benign bool
+}
+
+// Presentation is what a report needs beyond the Result.
+type Presentation struct {
+	Headline string
+	Commands []report.Command
+	Links    []report.Link
+	Series   *report.Series
+}
+
+// Playbook is one function's knowledge. E is its evidence type.
+type Playbook[E any] interface {
+	// Scope says what the alarm is about, or wraps ErrNotActionable with the reason.
+	Scope(a alarm.Alarm) (Target, error)
+	// Diagnose collects the evidence, running independent probes concurrently (see Probe);
+	// a failed probe is reported in the diagnostics and leaves its part of E empty.
+	Diagnose(ctx context.Context, a alarm.Alarm, t Target) (E, []report.Diagnostic)
+	// Decide is pure: the same inputs always give the same Decision, no I/O. failed maps the
+	// name of each probe that failed to its error (see Failed).
+	Decide(a alarm.Alarm, t Target, e E, failed map[string]string) Decision
+	// Precheck re-reads the state an action depends on right before acting; an error means
+	// the world changed and the action is skipped with that reason.
+	Precheck(ctx context.Context, act Action) error
+	// Act performs one action and says what changed.
+	Act(ctx context.Context, act Action) (detail string, err error)
+	// Verify waits (bounded by ctx) for the effect of the actions that were done.
+	Verify(ctx context.Context, t Target, done []Action) report.Verification
+	// Present builds the headline, runbook commands, links and key metric for the report.
+	Present(a alarm.Alarm, t Target, e E, r report.Result) Presentation
+}
+
+// OKHandler is implemented by playbooks that act on an alarm's return to OK (queue-depth
+// scales back). Others only report the recovery.
+type OKHandler interface {
+	HandlesOK() bool
+}
