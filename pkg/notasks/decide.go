@@ -127,7 +127,7 @@ func Decide(in Input) playbook.Decision {
 		}
 	}
 
-	sig := readSignals(t, ev)
+	sig := readSignals(t, ev, p.BadDeploymentWindow)
 	evidence = append(evidence, stoppedEvidence(ev.Stopped, 5)...)
 	evidence = append(evidence, logEvidence(ev.Logs, 5)...)
 	if svc.Network != nil {
@@ -175,7 +175,7 @@ func Decide(in Input) playbook.Decision {
 		d.Finding.Code = BadDeployment
 		prim, _ := svc.Primary()
 		d.Finding.Summary = fmt.Sprintf("%s has failed since deployment %s of %s (%s ago); %s ran steadily before",
-			t.Service, prim.ID, ecs.Short(prim.TaskDefinition), ev.Now.Sub(prim.CreatedAt).Round(time.Minute), ecs.Short(ev.Previous))
+			t.Service, prim.ID, ecs.Short(prim.TaskDefinition), Ago(ev.Now.Sub(prim.CreatedAt)), ecs.Short(ev.Previous))
 		act := playbook.Action{Kind: Rollback, Target: t.Service, Ref: ev.Previous, Expect: prim.ID,
 			From: ecs.Short(prim.TaskDefinition), To: ecs.Short(ev.Previous),
 			Reason: "every task of the new revision fails; the previous revision was healthy"}
@@ -216,7 +216,7 @@ var (
 		"TLS handshake timeout", "unable to pull secrets", "connection refused", "network is unreachable"}
 )
 
-func readSignals(t playbook.Target, ev Evidence) signals {
+func readSignals(t playbook.Target, ev Evidence, badWindow time.Duration) signals {
 	var s signals
 	if t.Role == "ingestor" {
 		if ev.Discord.Unauthorized {
@@ -253,13 +253,11 @@ func readSignals(t playbook.Target, ev Evidence) signals {
 	// A bad deployment: every failure is on the newest revision, the deployment is recent, a
 	// previous revision exists, and the service was steady before the deployment.
 	if hasPrim && allOnPrimary && ev.Previous != "" && ev.Previous != prim.TaskDefinition && s.crashed > 0 &&
-		ev.Now.Sub(prim.CreatedAt) <= badWindow(ev) && steadyBefore(ev.Service, prim.CreatedAt) {
+		ev.Now.Sub(prim.CreatedAt) <= badWindow && steadyBefore(ev.Service, prim.CreatedAt) {
 		s.badDeployment = true
 	}
 	return s
 }
-
-func badWindow(ev Evidence) time.Duration { return 24 * time.Hour }
 
 func steadyBefore(svc ecs.Service, t time.Time) bool {
 	for _, e := range svc.Events {
@@ -342,7 +340,7 @@ func DiscordBlock(d DiscordEvidence, probeErr string, min int) string {
 		return "discord-token-invalid: Discord rejects the bot token; a restart cannot log in"
 	case d.Remaining < min:
 		return fmt.Sprintf("discord-budget: only %d gateway session starts left (minimum %d); the budget resets in %s",
-			d.Remaining, min, d.ResetAfter.Round(time.Minute))
+			d.Remaining, min, Ago(d.ResetAfter))
 	}
 	return ""
 }
@@ -390,7 +388,7 @@ func serviceEvidence(svc ecs.Service, now time.Time) []string {
 		svc.Name, svc.Desired, svc.Running, svc.Pending, ecs.Short(svc.TaskDefinition))}
 	for _, d := range svc.Deployments {
 		line := fmt.Sprintf("deployment %s (%s) of %s created %s ago: rollout %s, running %d/%d, failed tasks %d",
-			d.ID, d.Status, ecs.Short(d.TaskDefinition), now.Sub(d.CreatedAt).Round(time.Minute), d.RolloutState, d.Running, d.Desired, d.Failed)
+			d.ID, d.Status, ecs.Short(d.TaskDefinition), Ago(now.Sub(d.CreatedAt)), d.RolloutState, d.Running, d.Desired, d.Failed)
 		if d.RolloutReason != "" {
 			line += " (" + clip(d.RolloutReason, 160) + ")"
 		}
@@ -430,19 +428,46 @@ func stoppedEvidence(tasks []ecs.Task, n int) []string {
 	return out
 }
 
+// logEvidence quotes the newest matching log lines, leaving out stack frames: a panic's
+// trace matches "panic" on every line and would crowd out the message that says why.
 func logEvidence(ex logs.Excerpt, n int) []string {
-	if len(ex.Lines) == 0 {
+	var lines []logs.Line
+	for _, l := range ex.Lines {
+		if !stackFrame(l.Message) {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) == 0 {
 		return nil
 	}
 	var out []string
-	start := max(0, len(ex.Lines)-n)
-	for _, l := range ex.Lines[start:] {
+	start := max(0, len(lines)-n)
+	for _, l := range lines[start:] {
 		out = append(out, fmt.Sprintf("log %s: %s", l.At.UTC().Format("15:04:05"), clip(l.Message, 200)))
 	}
-	if ex.Truncated || start > 0 {
-		out = append(out, fmt.Sprintf("(%d more matching log lines not shown)", start))
+	if hidden := len(ex.Lines) - (len(lines) - start); hidden > 0 {
+		out = append(out, fmt.Sprintf("(%d more matching log lines not shown%s)", hidden, map[bool]string{true: "; more were not read", false: ""}[ex.Truncated]))
 	}
 	return out
+}
+
+func stackFrame(msg string) bool {
+	t := strings.TrimLeft(msg, " \t")
+	return len(t) < len(msg) && (strings.HasPrefix(t, "/") || strings.HasPrefix(t, "at ")) ||
+		strings.HasPrefix(msg, "goroutine ") || strings.HasPrefix(t, "created by ")
+}
+
+// Ago renders a duration for people: "25m", "3h05m", "6d2h".
+func Ago(d time.Duration) string {
+	d = d.Round(time.Minute)
+	switch {
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+	default:
+		return fmt.Sprintf("%dd%dh", int(d.Hours())/24, int(d.Hours())%24)
+	}
 }
 
 func queueEvidence(s metrics.Series) string {
@@ -468,7 +493,7 @@ func discordEvidence(d DiscordEvidence) string {
 	case d.Unauthorized:
 		return "Discord: GET /gateway/bot answered 401 Unauthorized for the stored bot token"
 	default:
-		return fmt.Sprintf("Discord: %d of %d gateway session starts left, resets in %s", d.Remaining, d.Total, d.ResetAfter.Round(time.Minute))
+		return fmt.Sprintf("Discord: %d of %d gateway session starts left, resets in %s", d.Remaining, d.Total, Ago(d.ResetAfter))
 	}
 }
 

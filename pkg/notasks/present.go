@@ -126,15 +126,11 @@ func ActionsPhrase(r report.Result) string {
 		}
 		switch a.Outcome {
 		case report.OutcomeDone:
-			s := verbs[0]
-			if a.Detail != "" {
-				s += " (" + a.Detail + ")"
-			}
-			done = append(done, s)
+			done = append(done, verbs[0])
 		case report.OutcomeDryRun:
 			would = append(would, verbs[1]+" (dry-run)")
 		case report.OutcomeSkipped:
-			skipped = append(skipped, a.Kind+" skipped: "+ruleName(a.Reason))
+			skipped = append(skipped, a.Kind+" skipped ("+ruleName(a.Reason)+")")
 		case report.OutcomeFailed:
 			failed = append(failed, a.Kind+" FAILED")
 		}

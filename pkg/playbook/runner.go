@@ -73,7 +73,7 @@ func (r *Runner) rejected(ctx context.Context, why string) report.Result {
 	res := r.base(alarm.Alarm{})
 	res.Finding = report.Finding{Code: "not-actionable", Summary: why, Evidence: []string{}}
 	res.Error = why
-	r.logger().WarnContext(ctx, "input is not an actionable alarm; nothing done", "function", r.Function, "reason", why)
+	r.logger().WarnContext(ctx, "input is not an actionable alarm; nothing done", "reason", why)
 	return res
 }
 
@@ -89,7 +89,7 @@ func (r *Runner) base(a alarm.Alarm) report.Result {
 // Process runs the pipeline for one alarm and returns its Result (also logged and reported).
 func Process[E any](ctx context.Context, r *Runner, pb Playbook[E], a alarm.Alarm) report.Result {
 	res := r.base(a)
-	log := r.logger().With("function", r.Function, "alarm", a.Name, "state", string(a.State))
+	log := r.logger().With("alarm", a.Name, "state", string(a.State))
 
 	t, err := pb.Scope(a)
 	if err != nil {
@@ -258,6 +258,8 @@ func notFixed(res report.Result) string {
 	switch {
 	case done == 0 && len(res.Actions) == 0:
 		return "no safe automatic fix for " + res.Finding.Code
+	case done == 0 && res.Actions[0].Outcome == report.OutcomeDryRun:
+		return "dry-run: nothing was changed"
 	case done == 0:
 		return "no action was taken (" + string(res.Actions[0].Outcome) + ": " + res.Actions[0].Reason + ")"
 	case res.Verification == nil || res.Verification.Status != report.Verified:

@@ -1,0 +1,74 @@
+# gp-remediation: the Arrakis Gateway Proxy's alarm-driven remediation functions.
+# `make demo` and `make test` do their own set-up on a fresh machine.
+
+SHELL := /bin/bash
+FUNCTIONS := no-tasks queue-depth dlq memory-high
+GO ?= go
+HOST_ARCH := $(shell $(GO) env GOARCH)
+BUILD_FLAGS := -tags lambda.norpc -trimpath -ldflags "-s -w"
+RIE := build/tools/aws-lambda-rie
+export CDK_DISABLE_CLI_TELEMETRY := true
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+
+.PHONY: all build build-host tools services invoke demo test test-unit test-infra lint bench clean
+
+all: build
+
+## build: linux/arm64 bootstraps and zips for Lambda (build/<fn>/bootstrap, build/<fn>.zip)
+build:
+	@for fn in $(FUNCTIONS); do \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build $(BUILD_FLAGS) -o build/$$fn/bootstrap ./functions/$$fn || exit 1; \
+	  $(GO) run ./cmd/zipfn -o build/$$fn.zip build/$$fn/bootstrap || exit 1; \
+	  printf '%-12s %s\n' $$fn "$$(du -h build/$$fn.zip | cut -f1) zipped"; \
+	done
+
+## build-host: the same bootstraps for this machine, to run under the emulator
+build-host:
+	@for fn in $(FUNCTIONS); do \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=$(HOST_ARCH) $(GO) build $(BUILD_FLAGS) -o build/host/$$fn/bootstrap ./functions/$$fn || exit 1; \
+	done
+
+## tools: the Lambda emulator (a Go tool of this module) and dynalite (npm, under .tools/)
+tools: $(RIE)
+	@bash scripts/dynalite.sh install
+
+$(RIE): go.mod go.sum
+	$(GO) build -o $@ github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie
+
+## services: start RabbitMQ and PostgreSQL when they are not running
+services:
+	@bash scripts/services.sh
+
+## invoke: FN=no-tasks EVENT=events/no-tasks/ingestor-alarm.json [SCENARIO=…] [SANDBOX=0 MODE=on]
+invoke: build-host $(RIE)
+	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=no-tasks EVENT=events/no-tasks/ingestor-alarm.json" >&2; exit 2; }
+	@$(GO) run ./cmd/invoke -fn $(FN) -event $(EVENT) $(if $(SCENARIO),-scenario $(SCENARIO))
+
+## demo: every function remediating simulated incidents, under the emulator, against the sandbox
+demo: build-host tools services
+	@$(GO) run ./cmd/demo
+
+## test: lint, then every test (unit, sandbox adapters, real RabbitMQ/PostgreSQL/dynalite, end to end, CDK)
+test: tools services build-host lint test-unit test-infra
+
+test-unit:
+	$(GO) test -race -count=1 -timeout 30m $$($(GO) list ./... | grep -v /infra)
+
+test-infra:
+	$(GO) test -count=1 -timeout 20m ./infra/...
+
+## lint: gofmt, go vet, staticcheck
+lint:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.tools/*')); \
+	  if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
+
+## bench: every benchmark, one table with ratios measured in the same run
+bench: build build-host tools services
+	@bash scripts/bench.sh
+
+clean:
+	rm -rf build cdk.out
+
+-include infra/infra.mk

@@ -1,0 +1,113 @@
+// Command demo shows the functions remediating simulated incidents: every case marked "demo"
+// in events/*/cases.json runs the function's real bootstrap under the Lambda Runtime
+// Interface Emulator against a fresh sandbox, and the report the function published is
+// printed as an on-call engineer would receive it. Each case is also checked against its
+// expectations, so the demo says plainly when something does not behave.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/arrakis/gp-remediation/internal/cases"
+	"github.com/arrakis/gp-remediation/sandbox"
+)
+
+func main() {
+	all := flag.Bool("all", false, "run every case, not only the demo ones")
+	only := flag.String("fn", "", "only this function's cases")
+	flag.Parse()
+	cs, err := cases.Load("events")
+	if err != nil {
+		fail(err)
+	}
+	env := cases.Env{RIE: "build/tools/aws-lambda-rie", Bootstraps: "build/host", TaskStartDelay: time.Second}
+	if t := os.Getenv("GPR_DEMO_DYNAMODB_ENDPOINT"); t != "" {
+		env.Extra = map[string]string{"AWS_ENDPOINT_URL_DYNAMODB": t}
+	}
+	ran, failed := 0, 0
+	for _, c := range cs {
+		if (!c.Demo && !*all) || (*only != "" && c.Function != *only) {
+			continue
+		}
+		ran++
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		out, err := cases.Run(ctx, env, c)
+		cancel()
+		banner(c)
+		if err != nil {
+			failed++
+			fmt.Printf("!! the case could not run: %v\n\n", err)
+			continue
+		}
+		show(out)
+		if bad := cases.Check(c, out); len(bad) > 0 {
+			failed++
+			fmt.Printf("!! NOT AS EXPECTED:\n   - %s\n\n", strings.Join(bad, "\n   - "))
+		} else {
+			fmt.Printf("✓ as expected (%s)\n\n", out.Elapsed.Round(10*time.Millisecond))
+		}
+	}
+	fmt.Printf("%d incidents simulated, %d not as expected\n", ran, failed)
+	if failed > 0 {
+		os.Exit(1)
+	}
+}
+
+func banner(c cases.Case) {
+	line := strings.Repeat("═", 100)
+	fmt.Printf("%s\n%s — %s\n  scenario %q, event %s, mode %s\n%s\n", line, c.Function, c.Name, c.Scenario, c.Event, c.Mode, line)
+}
+
+// show prints the report as published to the report topic (what the on-call engineer gets
+// by e-mail), then what changed in the simulated account.
+func show(o *cases.Outcome) {
+	switch {
+	case len(o.Published) > 0:
+		p := o.Published[len(o.Published)-1]
+		fmt.Printf("Subject: %s\n\n%s\n", p.Subject, strings.TrimRight(p.Message, "\n"))
+	default:
+		fmt.Printf("(no report published) finding %s: %s\n", o.Result.Finding.Code, o.Result.Finding.Summary)
+	}
+	fmt.Println()
+	var names []string
+	for n := range o.After {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Printf("sandbox: %s\n", describe(o.Before[n], o.After[n]))
+	}
+	var sent []string
+	for _, k := range []string{"slack", "discord", "pagerduty"} {
+		if n := len(o.Requests[k]); n > 0 {
+			sent = append(sent, fmt.Sprintf("%s ×%d", k, n))
+		}
+	}
+	if len(sent) > 0 {
+		fmt.Printf("also delivered to: %s\n", strings.Join(sent, ", "))
+	}
+}
+
+func describe(before, after sandbox.ServiceSnapshot) string {
+	s := fmt.Sprintf("%-28s desired %d→%d, running %d→%d", after.Name, before.Desired, after.Desired, before.Running, after.Running)
+	if before.TaskDefinition != after.TaskDefinition {
+		s += fmt.Sprintf(", task definition %s→%s", short(before.TaskDefinition), short(after.TaskDefinition))
+	}
+	if n := len(after.Deployments) - len(before.Deployments); n > 0 || (len(after.Deployments) > 0 && len(before.Deployments) > 0 && after.Deployments[0].ID != before.Deployments[0].ID) {
+		s += ", new deployment " + after.Deployments[0].ID
+	}
+	return s
+}
+
+func short(arn string) string { return arn[strings.LastIndex(arn, "/")+1:] }
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "demo:", err)
+	os.Exit(1)
+}

@@ -1,0 +1,114 @@
+// Command invoke runs one function's bootstrap under the Lambda Runtime Interface Emulator
+// with one event and prints the function's Result JSON on stdout (everything else goes to
+// stderr). By default the function talks to an in-process sandbox loaded with a scenario;
+// with -sandbox=false it talks to whatever AWS account the caller's credentials reach, in
+// dry-run unless -mode on is given.
+//
+//	go run ./cmd/invoke -fn no-tasks -event events/no-tasks/ingestor-alarm.json -scenario ingestor-oom
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/arrakis/gp-remediation/internal/lambdarun"
+	"github.com/arrakis/gp-remediation/pkg/config"
+	"github.com/arrakis/gp-remediation/sandbox"
+)
+
+// defaultScenario is the incident each function is shown against when none is named.
+var defaultScenario = map[string]string{
+	"no-tasks":    "ingestor-oom",
+	"queue-depth": "queue-under-provisioned",
+	"dlq":         "dlq",
+	"memory-high": "memory-leak",
+}
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "invoke:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	fn := flag.String("fn", "", "function: no-tasks, queue-depth, dlq, memory-high")
+	eventPath := flag.String("event", "", "event file (e.g. events/no-tasks/ingestor-alarm.json)")
+	bootstrap := flag.String("bootstrap", "", "bootstrap built for this host (default build/host/<fn>/bootstrap)")
+	rie := flag.String("rie", "build/tools/aws-lambda-rie", "aws-lambda-rie binary")
+	useSandbox := flag.Bool("sandbox", os.Getenv("SANDBOX") != "0", "run against the local sandbox (SANDBOX=0 for a real account)")
+	scenario := flag.String("scenario", os.Getenv("SCENARIO"), "sandbox scenario (default: one per function)")
+	mode := flag.String("mode", os.Getenv("MODE"), "off, dry-run or on (default: on in the sandbox, dry-run against a real account)")
+	timeout := flag.Duration("timeout", 120*time.Second, "function timeout")
+	flag.Parse()
+	if *fn == "" || *eventPath == "" {
+		return fmt.Errorf("usage: invoke -fn <function> -event <file> [-scenario name] [-sandbox=false] [-mode on]")
+	}
+	if *bootstrap == "" {
+		*bootstrap = "build/host/" + *fn + "/bootstrap"
+	}
+	payload, err := os.ReadFile(*eventPath)
+	if err != nil {
+		return err
+	}
+	env := map[string]string{}
+	if *useSandbox {
+		if *mode == "" {
+			*mode = "on" // the sandbox is not production: show what the function does
+		}
+		if *scenario == "" {
+			*scenario = defaultScenario[*fn]
+		}
+		sb := sandbox.New(sandbox.Options{TaskStartDelay: 2 * time.Second})
+		if err := sb.LoadScenario(*scenario); err != nil {
+			return err
+		}
+		_, stop, err := sb.Start("127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		defer stop()
+		env = sb.Env()
+		env[config.EnvVerifyInterval] = "1s"
+		env[config.EnvVerifyTimeout] = "30s"
+		fmt.Fprintf(os.Stderr, "invoke: %s with %s against the sandbox (scenario %s, mode %s)\n", *fn, *eventPath, *scenario, *mode)
+	} else {
+		if *mode == "" {
+			*mode = "dry-run" // a real account: look, do not touch, unless told to
+		}
+		for _, kv := range os.Environ() {
+			k, v, _ := strings.Cut(kv, "=")
+			if strings.HasPrefix(k, "AWS_") || strings.HasPrefix(k, "GPR_") {
+				env[k] = v
+			}
+		}
+		fmt.Fprintf(os.Stderr, "invoke: %s with %s against the AWS account of your credentials (mode %s)\n", *fn, *eventPath, *mode)
+	}
+	env[config.EnvMode] = *mode
+
+	ctx := context.Background()
+	emu, err := lambdarun.Start(ctx, lambdarun.Options{RIE: *rie, Bootstrap: *bootstrap, Env: env, Timeout: *timeout, Output: os.Stderr})
+	if err != nil {
+		return err
+	}
+	defer emu.Stop()
+	out, err := emu.Invoke(ctx, payload)
+	if err != nil {
+		return err
+	}
+	var pretty bytes.Buffer
+	if json.Indent(&pretty, out, "", "  ") != nil {
+		pretty.Write(out)
+	}
+	fmt.Println(pretty.String())
+	if bytes.Contains(out, []byte(`"errorMessage"`)) {
+		return fmt.Errorf("the function returned an error")
+	}
+	return nil
+}

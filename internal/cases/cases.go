@@ -1,0 +1,278 @@
+// Package cases runs the end-to-end cases written next to the sample events
+// (events/<function>/cases.json): each names an event, a sandbox scenario, a mode, and what
+// must come of it. `make demo` runs them to show the functions at work; the end-to-end tests
+// run the same cases and check every expectation, so the demo cannot drift from what is tested.
+package cases
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/arrakis/gp-remediation/internal/lambdarun"
+	"github.com/arrakis/gp-remediation/pkg/config"
+	"github.com/arrakis/gp-remediation/pkg/report"
+	"github.com/arrakis/gp-remediation/sandbox"
+)
+
+// Case is one end-to-end run.
+type Case struct {
+	Name     string            `json:"name"`
+	Function string            `json:"-"` // from the folder
+	Event    string            `json:"event"`
+	Scenario string            `json:"scenario"`
+	Mode     string            `json:"mode"`
+	Env      map[string]string `json:"env,omitempty"`
+	Broker   *Broker           `json:"broker,omitempty"`
+	// Parameters and Secrets override the scenario's SSM parameters and secrets.
+	Parameters map[string]string `json:"parameters,omitempty"`
+	Secrets    map[string]string `json:"secrets,omitempty"`
+	Expect     Expect            `json:"expect"`
+	// Demo marks the cases `make demo` shows (all are tested).
+	Demo bool `json:"demo"`
+}
+
+// Expect is what a case must produce.
+type Expect struct {
+	Finding      string         `json:"finding"`
+	Actions      []ActionExpect `json:"actions"`
+	Verification string         `json:"verification,omitempty"`
+	Paged        *bool          `json:"paged,omitempty"`
+	// Changes maps a service to what must have happened to it: "none", "new-deployment"
+	// (same task definition), "task-definition" (another revision deployed), "desired:N".
+	Changes map[string]string `json:"changes,omitempty"`
+	Reports *int              `json:"reports,omitempty"` // SNS publications
+	Error   bool              `json:"error,omitempty"`   // Result.error set (unusable input)
+}
+
+// ActionExpect is one expected action.
+type ActionExpect struct {
+	Kind    string `json:"kind"`
+	Outcome string `json:"outcome"`
+}
+
+// Load reads events/*/cases.json under root.
+func Load(root string) ([]Case, error) {
+	files, err := filepath.Glob(filepath.Join(root, "*", "cases.json"))
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(files)
+	var all []Case
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		var cs []Case
+		if err := json.Unmarshal(b, &cs); err != nil {
+			return nil, fmt.Errorf("%s: %w", f, err)
+		}
+		fn := filepath.Base(filepath.Dir(f))
+		for i := range cs {
+			cs[i].Function = fn
+			cs[i].Event = filepath.Join(filepath.Dir(f), cs[i].Event)
+		}
+		all = append(all, cs...)
+	}
+	return all, nil
+}
+
+// Env is where a case runs: the emulator binary, the bootstraps, and extra environment
+// (e.g. the ledger table) that every case gets.
+type Env struct {
+	RIE        string
+	Bootstraps string // folder with <function>/bootstrap
+	Extra      map[string]string
+	// TaskStartDelay is the sandbox's simulated task start time.
+	TaskStartDelay time.Duration
+}
+
+// Outcome is what a case run produced.
+type Outcome struct {
+	Raw       []byte
+	Result    report.Result
+	Before    map[string]sandbox.ServiceSnapshot
+	After     map[string]sandbox.ServiceSnapshot
+	Published []sandbox.Publication
+	Requests  map[string][]sandbox.Request
+	Sandbox   *sandbox.Sandbox
+	Output    string // the emulator's and the function's output
+	Logs      []string
+	Elapsed   time.Duration
+}
+
+// Run runs one case in a fresh sandbox and a fresh emulator (a cold start every time).
+func Run(ctx context.Context, e Env, c Case) (*Outcome, error) {
+	delay := e.TaskStartDelay
+	if delay <= 0 {
+		delay = 300 * time.Millisecond
+	}
+	sb := sandbox.New(sandbox.Options{TaskStartDelay: delay})
+	if err := sb.LoadScenario(c.Scenario); err != nil {
+		return nil, fmt.Errorf("case %q: %w", c.Name, err)
+	}
+	for k, v := range c.Parameters {
+		sb.SetParameter(k, v)
+	}
+	for k, v := range c.Secrets {
+		sb.SetSecret(k, v)
+	}
+	_, stop, err := sb.Start("127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	defer stop()
+	if c.Broker != nil {
+		cleanup, err := c.Broker.Prepare(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("case %q: prepare broker: %w", c.Name, err)
+		}
+		defer cleanup()
+	}
+	env := sb.Env()
+	env[config.EnvVerifyInterval] = "500ms"
+	env[config.EnvVerifyTimeout] = "20s"
+	env[config.EnvMode] = c.Mode
+	for k, v := range e.Extra {
+		env[k] = v
+	}
+	if c.Broker != nil {
+		for k, v := range c.Broker.Env() {
+			env[k] = v
+		}
+	}
+	for k, v := range c.Env {
+		env[k] = v
+	}
+	payload, err := os.ReadFile(c.Event)
+	if err != nil {
+		return nil, err
+	}
+	out := &Outcome{Sandbox: sb, Before: services(sb)}
+	emu, err := lambdarun.Start(ctx, lambdarun.Options{RIE: e.RIE, Bootstrap: filepath.Join(e.Bootstraps, c.Function, "bootstrap"), Env: env})
+	if err != nil {
+		return nil, err
+	}
+	defer emu.Stop()
+	start := time.Now()
+	out.Raw, err = emu.Invoke(ctx, payload)
+	out.Elapsed = time.Since(start)
+	out.Output, out.Logs = emu.Output(), emu.LogLines()
+	if err != nil {
+		return out, err
+	}
+	if err := json.Unmarshal(out.Raw, &out.Result); err != nil {
+		return out, fmt.Errorf("case %q: the function did not return a Result: %w: %s", c.Name, err, out.Raw)
+	}
+	out.After = services(sb)
+	out.Published = sb.Published()
+	out.Requests = map[string][]sandbox.Request{}
+	for _, k := range []string{"slack", "discord", "pagerduty", "discord-api"} {
+		out.Requests[k] = sb.Requests(k)
+	}
+	return out, nil
+}
+
+func services(sb *sandbox.Sandbox) map[string]sandbox.ServiceSnapshot {
+	m := map[string]sandbox.ServiceSnapshot{}
+	for _, s := range sb.State().Services {
+		m[s.Name] = s
+	}
+	return m
+}
+
+// Check compares an outcome with the case's expectations and lists every mismatch.
+func Check(c Case, o *Outcome) []string {
+	var bad []string
+	r, e := o.Result, c.Expect
+	if r.Finding.Code != e.Finding {
+		bad = append(bad, fmt.Sprintf("finding %q (%s), want %q", r.Finding.Code, r.Finding.Summary, e.Finding))
+	}
+	if got, want := actionList(r.Actions), expectList(e.Actions); got != want {
+		bad = append(bad, fmt.Sprintf("actions [%s], want [%s]", got, want))
+	}
+	if e.Verification != "" {
+		got := ""
+		if r.Verification != nil {
+			got = r.Verification.Status
+		}
+		if got != e.Verification {
+			bad = append(bad, fmt.Sprintf("verification %q, want %q", got, e.Verification))
+		}
+	}
+	if e.Paged != nil {
+		paged := r.Escalation != nil && r.Escalation.Paged
+		if paged != *e.Paged {
+			bad = append(bad, fmt.Sprintf("paged %v, want %v (%+v)", paged, *e.Paged, r.Escalation))
+		}
+		if paged && len(o.Requests["pagerduty"]) == 0 {
+			bad = append(bad, "paged, but PagerDuty received nothing")
+		}
+	}
+	if e.Reports != nil && len(o.Published) != *e.Reports {
+		bad = append(bad, fmt.Sprintf("%d SNS reports, want %d", len(o.Published), *e.Reports))
+	}
+	if e.Error != (r.Error != "") {
+		bad = append(bad, fmt.Sprintf("error %q, want error=%v", r.Error, e.Error))
+	}
+	for svc, want := range e.Changes {
+		if got := change(o.Before[svc], o.After[svc]); got != want {
+			bad = append(bad, fmt.Sprintf("%s: %s, want %s", svc, got, want))
+		}
+	}
+	for _, sink := range r.Sinks {
+		if !sink.OK {
+			bad = append(bad, fmt.Sprintf("sink %s failed: %s", sink.Name, sink.Error))
+		}
+	}
+	return bad
+}
+
+// change describes what happened to a service between two snapshots.
+func change(before, after sandbox.ServiceSnapshot) string {
+	switch {
+	case after.Desired != before.Desired:
+		return fmt.Sprintf("desired:%d", after.Desired)
+	case after.TaskDefinition != before.TaskDefinition:
+		return "task-definition"
+	case newDeployments(before, after) > 0:
+		return "new-deployment"
+	}
+	return "none"
+}
+
+func newDeployments(before, after sandbox.ServiceSnapshot) int {
+	seen := map[string]bool{}
+	for _, d := range before.Deployments {
+		seen[d.ID] = true
+	}
+	n := 0
+	for _, d := range after.Deployments {
+		if !seen[d.ID] {
+			n++
+		}
+	}
+	return n
+}
+
+func actionList(as []report.Action) string {
+	var s []string
+	for _, a := range as {
+		s = append(s, a.Kind+"="+string(a.Outcome))
+	}
+	return strings.Join(s, ", ")
+}
+
+func expectList(as []ActionExpect) string {
+	var s []string
+	for _, a := range as {
+		s = append(s, a.Kind+"="+a.Outcome)
+	}
+	return strings.Join(s, ", ")
+}

@@ -1,0 +1,223 @@
+// Package app wires a function: configuration, AWS clients, the guard and its ledger, the
+// report destinations and the pager. Every function's main.go calls Load and Runner, then
+// hands its playbook to lambda.Start, so all four are wired the same way.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	awsecs "github.com/aws/aws-sdk-go-v2/service/ecs"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+
+	"github.com/arrakis/gp-remediation/pkg/config"
+	"github.com/arrakis/gp-remediation/pkg/discord"
+	"github.com/arrakis/gp-remediation/pkg/ecs"
+	"github.com/arrakis/gp-remediation/pkg/guard"
+	"github.com/arrakis/gp-remediation/pkg/ledger"
+	"github.com/arrakis/gp-remediation/pkg/logs"
+	"github.com/arrakis/gp-remediation/pkg/metrics"
+	"github.com/arrakis/gp-remediation/pkg/notasks"
+	"github.com/arrakis/gp-remediation/pkg/playbook"
+	"github.com/arrakis/gp-remediation/pkg/report"
+	"github.com/arrakis/gp-remediation/pkg/secrets"
+)
+
+// App holds one function's wiring.
+type App struct {
+	Function string
+	Config   config.Config
+	AWS      aws.Config
+	Log      *slog.Logger
+	Secrets  *secrets.Store
+	ECS      ecs.Client
+	Logs     logs.Client
+	Metrics  metrics.Client
+	SNS      *sns.Client
+	SSM      *ssm.Client
+	Ledger   guard.Ledger
+	HTTP     *http.Client
+}
+
+// Load reads the configuration and builds the clients. AWS endpoints come from the SDK's own
+// settings (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_<SERVICE>), which is how tests and `make invoke`
+// point the functions at the local sandbox.
+func Load(ctx context.Context, function string, getenv func(string) string) (*App, error) {
+	log := lambdacontext.NewLogger().With("function", function)
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return nil, err
+	}
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRetryer(Retryer))
+	if err != nil {
+		return nil, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	a := &App{
+		Function: function, Config: cfg, AWS: awsCfg, Log: log,
+		Secrets: &secrets.Store{API: secretsmanager.NewFromConfig(awsCfg)},
+		ECS:     ecs.Client{API: awsecs.NewFromConfig(awsCfg), Cluster: cfg.Cluster},
+		Logs:    logs.Client{API: cloudwatchlogs.NewFromConfig(awsCfg)},
+		Metrics: metrics.Client{API: cloudwatch.NewFromConfig(awsCfg)},
+		SNS:     sns.NewFromConfig(awsCfg),
+		SSM:     ssm.NewFromConfig(awsCfg),
+		HTTP:    &http.Client{Timeout: 10 * time.Second},
+	}
+	if cfg.LedgerTable != "" {
+		t, err := ledger.New(dynamodb.NewFromConfig(awsCfg), cfg.LedgerTable)
+		if err != nil {
+			return nil, fmt.Errorf("ledger: %w", err)
+		}
+		a.Ledger = t
+	} else {
+		// Without a table, idempotency and budgets last only as long as this process. Fine
+		// for a local run; the stack always sets the table.
+		log.Warn("no ledger table configured: using an in-memory ledger", "env", config.EnvLedgerTable)
+		a.Ledger = guard.NewMemoryLedger()
+	}
+	return a, nil
+}
+
+// Retryer is the SDK's adaptive retryer: it backs off on throttling across calls, which
+// matters when four probes hit ECS at once. Attempts and backoff are bounded so retries fit
+// inside a probe's timeout.
+func Retryer() aws.Retryer {
+	return retry.NewAdaptiveMode(func(o *retry.AdaptiveModeOptions) {
+		o.StandardOptions = append(o.StandardOptions, func(so *retry.StandardOptions) {
+			so.MaxAttempts = 4
+			so.MaxBackoff = 2 * time.Second
+		})
+	})
+}
+
+// Budgets are the per-kind action budgets of DESIGN.md §5, from the configuration.
+func Budgets(c config.Config) map[string]guard.Budget {
+	return map[string]guard.Budget{
+		notasks.ForceNewDeployment: {Max: c.RestartBudget, Window: 24 * time.Hour, Cooldown: c.RestartCooldown},
+		notasks.Rollback:           {Max: 1, Window: 6 * time.Hour},
+		notasks.RaiseTaskMemory:    {Max: 1, Window: 24 * time.Hour},
+		"scale-service":            {Max: 10, Window: 24 * time.Hour, Cooldown: c.ScaleCooldown},
+		// memory-high restarts a leaking ingestor at most once per interval, on top of the
+		// restart budget every function shares.
+		"memory-high/" + notasks.ForceNewDeployment: {Max: 1, Window: c.LeakRestartEvery},
+	}
+}
+
+// Runner builds the pipeline runner for this function.
+func (a *App) Runner() *playbook.Runner {
+	c := a.Config
+	return &playbook.Runner{
+		Function: a.Function,
+		Config:   c,
+		Guard: guard.Guard{
+			Mode: c.Mode, Kill: guard.SSMKillSwitch{Client: a.SSM, Name: c.KillSwitchParam}, Ledger: a.Ledger,
+			Budgets: Budgets(c), LockTTL: c.LockTTL,
+		},
+		Deliver:   a.deliver,
+		Pager:     a.pager(),
+		Log:       a.Log,
+		Metrics:   os.Stdout,
+		RequestID: requestID,
+	}
+}
+
+func requestID(ctx context.Context) string {
+	if lc, ok := lambdacontext.FromContext(ctx); ok {
+		return lc.AwsRequestID
+	}
+	return ""
+}
+
+// deliver sends the report to the SNS topic and to the webhooks named in the webhooks
+// secret. The secret is read per invocation (cached a few minutes) so a rotated webhook
+// takes effect without a deployment.
+func (a *App) deliver(ctx context.Context, r report.Report) []report.Sink {
+	dests := []report.Destination{report.NewSNSSink(a.SNS, a.Config.ReportTopicARN)}
+	var failed []report.Sink
+	if name := a.Config.WebhooksSecret; name != "" {
+		f, err := a.Secrets.Fields(ctx, name)
+		if err != nil {
+			failed = append(failed, report.Sink{Name: "webhooks", OK: false, Error: err.Error()})
+		} else {
+			if u := f["slack_webhook_url"]; u != "" {
+				dests = append(dests, report.NewSlackSink(u, a.HTTP))
+			}
+			if u := f["discord_webhook_url"]; u != "" {
+				dests = append(dests, report.NewDiscordSink(u, a.HTTP))
+			}
+		}
+	}
+	return append(report.Deliver(ctx, r, dests), failed...)
+}
+
+// pager returns the PagerDuty pager, or nil when no routing-key secret is configured.
+func (a *App) pager() playbook.Pager {
+	if a.Config.PagerDutySecret == "" {
+		return nil
+	}
+	return &secretPager{app: a}
+}
+
+// secretPager reads the routing key when it pages, so a missing or unreadable secret shows
+// up in the Result instead of failing the function at start.
+type secretPager struct{ app *App }
+
+func (p *secretPager) sink(ctx context.Context) (*report.PagerDutySink, error) {
+	key, err := p.app.Secrets.Field(ctx, p.app.Config.PagerDutySecret, "routing_key")
+	if err != nil {
+		return nil, err
+	}
+	return report.NewPagerDutySink(key, p.app.Config.PagerDutyURL, p.app.HTTP), nil
+}
+
+func (p *secretPager) Trigger(ctx context.Context, r report.Report, dedupKey string) error {
+	s, err := p.sink(ctx)
+	if err != nil {
+		return err
+	}
+	return s.Trigger(ctx, r, dedupKey)
+}
+
+func (p *secretPager) Resolve(ctx context.Context, dedupKey string) error {
+	s, err := p.sink(ctx)
+	if err != nil {
+		return err
+	}
+	return s.Resolve(ctx, dedupKey)
+}
+
+// Discord reads the ingestor's gateway session budget with the bot token from the secret.
+func (a *App) Discord() notasks.DiscordBudget { return discordBudget{app: a} }
+
+type discordBudget struct{ app *App }
+
+// SessionBudget implements notasks.DiscordBudget. A 401 is evidence (the token is invalid),
+// not a failed probe.
+func (d discordBudget) SessionBudget(ctx context.Context) (notasks.DiscordEvidence, error) {
+	token, err := d.app.Secrets.Field(ctx, d.app.Config.DiscordSecret, "token")
+	if err != nil {
+		return notasks.DiscordEvidence{}, err
+	}
+	c := discord.Client{BaseURL: d.app.Config.DiscordAPIURL, HTTP: d.app.HTTP}
+	b, err := c.GatewayBot(ctx, token)
+	switch {
+	case errors.Is(err, discord.ErrUnauthorized):
+		return notasks.DiscordEvidence{Checked: true, Unauthorized: true}, nil
+	case err != nil:
+		return notasks.DiscordEvidence{}, err
+	}
+	return notasks.DiscordEvidence{Checked: true, Remaining: b.Remaining, Total: b.Total, ResetAfter: b.ResetAfter}, nil
+}

@@ -1,0 +1,186 @@
+package report
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// SlackSink posts the Slack rendering to an incoming webhook.
+type SlackSink struct {
+	hook webhook
+}
+
+// NewSlackSink sends to the incoming-webhook URL (a secret: it never appears in an error).
+// A nil client means a plain &http.Client{}; deadlines come from the context.
+func NewSlackSink(webhookURL string, client *http.Client) *SlackSink {
+	return &SlackSink{hook: webhook{what: "slack webhook", url: webhookURL, client: client, secrets: []string{webhookURL}}}
+}
+
+// Name implements Destination.
+func (s *SlackSink) Name() string { return "slack" }
+
+// Send implements Destination.
+func (s *SlackSink) Send(ctx context.Context, r Report) error {
+	body, err := Slack(r)
+	if err != nil {
+		return fmt.Errorf("render slack message: %w", err)
+	}
+	return s.hook.post(ctx, body)
+}
+
+func (s *SlackSink) secrets() []string { return s.hook.secrets }
+
+// DiscordSink posts the Discord rendering to a channel webhook.
+type DiscordSink struct {
+	hook webhook
+}
+
+// NewDiscordSink sends to the webhook URL (a secret: it never appears in an error). A nil
+// client means a plain &http.Client{}; deadlines come from the context.
+func NewDiscordSink(webhookURL string, client *http.Client) *DiscordSink {
+	return &DiscordSink{hook: webhook{what: "discord webhook", url: webhookURL, client: client, secrets: []string{webhookURL}}}
+}
+
+// Name implements Destination.
+func (s *DiscordSink) Name() string { return "discord" }
+
+// Send implements Destination.
+func (s *DiscordSink) Send(ctx context.Context, r Report) error {
+	body, err := Discord(r)
+	if err != nil {
+		return fmt.Errorf("render discord message: %w", err)
+	}
+	return s.hook.post(ctx, body)
+}
+
+func (s *DiscordSink) secrets() []string { return s.hook.secrets }
+
+var (
+	_ Destination = (*SlackSink)(nil)
+	_ Destination = (*DiscordSink)(nil)
+)
+
+// webhook POSTs JSON to a URL that may itself be a secret. Its errors name what was posted
+// to ("slack webhook") and the status code, never the URL or the response body, and are
+// scrubbed of its secrets even when a caller uses them without Deliver.
+type webhook struct {
+	what    string
+	url     string
+	client  *http.Client
+	secrets []string // the URL for Slack and Discord, the routing key for PagerDuty
+}
+
+func (w webhook) errorf(format string, args ...any) error {
+	return errors.New(scrub(fmt.Sprintf(format, args...), w.secrets))
+}
+
+// post sends body; a 429 is retried once after its Retry-After when that wait ends
+// before the context's deadline.
+func (w webhook) post(ctx context.Context, body []byte) error {
+	if w.url == "" {
+		return w.errorf("POST %s: no URL configured", w.what)
+	}
+	status, wait, err := w.do(ctx, body)
+	if err != nil {
+		return err
+	}
+	if status == http.StatusTooManyRequests {
+		if !fitsBefore(ctx, wait) {
+			return w.errorf("POST %s: status 429, retry after %s is past the deadline", w.what, wait)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return w.errorf("POST %s: status 429, then %s while waiting to retry", w.what, ctxReason(ctx))
+		case <-t.C:
+		}
+		if status, _, err = w.do(ctx, body); err != nil {
+			return err
+		}
+	}
+	if status < 200 || status > 299 {
+		return w.errorf("POST %s: status %d", w.what, status)
+	}
+	return nil
+}
+
+// do makes one request and returns the status and, for a 429, how long to wait.
+func (w webhook) do(ctx context.Context, body []byte) (int, time.Duration, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.url, bytes.NewReader(body))
+	if err != nil {
+		// url.Parse errors quote the URL: say only that it is malformed.
+		return 0, 0, w.errorf("POST %s: malformed URL", w.what)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "gp-remediation")
+	client := w.client
+	if client == nil {
+		client = &http.Client{}
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, 0, w.errorf("POST %s: %s", w.what, transportReason(ctx, err))
+	}
+	defer resp.Body.Close()
+	// Drain a little so the connection can be reused; the body itself is never reported.
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	var wait time.Duration
+	if resp.StatusCode == http.StatusTooManyRequests {
+		wait = retryAfter(resp.Header.Get("Retry-After"), time.Now())
+	}
+	return resp.StatusCode, wait, nil
+}
+
+// transportReason describes a failed request without the URL that *url.Error carries.
+func transportReason(ctx context.Context, err error) string {
+	if ctx.Err() != nil {
+		return ctxReason(ctx)
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) && ue.Err != nil {
+		err = ue.Err
+	}
+	return err.Error() // and errorf scrubs it, in case a URL hides deeper
+}
+
+func ctxReason(ctx context.Context) string {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return "timed out"
+	}
+	return "cancelled"
+}
+
+// retryAfter reads a Retry-After header: seconds (Discord sends fractions) or an HTTP date.
+// Missing or unreadable means one second, a polite default.
+func retryAfter(h string, now time.Time) time.Duration {
+	h = strings.TrimSpace(h)
+	if secs, err := strconv.ParseFloat(h, 64); err == nil && secs >= 0 && secs < 24*3600 {
+		return time.Duration(secs * float64(time.Second))
+	}
+	if t, err := http.ParseTime(h); err == nil {
+		if d := t.Sub(now); d > 0 {
+			return d
+		}
+		return 0
+	}
+	return time.Second
+}
+
+// fitsBefore says whether waiting d and trying again (allowing a second for the request)
+// still ends before ctx's deadline.
+func fitsBefore(ctx context.Context, d time.Duration) bool {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		return d <= DefaultSendTimeout
+	}
+	return time.Now().Add(d).Add(time.Second).Before(deadline)
+}
