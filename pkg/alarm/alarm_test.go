@@ -51,6 +51,9 @@ func TestDecodeEvents(t *testing.T) {
 		t.Fatal("no sample events found under events/")
 	}
 	for _, f := range files {
+		if filepath.Base(f) == "cases.json" { // the end-to-end expectations, not an event
+			continue
+		}
 		t.Run(strings.TrimPrefix(f, "../../events/"), func(t *testing.T) {
 			recs, err := Decode(mustRead(t, f))
 			bad := strings.Contains(f, "malformed") || strings.Contains(f, "not-sns")
@@ -215,6 +218,9 @@ func FuzzDecode(f *testing.F) {
 	files, _ := filepath.Glob("../../events/*/*.json")
 	more, _ := filepath.Glob("testdata/*.json")
 	for _, p := range append(files, more...) {
+		if filepath.Base(p) == "cases.json" {
+			continue
+		}
 		if b, err := os.ReadFile(p); err == nil {
 			f.Add(b)
 		}

@@ -156,14 +156,25 @@ func (g *Guard) Check(ctx context.Context, adm Admission, kind, target string) V
 	return Verdict{Allowed: true, release: func(ctx context.Context) { _ = g.Ledger.Unlock(ctx, lockKey, g.Owner) }}
 }
 
-// budget returns the rule an action would break, or "".
+// budget returns the rule an action would break, or "". A budget keyed "<function>/<kind>"
+// applies to that function's actions only (memory-high restarts a leaking ingestor at most
+// every 6 h) and comes on top of the kind's budget, which counts every function's actions.
 func (g *Guard) budget(ctx context.Context, kind, target string) string {
-	b, ok := g.Budgets[kind]
+	if g.Function != "" {
+		if rule := g.checkBudget(ctx, g.Function+"/"+kind, kind, target, g.Function); rule != "" {
+			return rule
+		}
+	}
+	return g.checkBudget(ctx, kind, kind, target, "")
+}
+
+func (g *Guard) checkBudget(ctx context.Context, key, kind, target, function string) string {
+	b, ok := g.Budgets[key]
 	if !ok || g.Ledger == nil {
 		return ""
 	}
 	if b.Max <= 0 {
-		return fmt.Sprintf("budget: %s is disabled for %s (budget 0)", kind, target)
+		return fmt.Sprintf("budget: %s is disabled for %s (budget 0)", key, target)
 	}
 	now := g.now()
 	since := now.Add(-maxDur(b.Window, b.Cooldown))
@@ -173,18 +184,18 @@ func (g *Guard) budget(ctx context.Context, kind, target string) string {
 	}
 	inWindow := 0
 	for _, e := range hist {
-		if e.Outcome != "done" {
+		if e.Outcome != "done" || (function != "" && e.Function != function) {
 			continue
 		}
 		if b.Cooldown > 0 && now.Sub(e.At) < b.Cooldown {
-			return fmt.Sprintf("cooldown: last %s on %s was %s ago (minimum %s)", kind, target, now.Sub(e.At).Round(time.Second), b.Cooldown)
+			return fmt.Sprintf("cooldown: last %s on %s was %s ago (minimum %s)", key, target, now.Sub(e.At).Round(time.Second), b.Cooldown)
 		}
 		if now.Sub(e.At) < b.Window {
 			inWindow++
 		}
 	}
 	if b.Window > 0 && inWindow >= b.Max {
-		return fmt.Sprintf("budget: %d %s on %s in the last %s (maximum %d)", inWindow, kind, target, b.Window, b.Max)
+		return fmt.Sprintf("budget: %d %s on %s in the last %s (maximum %d)", inWindow, key, target, b.Window, b.Max)
 	}
 	return ""
 }

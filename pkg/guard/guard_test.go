@@ -123,3 +123,31 @@ func TestParseKillSwitch(t *testing.T) {
 		t.Errorf("unknown value must be an error and fail safe, got %v %v", on, err)
 	}
 }
+
+func TestFunctionBudgetComesOnTopOfTheKindBudget(t *testing.T) {
+	ctx := context.Background()
+	c := &clock{t: time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)}
+	budgets := map[string]Budget{"restart": {Max: 3, Window: 24 * time.Hour}, "memory-high/restart": {Max: 1, Window: 6 * time.Hour}}
+	l := NewMemoryLedger()
+	_ = l.Record(ctx, Entry{Target: "svc", Kind: "restart", Outcome: "done", Function: "no-tasks", At: c.t.Add(-time.Hour)})
+	mh := &Guard{Mode: config.ModeOn, Ledger: l, Budgets: budgets, Owner: "a", Function: "memory-high", Now: c.now}
+	if v := mh.Check(ctx, Admission{Proceed: true}, "restart", "svc"); !v.Allowed {
+		t.Fatalf("another function's restart must not spend memory-high's budget: %q", v.Rule)
+	} else {
+		v.Release(ctx)
+	}
+	_ = l.Record(ctx, Entry{Target: "svc", Kind: "restart", Outcome: "done", Function: "memory-high", At: c.t.Add(-2 * time.Hour)})
+	if v := mh.Check(ctx, Admission{Proceed: true}, "restart", "svc"); v.Allowed || !strings.Contains(v.Rule, "memory-high/restart") {
+		t.Fatalf("memory-high restarted 2h ago: want its 6h budget to deny, got %+v", v)
+	}
+	nt := &Guard{Mode: config.ModeOn, Ledger: l, Budgets: budgets, Owner: "b", Function: "no-tasks", Now: c.now}
+	if v := nt.Check(ctx, Admission{Proceed: true}, "restart", "svc"); !v.Allowed {
+		t.Fatalf("no-tasks has budget left (2 of 3): %q", v.Rule)
+	} else {
+		v.Release(ctx)
+	}
+	_ = l.Record(ctx, Entry{Target: "svc", Kind: "restart", Outcome: "done", Function: "no-tasks", At: c.t.Add(-3 * time.Hour)})
+	if v := nt.Check(ctx, Admission{Proceed: true}, "restart", "svc"); v.Allowed || !strings.HasPrefix(v.Rule, "budget: 3 restart") {
+		t.Fatalf("three restarts by any function in 24h: want the kind budget to deny, got %+v", v)
+	}
+}
