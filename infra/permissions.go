@@ -1,0 +1,202 @@
+package main
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// grant is one IAM statement, as plain data, so least privilege is table-tested without
+// synthesizing anything.
+type grant struct {
+	Sid        string
+	Actions    []string
+	Resources  []string
+	Conditions map[string]map[string]any
+}
+
+// stackRefs are the ARNs of what the stack itself creates (CloudFormation tokens in the
+// stack, plain strings in unit tests).
+type stackRefs struct {
+	ReportTopicARN string
+	ReportKeyARN   string // the KMS key the report topic is encrypted with
+	LedgerTableARN string
+}
+
+// wildcardReasons lists the only actions allowed on Resource "*", each with why. The stack's
+// nag suppressions quote these reasons, and the tests fail on any other "*".
+var wildcardReasons = map[string]string{
+	"cloudwatch:GetMetricData":      "cloudwatch:GetMetricData has no resource-level permissions; AWS evaluates it against *",
+	"ecs:DescribeTaskDefinition":    "ecs:DescribeTaskDefinition has no resource-level permissions",
+	"ecs:ListTaskDefinitions":       "ecs:ListTaskDefinitions has no resource-level permissions",
+	"ecs:RegisterTaskDefinition":    "ecs:RegisterTaskDefinition has no resource-level permissions; granted only when policy.allowRaiseMemory is on",
+	"ecs:ListTasks":                 "ecs:ListTasks is evaluated against * unless a container instance is named; scoped to the cluster by the ecs:cluster condition",
+	"xray:PutTraceSegments":         "X-Ray has no resource-level permissions (added by CDK for active tracing)",
+	"xray:PutTelemetryRecords":      "X-Ray has no resource-level permissions (added by CDK for active tracing)",
+	"ec2:DescribeNetworkInterfaces": "Lambda's VPC attachment needs ec2:DescribeNetworkInterfaces, which works only on *",
+	"ec2:DescribeSubnets":           "ec2:DescribeSubnets (Lambda's VPC attachment) has no resource-level permissions",
+}
+
+// arnBuilder spells ARNs in one account and region.
+type arnBuilder struct{ partition, region, account string }
+
+func newARNs(s Settings) arnBuilder {
+	return arnBuilder{partition: partitionOf(s.Region), region: s.Region, account: s.Account}
+}
+
+func partitionOf(region string) string {
+	switch {
+	case strings.HasPrefix(region, "cn-"):
+		return "aws-cn"
+	case strings.HasPrefix(region, "us-gov-"):
+		return "aws-us-gov"
+	}
+	return "aws"
+}
+
+func (a arnBuilder) arn(service, resource string) string {
+	return fmt.Sprintf("arn:%s:%s:%s:%s:%s", a.partition, service, a.region, a.account, resource)
+}
+
+func (a arnBuilder) cluster(c string) string      { return a.arn("ecs", "cluster/"+c) }
+func (a arnBuilder) service(c, svc string) string { return a.arn("ecs", "service/"+c+"/"+svc) }
+func (a arnBuilder) tasks(c string) string        { return a.arn("ecs", "task/"+c+"/*") }
+func (a arnBuilder) parameter(name string) string {
+	return a.arn("ssm", "parameter/"+strings.TrimPrefix(name, "/"))
+}
+func (a arnBuilder) secret(name string) string {
+	return a.arn("secretsmanager", "secret:"+name+"-??????")
+}
+func (a arnBuilder) logGroup(name string) []string {
+	g := a.arn("logs", "log-group:"+name)
+	return []string{g, g + ":*"}
+}
+
+// permissions is everything fn may do in this environment, one statement per concern.
+func (s Settings) permissions(fn string, refs stackRefs) []grant {
+	a := newARNs(s)
+	n := s.Names
+	sp := s.spec(fn)
+	var g []grant
+	add := func(sid string, actions, resources []string) {
+		g = append(g, grant{Sid: sid, Actions: actions, Resources: resources})
+	}
+
+	// Its own log group only: the stack creates it, so no logs:CreateLogGroup.
+	add("OwnLogs", []string{"logs:CreateLogStream", "logs:PutLogEvents"},
+		[]string{a.arn("logs", "log-group:/aws/lambda/"+s.FunctionName(fn)+":*")})
+	add("KillSwitch", []string{"ssm:GetParameter"}, []string{a.parameter(n.KillSwitchParam)})
+	add("Report", []string{"sns:Publish"}, []string{refs.ReportTopicARN})
+	g = append(g, grant{
+		Sid: "ReportTopicKey", Actions: []string{"kms:GenerateDataKey", "kms:Decrypt"}, Resources: []string{refs.ReportKeyARN},
+		Conditions: map[string]map[string]any{"StringEquals": {"kms:ViaService": "sns." + s.Region + ".amazonaws.com"}},
+	})
+	// What pkg/ledger calls: conditional puts (claims, locks, actions), conditional deletes
+	// (unlock) and a query (history).
+	add("Ledger", []string{"dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query"}, []string{refs.LedgerTableARN})
+
+	var secrets []string
+	for _, v := range s.secrets(fn) {
+		secrets = append(secrets, a.secret(s.secretName(v)))
+	}
+	sort.Strings(secrets)
+	add("Secrets", []string{"secretsmanager:GetSecretValue"}, secrets)
+	if len(s.SecretsKeyARNs) > 0 {
+		g = append(g, grant{
+			Sid: "SecretsKeys", Actions: []string{"kms:Decrypt"}, Resources: s.SecretsKeyARNs,
+			Conditions: map[string]map[string]any{"StringEquals": {"kms:ViaService": "secretsmanager." + s.Region + ".amazonaws.com"}},
+		})
+	}
+
+	services := map[string][]string{ // which ECS services fn acts on, in the runbook's order
+		fnNoTasks:    {n.WorkerService, n.IngestorService},
+		fnQueueDepth: {n.WorkerService},
+		fnMemoryHigh: {n.IngestorService},
+	}[fn]
+	logGroups := map[string][]string{
+		fnNoTasks:    {n.WorkerLogGroup, n.IngestorLogGroup},
+		fnQueueDepth: {n.WorkerLogGroup},
+		fnMemoryHigh: {n.IngestorLogGroup},
+	}[fn]
+	if len(services) > 0 {
+		var arns []string
+		for _, svc := range services {
+			arns = append(arns, a.service(n.Cluster, svc))
+		}
+		add("Services", []string{"ecs:DescribeServices", "ecs:UpdateService"}, arns)
+		add("Metrics", []string{"cloudwatch:GetMetricData"}, []string{"*"})
+		var groups []string
+		for _, lg := range logGroups {
+			groups = append(groups, a.logGroup(lg)...)
+		}
+		add("ServiceLogs", []string{"logs:FilterLogEvents"}, groups)
+	}
+	if fn == fnNoTasks || fn == fnQueueDepth { // stopped tasks: why they died
+		g = append(g, grant{
+			Sid: "ListTasks", Actions: []string{"ecs:ListTasks"}, Resources: []string{"*"},
+			Conditions: map[string]map[string]any{"ArnEquals": {"ecs:cluster": a.cluster(n.Cluster)}},
+		})
+		add("DescribeTasks", []string{"ecs:DescribeTasks"}, []string{a.tasks(n.Cluster)})
+	}
+	switch fn {
+	case fnNoTasks:
+		add("TaskDefinitions", []string{"ecs:DescribeTaskDefinition", "ecs:ListTaskDefinitions"}, []string{"*"})
+	case fnMemoryHigh:
+		add("TaskDefinitions", []string{"ecs:DescribeTaskDefinition"}, []string{"*"})
+	}
+	if (fn == fnNoTasks || fn == fnMemoryHigh) && s.Policy.AllowRaiseMemory {
+		add("RegisterTaskDefinition", []string{"ecs:RegisterTaskDefinition"}, []string{"*"})
+		roles := s.Policy.PassRoleARNs
+		if len(roles) == 0 {
+			roles = []string{fmt.Sprintf("arn:%s:iam::%s:role/*", a.partition, a.account)}
+		}
+		g = append(g, grant{
+			Sid: "PassTaskRoles", Actions: []string{"iam:PassRole"}, Resources: roles,
+			Conditions: map[string]map[string]any{"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
+		})
+	}
+
+	if sp.InVPC {
+		// What AWSLambdaVPCAccessExecutionRole grants, scoped where EC2 allows it.
+		add("VPCDescribe", []string{"ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"}, []string{"*"})
+		create := []string{a.arn("ec2", "network-interface/*")}
+		for _, id := range s.Network.SubnetIDs {
+			create = append(create, a.arn("ec2", "subnet/"+id))
+		}
+		for _, id := range s.Network.SecurityGroupIDs {
+			create = append(create, a.arn("ec2", "security-group/"+id))
+		}
+		add("VPCCreateENI", []string{"ec2:CreateNetworkInterface"}, create)
+		add("VPCManageENI", []string{"ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"},
+			[]string{a.arn("ec2", "network-interface/*")})
+	}
+	return g
+}
+
+// patternResources are the resource patterns (not "*") that contain a wildcard, with why:
+// cdk-nag's IAM5 wants each named.
+func patternResources(gs []grant) map[string]string {
+	out := map[string]string{}
+	for _, g := range gs {
+		for _, r := range g.Resources {
+			if r == "*" || !strings.ContainsAny(r, "*?") {
+				continue
+			}
+			switch {
+			case strings.HasSuffix(r, "-??????"):
+				out[r] = "Secrets Manager appends a random 6-character suffix to a secret's ARN; the name is fixed"
+			case strings.Contains(r, ":log-group:"):
+				out[r] = "log streams of one named log group"
+			case strings.Contains(r, ":task/"):
+				out[r] = "tasks of the environment's cluster (task ids are not known in advance)"
+			case strings.Contains(r, ":network-interface/"):
+				out[r] = "ENIs Lambda creates for the VPC attachment (ids not known in advance)"
+			case strings.Contains(r, ":role/"):
+				out[r] = "task and execution roles of the services, passed only to ecs-tasks.amazonaws.com (set policy.passRoleArns to name them)"
+			default:
+				out[r] = "unexplained wildcard" // the tests fail on this text
+			}
+		}
+	}
+	return out
+}
