@@ -60,6 +60,8 @@ func (s Settings) runbookAlarms() []alarmSpec {
 			Dimensions: map[string]string{"ClusterName": n.Cluster, "ServiceName": service},
 			// Maximum: one minute with any task running is not an outage.
 			Statistic: "Maximum", Comparison: "<", Threshold: s.Alarms.NoTasks, MissingBreaching: true,
+			// OK too: the return to OK resolves the PagerDuty incident the ALARM opened.
+			OKAction:    true,
 			Description: s.describe(key, severity, fnNoTasks),
 		}
 	}

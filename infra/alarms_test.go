@@ -22,9 +22,9 @@ func TestRunbookAlarms(t *testing.T) {
 		breaching, ok                        bool
 	}{
 		{alarmNoIngestorTasks, "arrakis-qa No Ingestor Tasks Running", fnNoTasks, "ECS/ContainerInsights", "RunningTaskCount", "Maximum", "<",
-			map[string]string{"ClusterName": "arrakis-qa-cluster", "ServiceName": "arrakis-qa-ingestor"}, 1, true, false},
+			map[string]string{"ClusterName": "arrakis-qa-cluster", "ServiceName": "arrakis-qa-ingestor"}, 1, true, true},
 		{alarmNoWorkerTasks, "arrakis-qa No Worker Tasks Running", fnNoTasks, "ECS/ContainerInsights", "RunningTaskCount", "Maximum", "<",
-			map[string]string{"ClusterName": "arrakis-qa-cluster", "ServiceName": "arrakis-qa-gp-worker"}, 1, true, false},
+			map[string]string{"ClusterName": "arrakis-qa-cluster", "ServiceName": "arrakis-qa-gp-worker"}, 1, true, true},
 		{alarmQueueDepthHigh, "arrakis-qa Queue Depth High", fnQueueDepth, "AWS/AmazonMQ", "MessageCount", "Maximum", ">",
 			map[string]string{"Broker": "arrakis-qa-rabbitmq", "VirtualHost": "/", "Queue": "arrakis.interactions"}, 1000, false, true},
 		{alarmDLQMessages, "arrakis-qa DLQ Messages", fnDLQ, "AWS/AmazonMQ", "MessageCount", "Maximum", ">",

@@ -250,7 +250,8 @@ type functionSpec struct {
 	Timeout     time.Duration
 	InVPC       bool // reaches the broker or the database
 	Alarms      []string
-	// States the function acts on; CloudWatch sends OK only to queue-depth (its scale-back).
+	// States the function acts on; CloudWatch sends OK to queue-depth (its scale-back) and to
+	// no-tasks (a CRITICAL alarm's return to OK resolves its PagerDuty incident).
 	States []string
 	// Secrets it reads besides the report sinks' (webhooks, PagerDuty), by config env var.
 	Secrets []string
@@ -260,7 +261,7 @@ var functionSpecs = map[string]functionSpec{
 	fnNoTasks: {
 		Name: fnNoTasks, Description: "Remediates No Ingestor/Worker Tasks Running",
 		MemoryMiB: 256, Timeout: 2 * time.Minute,
-		Alarms: []string{alarmNoIngestorTasks, alarmNoWorkerTasks}, States: []string{"ALARM"},
+		Alarms: []string{alarmNoIngestorTasks, alarmNoWorkerTasks}, States: []string{"ALARM", "OK"},
 		Secrets: []string{config.EnvDiscordSecret},
 	},
 	fnQueueDepth: {

@@ -50,6 +50,7 @@ const (
 	EnvMaxTaskMemoryMiB   = "GPR_MAX_TASK_MEMORY_MIB"     // default 4096
 	EnvMaxReplaysPerRun   = "GPR_MAX_REPLAYS_PER_RUN"     // default 500
 	EnvMaxReplaysPerMsg   = "GPR_MAX_REPLAYS_PER_MESSAGE" // default 3
+	EnvDLQAssumeClassic   = "GPR_DLQ_ASSUME_CLASSIC"      // peek even when the DLQ's type cannot be read (default false)
 	EnvPeekSample         = "GPR_PEEK_SAMPLE"             // default 100
 	EnvRestartBudget      = "GPR_RESTART_BUDGET"          // forced deployments per service per 24 h, default 3
 	EnvRestartCooldown    = "GPR_RESTART_COOLDOWN"        // default 15m
@@ -115,6 +116,7 @@ type Config struct {
 	MaxReplaysPerRun   int
 	MaxReplaysPerMsg   int
 	PeekSample         int
+	DLQAssumeClassic   bool
 	RestartBudget      int
 	RestartCooldown    time.Duration
 	LeakRestartEvery   time.Duration
@@ -178,6 +180,7 @@ func Load(getenv func(string) string) (Config, error) {
 		MaxReplaysPerRun:   r.integer(EnvMaxReplaysPerRun, 500, 0, 100000),
 		MaxReplaysPerMsg:   r.integer(EnvMaxReplaysPerMsg, 3, 0, 100),
 		PeekSample:         r.integer(EnvPeekSample, 100, 1, 10000),
+		DLQAssumeClassic:   r.boolean(EnvDLQAssumeClassic, false),
 		RestartBudget:      r.integer(EnvRestartBudget, 3, 0, 100),
 		RestartCooldown:    r.duration(EnvRestartCooldown, 15*time.Minute),
 		LeakRestartEvery:   r.duration(EnvLeakRestartEvery, 6*time.Hour),

@@ -211,7 +211,7 @@ func TestPipeline(t *testing.T) {
 				if (len(pager.resolved) > 0) != tc.wantResolved {
 					t.Errorf("resolved = %v, want %v", pager.resolved, tc.wantResolved)
 				}
-				if tc.wantPaged && (res.Escalation == nil || !res.Escalation.Paged || res.Escalation.DedupKey != "gp-remediation/staging/arrakis-staging-ingestor-no-tasks") {
+				if tc.wantPaged && (res.Escalation == nil || !res.Escalation.Paged || res.Escalation.DedupKey != "gp-remediation/staging/arrakis-staging No Ingestor Tasks Running") {
 					t.Errorf("escalation = %+v", res.Escalation)
 				}
 			}

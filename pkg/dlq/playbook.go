@@ -1,0 +1,200 @@
+package dlq
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/arrakis/gp-remediation/pkg/alarm"
+	"github.com/arrakis/gp-remediation/pkg/config"
+	"github.com/arrakis/gp-remediation/pkg/notasks"
+	"github.com/arrakis/gp-remediation/pkg/playbook"
+	"github.com/arrakis/gp-remediation/pkg/queuedepth"
+	"github.com/arrakis/gp-remediation/pkg/rabbit"
+	"github.com/arrakis/gp-remediation/pkg/report"
+	"github.com/arrakis/gp-remediation/pkg/runbook"
+)
+
+// Playbook adapts the DLQ decision to the pipeline.
+type Playbook struct {
+	Config config.Config
+	Conns  queuedepth.Connections
+	Now    func() time.Time
+}
+
+var _ playbook.Playbook[Evidence] = (*Playbook)(nil)
+
+func (p *Playbook) now() time.Time {
+	if p.Now != nil {
+		return p.Now()
+	}
+	return time.Now()
+}
+
+// Policy is the decision's view of the configuration.
+func (p *Playbook) Policy() Policy {
+	return Policy{DLQ: p.Config.DLQ, ParkingQueue: p.Config.ParkingQueue, MaxReplaysPerRun: p.Config.MaxReplaysPerRun, MaxReplaysPerMsg: p.Config.MaxReplaysPerMsg}
+}
+
+// Scope accepts alarms on this environment's dead-letter queue.
+func (p *Playbook) Scope(a alarm.Alarm) (playbook.Target, error) {
+	if b := a.Dimension("Broker"); b != "" && b != p.Config.Broker {
+		return playbook.Target{}, fmt.Errorf("%w: alarm %q is about broker %q, this environment's is %q", playbook.ErrNotActionable, a.Name, b, p.Config.Broker)
+	}
+	if q := a.Dimension("Queue"); q != p.Config.DLQ {
+		return playbook.Target{}, fmt.Errorf("%w: alarm %q is about queue %q; the dlq function handles %q", playbook.ErrNotActionable, a.Name, q, p.Config.DLQ)
+	}
+	return playbook.Target{Queue: p.Config.DLQ, Severity: report.SeverityWarning}, nil
+}
+
+// safety is the management API's verdict on whether peeking is harmless, when it can be read.
+func (p *Playbook) safety(ctx context.Context) rabbit.SafetyChecker {
+	m, err := p.Conns.Management(ctx)
+	if err != nil {
+		return nil
+	}
+	return m
+}
+
+// Diagnose peeks at the DLQ: a bounded sample, consumed without ack and requeued, so depth
+// and order are as before.
+func (p *Playbook) Diagnose(ctx context.Context, a alarm.Alarm, t playbook.Target) (Evidence, []report.Diagnostic) {
+	ev := Evidence{Now: p.now()}
+	diags := playbook.RunProbes(ctx, p.Config.ProbeTimeout, playbook.Probe{Name: ProbePeek, Run: func(ctx context.Context) error {
+		c, err := p.Conns.Broker(ctx)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		s, err := c.Peek(ctx, p.Config.DLQ, rabbit.PeekOptions{Max: p.Config.PeekSample, Safety: p.safety(ctx), AllowUnverified: p.Config.DLQAssumeClassic})
+		switch {
+		case errors.Is(err, rabbit.ErrPeekUnsafe), errors.Is(err, rabbit.ErrQueueTypeUnknown):
+			ev.PeekRefused = err.Error()
+			if errors.Is(err, rabbit.ErrQueueTypeUnknown) {
+				ev.PeekRefused += fmt.Sprintf(" (the management API is needed to tell a classic queue from a quorum queue; set %s=true if %s is known to be classic)", config.EnvDLQAssumeClassic, p.Config.DLQ)
+			}
+			return nil
+		case err != nil:
+			return err
+		}
+		ev.Sample = s
+		return nil
+	}})
+	return ev, diags
+}
+
+// Decide implements playbook.Playbook.
+func (p *Playbook) Decide(_ alarm.Alarm, t playbook.Target, ev Evidence, failed map[string]string) playbook.Decision {
+	return Decide(Input{Target: t, Evidence: ev, Failed: failed, Policy: p.Policy()})
+}
+
+// Precheck is done by the replay itself: it re-reads every message's headers and checks each
+// target queue exists before publishing to it.
+func (p *Playbook) Precheck(context.Context, playbook.Action) error { return nil }
+
+// Act replays transient messages to the queue they died in, or parks bad data, each with the
+// no-loss protocol: publish with confirms and mandatory, ack the DLQ copy only after a
+// positive confirm with no return.
+func (p *Playbook) Act(ctx context.Context, act playbook.Action) (string, error) {
+	c, err := p.Conns.Broker(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	req := rabbit.ReplayRequest{DLQ: p.Config.DLQ, MaxPerRun: p.Config.MaxReplaysPerRun, MaxPerMessage: p.Config.MaxReplaysPerMsg,
+		Safety: p.safety(ctx), AllowUnverified: p.Config.DLQAssumeClassic, ParkingQueue: p.Config.ParkingQueue}
+	var res rabbit.ReplayResult
+	switch act.Kind {
+	case Replay:
+		req.Select = rabbit.SelectByClass([]rabbit.Class{rabbit.ClassTransient}, nil, "")
+		res, err = c.Replay(ctx, req)
+	case Park:
+		res, err = c.Park(ctx, req, func(m rabbit.Message) bool { return m.Class() == rabbit.ClassBadData })
+	default:
+		return "", fmt.Errorf("unknown action %q", act.Kind)
+	}
+	return Describe(act.Kind, res), err
+}
+
+// Describe says what a replay or park run did, group by group.
+func Describe(kind string, r rabbit.ReplayResult) string {
+	var b strings.Builder
+	moved := r.Replayed
+	if kind == Park {
+		moved = r.Parked
+	}
+	fmt.Fprintf(&b, "%s %d message(s); looked at %d of %d; stopped: %s", past(kind), moved, r.Seen, r.Depth, r.Stopped)
+	if len(r.Left) > 0 {
+		var left []string
+		for reason, n := range r.Left {
+			if reason != rabbit.LeftNotSelected {
+				left = append(left, fmt.Sprintf("%d %s", n, reason))
+			}
+		}
+		if len(left) > 0 {
+			fmt.Fprintf(&b, "; left in the DLQ: %s", strings.Join(left, ", "))
+		}
+	}
+	if len(r.MissingTargets) > 0 {
+		fmt.Fprintf(&b, "; target queue(s) missing: %s", strings.Join(r.MissingTargets, ", "))
+	}
+	if r.InDoubt > 0 {
+		fmt.Fprintf(&b, "; %d in doubt (in the DLQ and maybe also delivered: possible duplicates)", r.InDoubt)
+	}
+	for _, g := range r.Groups {
+		if g.Replayed+g.Parked > 0 {
+			fmt.Fprintf(&b, "; [%s] %s/%s: %d", g.Class, g.Key.Queue, g.Key.Reason, g.Replayed+g.Parked)
+		}
+	}
+	return b.String()
+}
+
+func past(kind string) string {
+	if kind == Park {
+		return "parked"
+	}
+	return "replayed"
+}
+
+// Verify reads the DLQ's depth: the moved messages must be gone from it.
+func (p *Playbook) Verify(ctx context.Context, t playbook.Target, done []playbook.Action) report.Verification {
+	start := time.Now()
+	c, err := p.Conns.Broker(ctx)
+	if err != nil {
+		return report.Verification{Status: report.Unverified, Detail: "could not reconnect to read the DLQ: " + err.Error(), MS: time.Since(start).Milliseconds()}
+	}
+	defer c.Close()
+	q, err := c.Inspect(ctx, p.Config.DLQ)
+	if err != nil {
+		return report.Verification{Status: report.Unverified, Detail: "could not read the DLQ: " + err.Error(), MS: time.Since(start).Milliseconds()}
+	}
+	return report.Verification{Status: report.Verified, MS: time.Since(start).Milliseconds(),
+		Detail: fmt.Sprintf("%s now holds %d ready message(s); every message is either there or in its target queue (publisher confirms)", p.Config.DLQ, q.Ready)}
+}
+
+// Present builds the headline, commands and links.
+func (p *Playbook) Present(a alarm.Alarm, t playbook.Target, ev Evidence, r report.Result) playbook.Presentation {
+	cmds := runbook.Commands{C: p.Config}
+	s := p.Config.DLQ + ": " + r.Finding.Summary + " — " + notasks.ActionsPhrase(r)
+	if next := nextStep(r); next != "" {
+		s += " — " + next
+	}
+	pres := playbook.Presentation{Headline: s}
+	pres.Commands = []report.Command{cmds.RabbitSecret(), cmds.QueueDepth(p.Config.DLQ, 60)}
+	pres.Links = report.Links(report.LinkParams{Region: p.Config.Region, AlarmName: a.Name, Dashboard: p.Config.Dashboard,
+		LogGroups: []string{p.Config.WorkerLogGroup}, Window: time.Hour,
+		Query: "fields @timestamp, @message | filter @message like /(?i)(dead.?letter|dlq|nack|reject)/ | sort @timestamp desc | limit 100"})
+	return pres
+}
+
+func nextStep(r report.Result) string {
+	switch r.Finding.Code {
+	case "bug", Mixed, Unknown, NotPeeked:
+		return "a person must look at the groups below"
+	case "bad-data":
+		return "find the producer of the bad messages"
+	}
+	return ""
+}
