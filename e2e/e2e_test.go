@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/arrakis/gp-remediation/internal/cases"
+	"github.com/arrakis/gp-remediation/pkg/ledger/dynalitetest"
 )
 
 var env cases.Env
@@ -31,7 +32,14 @@ func TestMain(m *testing.M) {
 			fmt.Fprintln(os.Stderr, "e2e: build:", err)
 			return 1
 		}
-		env = cases.Env{RIE: filepath.Join(dir, "aws-lambda-rie"), Bootstraps: dir, TaskStartDelay: 300 * time.Millisecond}
+		// A real DynamoDB implementation for the ledger, shared by a case's invocations.
+		ddb, err := dynalitetest.StartProcess()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "e2e: dynalite:", err)
+			return 1
+		}
+		defer ddb.Stop()
+		env = cases.Env{RIE: filepath.Join(dir, "aws-lambda-rie"), Bootstraps: dir, TaskStartDelay: 300 * time.Millisecond, DynamoDB: ddb.Endpoint}
 		return m.Run()
 	}()
 	os.Exit(code)

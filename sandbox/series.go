@@ -268,8 +268,16 @@ func (s *Sandbox) react(trigger Trigger, svc *service, at time.Time) {
 			cur = r.Level
 		}
 		// The change shows from the current minute on: CloudWatch's latest minute is still
-		// being aggregated, and a test with a frozen clock sees the effect at once.
+		// being aggregated, and a test with a frozen clock sees the effect at once. A gradual
+		// change has already made its first minute's step there, so the newest datapoint
+		// turns the moment the cause is met (a verification polling for "falling" sees it).
 		from := at.Truncate(time.Minute)
-		sr.overrides = append(sr.overrides, override{from: from, start: cur, level: r.Level, perMinute: r.PerMinute, noise: r.Noise})
+		start := cur
+		if r.PerMinute > 0 && cur > r.Level {
+			start = math.Max(r.Level, cur-r.PerMinute)
+		} else if r.PerMinute > 0 && cur < r.Level {
+			start = math.Min(r.Level, cur+r.PerMinute)
+		}
+		sr.overrides = append(sr.overrides, override{from: from, start: start, level: r.Level, perMinute: r.PerMinute, noise: r.Noise})
 	}
 }

@@ -31,7 +31,8 @@ fi
 
 # The listener starts a moment after the plugin is enabled; wait for an authenticated answer.
 deadline=$((SECONDS + WAIT_SECONDS))
-until curl -fsS -o /dev/null -u "$MGMT_USER:$MGMT_PASS" "$MGMT_URL/api/overview"; do
+# Credentials go through curl's config on stdin, not its argument list (visible in ps).
+until printf 'user = "%s:%s"\n' "$MGMT_USER" "$MGMT_PASS" | curl -fsS -o /dev/null -K - "$MGMT_URL/api/overview" 2>/dev/null; do
   if ((SECONDS >= deadline)); then
     echo "rabbit-plugins: management API at $MGMT_URL did not answer within ${WAIT_SECONDS}s" >&2
     exit 1

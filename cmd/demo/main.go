@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/arrakis/gp-remediation/internal/cases"
+	"github.com/arrakis/gp-remediation/pkg/ledger/dynalitetest"
 	"github.com/arrakis/gp-remediation/sandbox"
 )
 
@@ -26,10 +27,13 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	env := cases.Env{RIE: "build/tools/aws-lambda-rie", Bootstraps: "build/host", TaskStartDelay: time.Second}
-	if t := os.Getenv("GPR_DEMO_DYNAMODB_ENDPOINT"); t != "" {
-		env.Extra = map[string]string{"AWS_ENDPOINT_URL_DYNAMODB": t}
+	// The ledger lives in dynalite (a real DynamoDB implementation), one table per incident.
+	ddb, err := dynalitetest.StartProcess()
+	if err != nil {
+		fail(err)
 	}
+	defer ddb.Stop()
+	env := cases.Env{RIE: "build/tools/aws-lambda-rie", Bootstraps: "build/host", TaskStartDelay: time.Second, DynamoDB: ddb.Endpoint}
 	ran, failed := 0, 0
 	for _, c := range cs {
 		if (!c.Demo && !*all) || (*only != "" && c.Function != *only) {
@@ -46,6 +50,10 @@ func main() {
 			continue
 		}
 		show(out)
+		for _, st := range out.Steps {
+			fmt.Printf("\n— then %s —\n", st.Result.Alarm.State)
+			show(st)
+		}
 		if bad := cases.Check(c, out); len(bad) > 0 {
 			failed++
 			fmt.Printf("!! NOT AS EXPECTED:\n   - %s\n\n", strings.Join(bad, "\n   - "))
@@ -55,6 +63,7 @@ func main() {
 	}
 	fmt.Printf("%d incidents simulated, %d not as expected\n", ran, failed)
 	if failed > 0 {
+		ddb.Stop()
 		os.Exit(1)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -35,6 +36,28 @@ type Case struct {
 	Expect     Expect            `json:"expect"`
 	// Demo marks the cases `make demo` shows (all are tested).
 	Demo bool `json:"demo"`
+	// Ledger entries recorded before the run (needs Env.DynamoDB).
+	Ledger []LedgerEntry `json:"ledger,omitempty"`
+	// Then are later invocations in the same sandbox, broker and ledger (e.g. the alarm's
+	// return to OK after a scale-up), each a fresh emulator: state carries over only through
+	// the ledger, as between two Lambda invocations.
+	Then []Step `json:"then,omitempty"`
+}
+
+// Step is one later invocation of a case.
+type Step struct {
+	Event  string `json:"event"`
+	Expect Expect `json:"expect"`
+}
+
+// LedgerEntry is an action recorded before a case runs.
+type LedgerEntry struct {
+	Target   string `json:"target"`
+	Kind     string `json:"kind"`
+	From     string `json:"from"`
+	To       string `json:"to"`
+	Function string `json:"function"`
+	Ago      string `json:"ago"` // e.g. "2h"
 }
 
 // Expect is what a case must produce.
@@ -48,6 +71,10 @@ type Expect struct {
 	Changes map[string]string `json:"changes,omitempty"`
 	Reports *int              `json:"reports,omitempty"` // SNS publications
 	Error   bool              `json:"error,omitempty"`   // Result.error set (unusable input)
+	// Queues maps a queue of the case's broker to the ready count it must have afterwards.
+	Queues map[string]int `json:"queues,omitempty"`
+	// Detail is a substring the first action's detail or reason must contain.
+	Detail string `json:"detail,omitempty"`
 }
 
 // ActionExpect is one expected action.
@@ -77,6 +104,9 @@ func Load(root string) ([]Case, error) {
 		for i := range cs {
 			cs[i].Function = fn
 			cs[i].Event = filepath.Join(filepath.Dir(f), cs[i].Event)
+			for j := range cs[i].Then {
+				cs[i].Then[j].Event = filepath.Join(filepath.Dir(f), cs[i].Then[j].Event)
+			}
 		}
 		all = append(all, cs...)
 	}
@@ -91,6 +121,9 @@ type Env struct {
 	Extra      map[string]string
 	// TaskStartDelay is the sandbox's simulated task start time.
 	TaskStartDelay time.Duration
+	// DynamoDB is a dynalite endpoint: when set, every case gets a ledger table of its own
+	// there (GPR_LEDGER_TABLE); without it the functions use an in-memory ledger.
+	DynamoDB string
 }
 
 // Outcome is what a case run produced.
@@ -105,6 +138,9 @@ type Outcome struct {
 	Output    string // the emulator's and the function's output
 	Logs      []string
 	Elapsed   time.Duration
+	Broker    *Broker
+	// Steps are the outcomes of the case's Then steps, in order.
+	Steps []*Outcome
 }
 
 // Run runs one case in a fresh sandbox and a fresh emulator (a cold start every time).
@@ -113,7 +149,17 @@ func Run(ctx context.Context, e Env, c Case) (*Outcome, error) {
 	if delay <= 0 {
 		delay = 300 * time.Millisecond
 	}
-	sb := sandbox.New(sandbox.Options{TaskStartDelay: delay})
+	opts := sandbox.Options{TaskStartDelay: delay}
+	if c.Broker != nil {
+		cleanup, err := c.Broker.Prepare(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("case %q: prepare broker: %w", c.Name, err)
+		}
+		defer cleanup()
+		opts.VirtualHost = c.Broker.VirtualHost()
+		opts.Rabbit = sandbox.RabbitOptions{AMQPURL: "amqp://127.0.0.1:5672/" + url.PathEscape(c.Broker.VirtualHost())}
+	}
+	sb := sandbox.New(opts)
 	if err := sb.LoadScenario(c.Scenario); err != nil {
 		return nil, fmt.Errorf("case %q: %w", c.Name, err)
 	}
@@ -128,19 +174,22 @@ func Run(ctx context.Context, e Env, c Case) (*Outcome, error) {
 		return nil, err
 	}
 	defer stop()
-	if c.Broker != nil {
-		cleanup, err := c.Broker.Prepare(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("case %q: prepare broker: %w", c.Name, err)
-		}
-		defer cleanup()
-	}
 	env := sb.Env()
 	env[config.EnvVerifyInterval] = "500ms"
-	env[config.EnvVerifyTimeout] = "20s"
+	env[config.EnvVerifyTimeout] = "10s"
 	env[config.EnvMode] = c.Mode
 	for k, v := range e.Extra {
 		env[k] = v
+	}
+	if e.DynamoDB != "" {
+		table, err := newLedger(ctx, e.DynamoDB, c.Ledger)
+		if err != nil {
+			return nil, fmt.Errorf("case %q: ledger: %w", c.Name, err)
+		}
+		env["AWS_ENDPOINT_URL_DYNAMODB"] = e.DynamoDB
+		env[config.EnvLedgerTable] = table
+	} else if len(c.Ledger) > 0 || len(c.Then) > 0 {
+		return nil, fmt.Errorf("case %q needs a ledger shared between invocations: run with a DynamoDB (dynalite) endpoint", c.Name)
 	}
 	if c.Broker != nil {
 		for k, v := range c.Broker.Env() {
@@ -150,12 +199,31 @@ func Run(ctx context.Context, e Env, c Case) (*Outcome, error) {
 	for k, v := range c.Env {
 		env[k] = v
 	}
-	payload, err := os.ReadFile(c.Event)
+	out, err := invoke(ctx, e, c.Function, c.Event, env, sb)
+	if err != nil {
+		return out, fmt.Errorf("case %q: %w", c.Name, err)
+	}
+	out.Broker = c.Broker
+	for _, st := range c.Then {
+		sb.ClearRecords()
+		next, err := invoke(ctx, e, c.Function, st.Event, env, sb)
+		if err != nil {
+			return out, fmt.Errorf("case %q, then %s: %w", c.Name, filepath.Base(st.Event), err)
+		}
+		next.Broker = c.Broker
+		out.Steps = append(out.Steps, next)
+	}
+	return out, nil
+}
+
+// invoke runs one event through a fresh emulator against the sandbox.
+func invoke(ctx context.Context, e Env, function, event string, env map[string]string, sb *sandbox.Sandbox) (*Outcome, error) {
+	payload, err := os.ReadFile(event)
 	if err != nil {
 		return nil, err
 	}
 	out := &Outcome{Sandbox: sb, Before: services(sb)}
-	emu, err := lambdarun.Start(ctx, lambdarun.Options{RIE: e.RIE, Bootstrap: filepath.Join(e.Bootstraps, c.Function, "bootstrap"), Env: env})
+	emu, err := lambdarun.Start(ctx, lambdarun.Options{RIE: e.RIE, Bootstrap: filepath.Join(e.Bootstraps, function, "bootstrap"), Env: env})
 	if err != nil {
 		return nil, err
 	}
@@ -168,7 +236,7 @@ func Run(ctx context.Context, e Env, c Case) (*Outcome, error) {
 		return out, err
 	}
 	if err := json.Unmarshal(out.Raw, &out.Result); err != nil {
-		return out, fmt.Errorf("case %q: the function did not return a Result: %w: %s", c.Name, err, out.Raw)
+		return out, fmt.Errorf("the function did not return a Result: %w: %s", err, out.Raw)
 	}
 	out.After = services(sb)
 	out.Published = sb.Published()
@@ -229,6 +297,34 @@ func Check(c Case, o *Outcome) []string {
 	for _, sink := range r.Sinks {
 		if !sink.OK {
 			bad = append(bad, fmt.Sprintf("sink %s failed: %s", sink.Name, sink.Error))
+		}
+	}
+	if e.Detail != "" && (len(r.Actions) == 0 || !strings.Contains(r.Actions[0].Detail+" "+r.Actions[0].Reason, e.Detail)) {
+		bad = append(bad, fmt.Sprintf("first action's detail lacks %q: %+v", e.Detail, r.Actions))
+	}
+	if len(e.Queues) > 0 {
+		if o.Broker == nil {
+			bad = append(bad, "queue expectations need a broker")
+		} else {
+			for q, want := range e.Queues {
+				got, err := o.Broker.Depth(q)
+				if err != nil {
+					bad = append(bad, fmt.Sprintf("queue %s: %v", q, err))
+				} else if got != want {
+					bad = append(bad, fmt.Sprintf("queue %s holds %d ready, want %d", q, got, want))
+				}
+			}
+		}
+	}
+	for i, st := range c.Then {
+		if i >= len(o.Steps) {
+			bad = append(bad, fmt.Sprintf("step %d (%s) did not run", i+1, filepath.Base(st.Event)))
+			continue
+		}
+		sub := c
+		sub.Expect, sub.Then = st.Expect, nil
+		for _, b := range Check(sub, o.Steps[i]) {
+			bad = append(bad, fmt.Sprintf("then %s: %s", filepath.Base(st.Event), b))
 		}
 	}
 	return bad

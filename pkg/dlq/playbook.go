@@ -115,6 +115,10 @@ func (p *Playbook) Act(ctx context.Context, act playbook.Action) (string, error)
 	default:
 		return "", fmt.Errorf("unknown action %q", act.Kind)
 	}
+	if err == nil && res.Replayed+res.Parked == 0 && len(res.MissingTargets) > 0 {
+		// Nothing could move: say it failed, so the report and the page say so.
+		err = fmt.Errorf("target queue(s) %s do not exist; the messages stay in %s", strings.Join(res.MissingTargets, ", "), p.Config.DLQ)
+	}
 	return Describe(act.Kind, res), err
 }
 

@@ -41,9 +41,20 @@ type Action struct {
 	// Expect is the state Precheck must still find right before acting (e.g. the primary
 	// deployment the diagnosis saw); if it changed, someone else acted and we stand back.
 	Expect string
+	// Budget names the guard budget the action spends (default Kind). A scale-back spends
+	// none: it undoes a scale-up and must not be stopped by that scale-up's cooldown.
+	Budget string
 	// Blocked is a rule the decision itself applied (a cap, a policy switch that is off); the
 	// action is then reported as skipped with this rule and never executed.
 	Blocked string
+}
+
+// BudgetKey is the guard budget an action spends.
+func (a Action) BudgetKey() string {
+	if a.Budget != "" {
+		return a.Budget
+	}
+	return a.Kind
 }
 
 // Decision is the pure judgement over the evidence.

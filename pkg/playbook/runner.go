@@ -171,7 +171,7 @@ func act[E any](ctx context.Context, r *Runner, log *slog.Logger, pb Playbook[E]
 		case failed != "":
 			ra.Outcome, ra.Reason = report.OutcomeSkipped, "previous-action-failed: "+failed
 		default:
-			v := g.Check(ctx, adm, act.Kind, act.Target)
+			v := g.Check(ctx, adm, act.BudgetKey(), act.Target)
 			switch {
 			case v.DryRun:
 				ra.Outcome, dryRun = report.OutcomeDryRun, true

@@ -1,0 +1,851 @@
+package rabbit
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+)
+
+// ErrConnectionLost means the connection (or one of the replay's channels) went away during a
+// replay. Nothing is lost: every message not acknowledged is back in the dead-letter queue;
+// the ones in flight (ReplayResult.InDoubt) may also have reached their target.
+var ErrConnectionLost = errors.New("connection lost during replay")
+
+// Defaults of ReplayRequest.
+const (
+	DefaultWindow  = 256
+	DefaultMaxScan = 10000
+	DefaultDrain   = 2 * time.Second
+	DefaultIdle    = time.Second
+)
+
+// ReplayRequest bounds a replay (or a parking) run.
+type ReplayRequest struct {
+	// DLQ is the dead-letter queue to take messages from.
+	DLQ string
+	// Select says where a message goes: its target queue (published through the default
+	// exchange, routing key = queue), or ok=false to leave it in the DLQ untouched.
+	Select func(Message) (target string, ok bool)
+	// ParkingQueue, when a Select target equals it, makes the move a park: no replay counter,
+	// no per-message limit, counted as parked.
+	ParkingQueue string
+	// MaxPerRun caps the messages moved (replayed + parked) in this run; 0 moves nothing.
+	MaxPerRun int
+	// MaxPerMessage: a message whose replay counter (ReplayHeader) has reached it is not
+	// replayed again but left in the DLQ and counted (reason limit); 0 replays nothing.
+	MaxPerMessage int
+	// Window is the number of publishes awaiting a confirm at any time (default 256). It is
+	// also the bound on duplicates if the connection drops mid-run.
+	Window int
+	// MaxScan bounds the deliveries looked at in one run (default 10,000): messages that are
+	// not moved are held unacknowledged until the run ends, so each is seen once per run.
+	MaxScan int
+	// Deadline is when the run must be over (zero: ctx's deadline; one of them is required).
+	Deadline time.Time
+	// Drain is how long before Deadline the run stops taking messages and waits for the
+	// outstanding confirms (default 2 s).
+	Drain time.Duration
+	// Idle is how long without a delivery or a confirm before the run checks the DLQ: with no
+	// ready message left the rest is held by another consumer and the run ends (default 1 s).
+	Idle time.Duration
+	// PreviewBytes of payload to keep in the Messages given to Select (default 0: none).
+	PreviewBytes int
+	// ErrorHeaders as for PeekOptions (default DefaultErrorHeaders).
+	ErrorHeaders []string
+	// Safety and AllowUnverified as for PeekOptions: a replay requeues what it does not move,
+	// which is as destructive as a peek on a quorum queue with a delivery limit.
+	Safety          SafetyChecker
+	AllowUnverified bool
+}
+
+// LeftReason says why a message seen by a run is still in the DLQ.
+type LeftReason string
+
+const (
+	LeftNotSelected   LeftReason = "not-selected"   // Select said no
+	LeftLimit         LeftReason = "limit"          // replayed MaxPerMessage times already
+	LeftMissingTarget LeftReason = "missing-target" // the target queue does not exist
+	LeftInvalidTarget LeftReason = "invalid-target" // empty target, or the DLQ itself
+	LeftCap           LeftReason = "cap"            // MaxPerRun reached (also counts the unseen rest)
+	LeftDeadline      LeftReason = "deadline"       // no confirm before the deadline (may be a duplicate)
+	LeftNack          LeftReason = "nack"           // the broker refused the publish
+	LeftReturn        LeftReason = "return"         // unroutable (basic.return, e.g. 312 NO_ROUTE)
+	LeftScanLimit     LeftReason = "scan-limit"     // MaxScan reached: the unseen rest
+	LeftLost          LeftReason = "connection-lost"
+)
+
+// StopReason says why a run ended.
+type StopReason string
+
+const (
+	StopDrained        StopReason = "drained"    // every message ready at the start was seen
+	StopIdle           StopReason = "idle"       // deliveries stopped coming (another consumer holds the rest)
+	StopCap            StopReason = "cap"        // MaxPerRun moves done
+	StopScanLimit      StopReason = "scan-limit" // MaxScan deliveries seen
+	StopDeadline       StopReason = "deadline"
+	StopCancelled      StopReason = "cancelled" // ctx was cancelled
+	StopConnectionLost StopReason = "connection-lost"
+	StopWatchdog       StopReason = "watchdog" // stuck past the deadline: the connection was closed
+)
+
+// GroupOutcome is what a run did with one group of messages.
+type GroupOutcome struct {
+	Key      GroupKey           `json:"key"`
+	Class    Class              `json:"class"`
+	Seen     int                `json:"seen"`
+	Replayed int                `json:"replayed"`
+	Parked   int                `json:"parked"`
+	Left     map[LeftReason]int `json:"left,omitempty"`
+}
+
+// ReplayResult is what a run did. After a run without error, Replayed+Parked messages are in
+// their targets and gone from the DLQ, and everything else is still in the DLQ. After
+// ErrConnectionLost nothing is lost either, but acknowledgements sent just before the cut may
+// not have reached the broker: up to Window messages (InDoubt ones, and some counted as
+// Replayed or Parked) can be both in their target and back in the DLQ.
+type ReplayResult struct {
+	DLQ   string `json:"dlq"`
+	RunID string `json:"runId"`
+	// Depth is the DLQ's ready count when the run started.
+	Depth    int                `json:"depth"`
+	Seen     int                `json:"seen"`
+	Replayed int                `json:"replayed"`
+	Parked   int                `json:"parked"`
+	Left     map[LeftReason]int `json:"left,omitempty"`
+	Groups   []GroupOutcome     `json:"groups,omitempty"`
+	Stopped  StopReason         `json:"stopped"`
+	// MissingTargets are the target queues that did not exist.
+	MissingTargets []string `json:"missingTargets,omitempty"`
+	// InDoubt were published but not confirmed when the run ended: they are in the DLQ and
+	// may also be in their target (a duplicate). At most Window.
+	InDoubt  int           `json:"inDoubt"`
+	Duration time.Duration `json:"duration"`
+}
+
+// SelectByClass returns a Select that sends messages whose group class is in replay back to
+// the queue they died in, and those in park to parkingQueue (when not empty). The rest stay.
+func SelectByClass(replay, park []Class, parkingQueue string) func(Message) (string, bool) {
+	return func(m Message) (string, bool) {
+		cls := m.Class()
+		if parkingQueue != "" && slices.Contains(park, cls) {
+			return parkingQueue, true
+		}
+		if slices.Contains(replay, cls) {
+			if q, _ := m.Origin(); q != "" {
+				return q, true
+			}
+		}
+		return "", false
+	}
+}
+
+// Park moves the messages want selects to req.ParkingQueue with the same no-loss protocol as
+// Replay (req.Select is replaced).
+func (c *Client) Park(ctx context.Context, req ReplayRequest, want func(Message) bool) (ReplayResult, error) {
+	if req.ParkingQueue == "" {
+		return ReplayResult{DLQ: req.DLQ}, errors.New("park: no parking queue configured")
+	}
+	if want == nil {
+		return ReplayResult{DLQ: req.DLQ}, errors.New("park: no selection")
+	}
+	parking := req.ParkingQueue
+	req.Select = func(m Message) (string, bool) {
+		if want(m) {
+			return parking, true
+		}
+		return "", false
+	}
+	return c.Replay(ctx, req)
+}
+
+// Replay moves selected dead letters to their target queues without ever losing one:
+//
+//   - it consumes the DLQ with manual acks and publishes each selected message to its target
+//     on a second channel in confirm mode with mandatory=true, at most Window unconfirmed;
+//   - the DLQ delivery is acknowledged only after a positive confirm with no basic.return for
+//     that publish; a nack or a return leaves it in the DLQ (counted);
+//   - CC/BCC headers are stripped (they would copy the message to other queues) and the
+//     replay counter header incremented; a message at MaxPerMessage stays in the DLQ;
+//   - target queues are checked with a passive declare first; messages for a missing one stay;
+//   - messages it does not move are held unacknowledged until the run ends, then returned to
+//     the DLQ in order (by closing the channel): a requeued message would go back to the head
+//     and be delivered again at once, so holding is what makes each message seen once per run.
+//     Holding is bounded by MaxScan; the consumer is renewed as held messages accumulate so
+//     the prefetch window (and memory) stays Window + a chunk whatever MaxScan is;
+//   - it stops at MaxPerRun, at MaxScan, when every message ready at the start was seen, on
+//     ctx cancellation, or Drain before the deadline: then it waits for outstanding confirms
+//     until the deadline at most, and whatever is unconfirmed stays in the DLQ;
+//   - if the connection drops, the broker requeues every unacknowledged delivery: at most the
+//     Window in flight may also have reached their targets (duplicates), none is lost.
+//
+// It never purges. An error comes with the counts of what was done before it.
+func (c *Client) Replay(ctx context.Context, req ReplayRequest) (ReplayResult, error) {
+	res := ReplayResult{DLQ: req.DLQ, Left: map[LeftReason]int{}}
+	if err := req.normalize(ctx); err != nil {
+		return res, err
+	}
+	if _, err := c.checkSafety(ctx, req.DLQ, req.Safety, req.AllowUnverified); err != nil {
+		return res, fmt.Errorf("replay from %s: %w", req.DLQ, err)
+	}
+	r := &replayer{c: c, req: req, res: res, groups: map[GroupKey]*GroupOutcome{},
+		bySeq: map[uint64]*pending{}, targets: map[string]bool{},
+		toAck: map[uint64]*pending{}, ackedAbove: map[uint64]struct{}{}}
+	r.res.RunID = newRunID()
+	start := time.Now()
+	err := r.run(ctx)
+	r.res.Duration = time.Since(start)
+	r.res.Groups = r.groupList()
+	if len(r.res.Left) == 0 {
+		r.res.Left = nil
+	}
+	if err != nil {
+		return r.res, c.scrub(fmt.Errorf("replay from %s: %w", req.DLQ, err))
+	}
+	return r.res, nil
+}
+
+func (req *ReplayRequest) normalize(ctx context.Context) error {
+	switch {
+	case req.DLQ == "":
+		return errors.New("replay: no DLQ named")
+	case req.Select == nil:
+		return errors.New("replay: no Select function")
+	case req.MaxPerRun < 0 || req.MaxPerMessage < 0 || req.Window < 0 || req.MaxScan < 0:
+		return errors.New("replay: negative limits")
+	}
+	if req.Window == 0 {
+		req.Window = DefaultWindow
+	}
+	if req.MaxScan == 0 {
+		req.MaxScan = DefaultMaxScan
+	}
+	if req.Drain <= 0 {
+		req.Drain = DefaultDrain
+	}
+	if req.Idle <= 0 {
+		req.Idle = DefaultIdle
+	}
+	if req.ErrorHeaders == nil {
+		req.ErrorHeaders = DefaultErrorHeaders
+	}
+	if d, ok := ctx.Deadline(); ok && (req.Deadline.IsZero() || d.Before(req.Deadline)) {
+		req.Deadline = d
+	}
+	if req.Deadline.IsZero() {
+		return errors.New("replay: no deadline (set ReplayRequest.Deadline or a ctx deadline)")
+	}
+	// A window larger than the prefetch limit could never fill.
+	req.Window = min(req.Window, maxPrefetch/2)
+	return nil
+}
+
+// pending is one publish awaiting its confirm.
+type pending struct {
+	seq      uint64 // publish sequence number on the publisher channel
+	dc       *amqp.DeferredConfirmation
+	tag      uint64 // DLQ delivery tag
+	gen      int    // the consumer that delivered it
+	group    *GroupOutcome
+	park     bool
+	returned bool
+}
+
+type replayer struct {
+	c   *Client
+	req ReplayRequest
+	res ReplayResult
+
+	cons, pub *amqp.Channel
+	// The current DLQ consumer, and the previous one while its last deliveries drain (it is
+	// read first: its delivery tags are lower). gen numbers the consumers.
+	cur, old  <-chan amqp.Delivery
+	curTag    string
+	gen       int
+	curHeld   int // deliveries of the current consumer held unacknowledged (they fill its prefetch)
+	holdChunk int
+
+	groups map[GroupKey]*GroupOutcome
+	// Publishes awaiting their confirm, oldest first, and by publish sequence number.
+	inflight []*pending
+	bySeq    map[uint64]*pending
+
+	// Acknowledgement bookkeeping (delivery tags of the consumer channel, contiguous from 1).
+	toAck      map[uint64]*pending // confirmed, not yet acknowledged
+	ackFloor   uint64              // every tag <= ackFloor is acknowledged
+	ackedAbove map[uint64]struct{} // acknowledged one by one above the floor
+	targets    map[string]bool     // target queue -> exists
+	moved      int                 // publishes started (the MaxPerRun cap)
+}
+
+func newRunID() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func (r *replayer) run(ctx context.Context) error {
+	req := &r.req
+	stopAt := req.Deadline.Add(-req.Drain)
+	if !time.Now().Before(stopAt) {
+		r.res.Stopped = StopDeadline
+		return nil
+	}
+
+	// Last resort: a publish blocked by TCP back-pressure or a blocked connection cannot be
+	// interrupted otherwise. Closing the connection requeues every unacked delivery: no loss.
+	finished := make(chan struct{})
+	defer close(finished)
+	watchdog := time.AfterFunc(time.Until(req.Deadline)+500*time.Millisecond, func() {
+		select {
+		case <-finished:
+		default:
+			_ = r.c.conn.CloseDeadline(time.Now().Add(500 * time.Millisecond))
+		}
+	})
+	defer watchdog.Stop()
+
+	connClosed := r.c.conn.NotifyClose(make(chan *amqp.Error, 1))
+	var err error
+	if r.cons, err = r.c.conn.Channel(); err != nil {
+		return fmt.Errorf("open consumer channel: %w", err)
+	}
+	// Closing the consumer channel returns every delivery not acknowledged (held, refused,
+	// unconfirmed, prefetched but unseen) to the DLQ, in order. It must come after the last ack.
+	defer r.cons.Close()
+	consClosed := r.cons.NotifyClose(make(chan *amqp.Error, 1))
+	cancels := r.cons.NotifyCancel(make(chan string, 4))
+
+	q, err := r.cons.QueueDeclarePassive(req.DLQ, false, false, false, false, nil)
+	if err != nil {
+		return queueErr(req.DLQ, err)
+	}
+	r.res.Depth = q.Messages
+	switch {
+	case q.Messages == 0:
+		r.res.Stopped = StopDrained
+		return nil
+	case req.MaxPerRun == 0:
+		r.res.Stopped = StopCap
+		r.res.Left[LeftCap] += q.Messages
+		return nil
+	}
+
+	if r.pub, err = r.c.conn.Channel(); err != nil {
+		return fmt.Errorf("open publisher channel: %w", err)
+	}
+	defer r.pub.Close()
+	if err := r.pub.Confirm(false); err != nil {
+		return fmt.Errorf("confirm mode: %w", err)
+	}
+	// Confirms are read from each publish's DeferredConfirmation (no listener channel that
+	// could fill up and drop them). Returns need a listener: it holds at least Window entries,
+	// since at most Window publishes are outstanding and the reader goroutine must not block.
+	returns := r.pub.NotifyReturn(make(chan amqp.Return, req.Window+1))
+	pubClosed := r.pub.NotifyClose(make(chan *amqp.Error, 1))
+
+	// Prefetch per consumer: Window publishes in flight plus a chunk of held deliveries; when
+	// the chunk is full the consumer is renewed (see hold).
+	r.holdChunk = max(req.Window, 256)
+	if err := r.cons.Qos(min(req.Window+r.holdChunk, maxPrefetch), 0, false); err != nil {
+		return fmt.Errorf("set prefetch: %w", err)
+	}
+	if err := r.subscribe(); err != nil {
+		return err
+	}
+
+	taking := true
+	stop := func(why StopReason) {
+		if taking {
+			taking = false
+			r.res.Stopped = why
+		}
+	}
+	stopTimer := time.NewTimer(time.Until(stopAt))
+	defer stopTimer.Stop()
+	idle := time.NewTimer(req.Idle)
+	defer idle.Stop()
+	var drainEnd <-chan time.Time
+	var runErr error
+
+loop:
+	for {
+		if !taking {
+			if len(r.inflight) == 0 {
+				break
+			}
+			if drainEnd == nil {
+				drainEnd = time.After(min(req.Drain, time.Until(req.Deadline)))
+			}
+		}
+		var headDone <-chan struct{}
+		if len(r.inflight) > 0 {
+			headDone = r.inflight[0].dc.Done()
+		}
+		var in <-chan amqp.Delivery
+		fromOld := r.old != nil
+		if taking && len(r.inflight) < req.Window {
+			in = r.cur
+			if fromOld {
+				in = r.old
+			}
+		}
+		select {
+		case d, ok := <-in:
+			if !ok {
+				if fromOld { // the cancelled consumer has delivered its last message
+					r.old = nil
+					continue
+				}
+				runErr = fmt.Errorf("DLQ consumer closed (queue deleted or connection lost): %w", ErrConnectionLost)
+				break loop
+			}
+			idle.Reset(req.Idle)
+			gen := r.gen
+			if fromOld {
+				gen = r.gen - 1
+			}
+			if err := r.handle(ctx, &d, gen); err != nil {
+				runErr = err
+				break loop
+			}
+			switch {
+			case r.res.Seen >= r.res.Depth:
+				stop(StopDrained)
+			case r.moved >= req.MaxPerRun:
+				stop(StopCap)
+			case r.res.Seen >= req.MaxScan:
+				stop(StopScanLimit)
+			}
+
+		case <-headDone:
+			idle.Reset(req.Idle)
+			// A basic.return arrives before the confirm of the same publish, and the reader
+			// goroutine passed it on before settling this confirm: it is in the buffer now.
+			r.drainReturns(returns)
+			if err := r.settle(); err != nil {
+				runErr = err
+				break loop
+			}
+			// Acks are written before any new publish, so at every point of the stream at
+			// most Window messages are published but not acknowledged: the duplicate bound.
+			if err := r.flushAcks(); err != nil {
+				runErr = err
+				break loop
+			}
+
+		case ret, ok := <-returns:
+			if ok {
+				r.markReturned(ret)
+			}
+
+		case <-idle.C:
+			// Quiet for a while: if the DLQ still has ready messages the broker is only slow
+			// (or busy), keep going; if none are ready, the rest are held by another consumer.
+			q, err := r.cons.QueueDeclarePassive(req.DLQ, false, false, false, false, nil)
+			if err != nil {
+				runErr = lostErr(nil)
+				if amqpCode(err) == amqp.NotFound {
+					runErr = fmt.Errorf("DLQ deleted during the run: %w", ErrConnectionLost)
+				}
+				break loop
+			}
+			if q.Messages == 0 {
+				stop(StopIdle)
+			} else {
+				idle.Reset(req.Idle)
+			}
+		case <-stopTimer.C:
+			stop(StopDeadline)
+		case <-ctx.Done():
+			stop(StopCancelled)
+		case tag := <-cancels:
+			if tag == r.curTag {
+				runErr = fmt.Errorf("the broker cancelled the DLQ consumer (queue deleted?): %w", ErrConnectionLost)
+				break loop
+			}
+		case <-drainEnd:
+			break loop
+		case e := <-connClosed:
+			runErr = lostErr(e)
+			break loop
+		case e := <-consClosed:
+			runErr = lostErr(e)
+			break loop
+		case e := <-pubClosed:
+			runErr = lostErr(e)
+			break loop
+		}
+	}
+
+	// Whatever is still unconfirmed stays in the DLQ (the channel close below requeues it).
+	if n := len(r.inflight); n > 0 {
+		reason := LeftDeadline
+		if runErr != nil {
+			reason = LeftLost
+			if r.res.Stopped == "" || r.res.Stopped == StopIdle {
+				r.res.Stopped = StopConnectionLost
+			}
+		}
+		for _, p := range r.inflight {
+			r.leave(p.group, reason)
+		}
+		r.res.InDoubt = n
+	}
+	if runErr != nil && r.res.Stopped == "" {
+		r.res.Stopped = StopConnectionLost
+	}
+	if r.res.Stopped == StopCap || r.res.Stopped == StopScanLimit || r.res.Stopped == StopDeadline {
+		// The messages not reached are left too; they belong to no group (never seen).
+		reason := map[StopReason]LeftReason{StopCap: LeftCap, StopScanLimit: LeftScanLimit, StopDeadline: LeftDeadline}[r.res.Stopped]
+		if unseen := r.res.Depth - r.res.Seen; unseen > 0 {
+			r.res.Left[reason] += unseen
+		}
+	}
+	select {
+	case <-finished:
+	default:
+		if r.c.conn.IsClosed() && runErr == nil {
+			runErr = ErrConnectionLost
+		}
+	}
+	if runErr == nil {
+		// Explicit close so that an error is reported; the deferred Close is then a no-op.
+		if err := r.cons.Close(); err != nil && !errors.Is(err, amqp.ErrClosed) {
+			runErr = fmt.Errorf("return held messages to the DLQ: %w", err)
+			if r.c.conn.IsClosed() {
+				runErr = errors.Join(ErrConnectionLost, runErr)
+			}
+		}
+	}
+	if runErr != nil && time.Now().After(req.Deadline) && r.c.conn.IsClosed() {
+		r.res.Stopped = StopWatchdog
+	}
+	return runErr
+}
+
+func lostErr(e *amqp.Error) error {
+	if e == nil {
+		return ErrConnectionLost
+	}
+	return fmt.Errorf("%w: %s", ErrConnectionLost, e.Error())
+}
+
+// subscribe starts a consumer on the DLQ; it becomes the current one.
+func (r *replayer) subscribe() error {
+	tag := consumerTag("replay")
+	ds, err := r.cons.Consume(r.req.DLQ, tag, false, false, false, false, nil)
+	if err != nil {
+		return fmt.Errorf("consume %s: %w", r.req.DLQ, queueErr(r.req.DLQ, err))
+	}
+	r.cur, r.curTag, r.curHeld = ds, tag, 0
+	r.gen++
+	return nil
+}
+
+// renew replaces the current consumer, whose prefetch is filling up with held deliveries,
+// by a fresh one with a full window. The old consumer is cancelled: the broker sends it no
+// more, what it already sent is read (first) until its channel closes, and its held
+// deliveries stay unacknowledged until the run ends. One renewal at a time: while the
+// previous consumer drains, the current one keeps its window.
+func (r *replayer) renew() error {
+	if r.old != nil {
+		return nil
+	}
+	oldTag, oldCh := r.curTag, r.cur
+	if err := r.subscribe(); err != nil {
+		return err
+	}
+	if err := r.cons.Cancel(oldTag, false); err != nil {
+		return fmt.Errorf("cancel consumer: %w", err)
+	}
+	r.old = oldCh
+	return nil
+}
+
+func (r *replayer) group(k GroupKey) *GroupOutcome {
+	g, ok := r.groups[k]
+	if !ok {
+		g = &GroupOutcome{Key: k, Class: Classify(k), Left: map[LeftReason]int{}}
+		r.groups[k] = g
+	}
+	return g
+}
+
+func (r *replayer) leave(g *GroupOutcome, why LeftReason) {
+	g.Left[why]++
+	r.res.Left[why]++
+}
+
+// hold keeps a delivery of consumer gen unacknowledged until the run ends.
+func (r *replayer) hold(g *GroupOutcome, why LeftReason, gen int) error {
+	r.leave(g, why)
+	if gen != r.gen {
+		return nil // an old consumer's: it no longer limits what the current one receives
+	}
+	r.curHeld++
+	if r.curHeld >= r.holdChunk {
+		return r.renew()
+	}
+	return nil
+}
+
+// handle decides what to do with one delivery.
+func (r *replayer) handle(ctx context.Context, d *amqp.Delivery, gen int) error {
+	req := &r.req
+	r.res.Seen++
+	m := newMessage(d, messageOptions{previewBytes: req.PreviewBytes, errorHeaders: req.ErrorHeaders})
+	g := r.group(m.Key())
+	g.Seen++
+
+	target, ok := req.Select(m)
+	if !ok {
+		return r.hold(g, LeftNotSelected, gen)
+	}
+	park := req.ParkingQueue != "" && target == req.ParkingQueue
+	switch {
+	case target == "" || target == req.DLQ:
+		return r.hold(g, LeftInvalidTarget, gen)
+	case !park && m.Replays >= req.MaxPerMessage:
+		return r.hold(g, LeftLimit, gen)
+	}
+	exists, err := r.targetExists(ctx, target)
+	if err != nil {
+		r.leave(g, LeftLost)
+		return err
+	}
+	if !exists {
+		return r.hold(g, LeftMissingTarget, gen)
+	}
+
+	seq := r.pub.GetNextPublishSeqNo()
+	msg := republishing(d, m.Replays, park, r.res.RunID+"/"+strconv.FormatUint(seq, 10))
+	dc, err := r.pub.PublishWithDeferredConfirm("", target, true, false, msg)
+	if err != nil {
+		// Not published (or unknown): the delivery stays unacked and goes back to the DLQ.
+		r.leave(g, LeftLost)
+		return fmt.Errorf("publish to %s: %w", target, errors.Join(ErrConnectionLost, err))
+	}
+	p := &pending{seq: seq, dc: dc, tag: d.DeliveryTag, gen: gen, group: g, park: park}
+	r.inflight = append(r.inflight, p)
+	r.bySeq[seq] = p
+	r.moved++
+	return nil
+}
+
+// republishing is the copy sent to the target: same body and properties, CC/BCC removed
+// (sender-selected distribution would copy it to other queues), replay counter incremented
+// (not for a park), the publish id added. UserId is dropped: the broker refuses a publish
+// whose user-id is not the publishing connection's user, and that would close the channel.
+func republishing(d *amqp.Delivery, replays int, park bool, id string) amqp.Publishing {
+	h := make(amqp.Table, len(d.Headers)+2)
+	for k, v := range d.Headers {
+		if strings.EqualFold(k, "CC") || strings.EqualFold(k, "BCC") {
+			continue
+		}
+		h[k] = v
+	}
+	if !park {
+		h[ReplayHeader] = int64(replays + 1)
+	}
+	h[ReplayIDHeader] = id
+	return amqp.Publishing{
+		Headers:         h,
+		ContentType:     d.ContentType,
+		ContentEncoding: d.ContentEncoding,
+		DeliveryMode:    d.DeliveryMode,
+		Priority:        d.Priority,
+		CorrelationId:   d.CorrelationId,
+		ReplyTo:         d.ReplyTo,
+		Expiration:      d.Expiration,
+		MessageId:       d.MessageId,
+		Timestamp:       d.Timestamp,
+		Type:            d.Type,
+		AppId:           d.AppId,
+		Body:            d.Body,
+	}
+}
+
+// targetExists checks a target queue once per run (passive declare on a throwaway channel).
+func (r *replayer) targetExists(ctx context.Context, queue string) (bool, error) {
+	if ok, seen := r.targets[queue]; seen {
+		return ok, nil
+	}
+	_, err := r.c.Inspect(ctx, queue)
+	switch {
+	case errors.Is(err, ErrQueueNotFound):
+		r.targets[queue] = false
+		r.res.MissingTargets = append(r.res.MissingTargets, queue)
+		sort.Strings(r.res.MissingTargets)
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("check target queue %s: %w", queue, err)
+	}
+	r.targets[queue] = true
+	return true, nil
+}
+
+func (r *replayer) drainReturns(returns <-chan amqp.Return) {
+	for {
+		select {
+		case ret, ok := <-returns:
+			if !ok {
+				return
+			}
+			r.markReturned(ret)
+		default:
+			return
+		}
+	}
+}
+
+// markReturned flags the publish a basic.return belongs to; the publish id header says which.
+func (r *replayer) markReturned(ret amqp.Return) {
+	id, _ := ret.Headers[ReplayIDHeader].(string)
+	run, seqText, ok := strings.Cut(id, "/")
+	if !ok || run != r.res.RunID {
+		return
+	}
+	seq, err := strconv.ParseUint(seqText, 10, 64)
+	if err != nil {
+		return
+	}
+	if p, ok := r.bySeq[seq]; ok {
+		p.returned = true
+	}
+}
+
+// settle takes the confirmed publishes off the head of the in-flight queue, in publish
+// order, up to the first one still unconfirmed: a positive confirm without a return queues
+// its DLQ delivery for acknowledgement; a nack or a return holds it (back to the DLQ at the
+// end of the run). A channel that closed nacks everything pending: that is a lost
+// connection, and those stay in flight (in doubt).
+func (r *replayer) settle() error {
+	for len(r.inflight) > 0 {
+		p := r.inflight[0]
+		select {
+		case <-p.dc.Done():
+		default:
+			return nil
+		}
+		acked := p.dc.Acked()
+		if !acked && r.pub.IsClosed() {
+			return ErrConnectionLost
+		}
+		r.inflight[0] = nil
+		r.inflight = r.inflight[1:]
+		delete(r.bySeq, p.seq)
+		var err error
+		switch {
+		case acked && !p.returned:
+			r.toAck[p.tag] = p // acknowledged by flushAcks, before the next delivery is taken
+		case p.returned:
+			err = r.hold(p.group, LeftReturn, p.gen)
+		default:
+			err = r.hold(p.group, LeftNack, p.gen)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// flushAcks acknowledges the DLQ deliveries whose copies were confirmed: the contiguous run
+// of settled tags above the floor with one multiple-ack (its highest tag is one not yet
+// acknowledged, so the broker knows it), the rest one by one. Held deliveries are never
+// covered: the floor stops below the first of them.
+func (r *replayer) flushAcks() error {
+	if len(r.toAck) == 0 {
+		return nil
+	}
+	floor, multi := r.ackFloor, uint64(0)
+	for {
+		next := floor + 1
+		if _, ok := r.toAck[next]; ok {
+			multi, floor = next, next
+			continue
+		}
+		if _, ok := r.ackedAbove[next]; ok {
+			delete(r.ackedAbove, next)
+			floor = next
+			continue
+		}
+		break
+	}
+	if multi > 0 {
+		if err := r.cons.Ack(multi, true); err != nil {
+			return r.ackFailed(err)
+		}
+		for tag, p := range r.toAck {
+			if tag <= multi {
+				r.count(p)
+				delete(r.toAck, tag)
+			}
+		}
+	}
+	r.ackFloor = floor
+	for tag, p := range r.toAck {
+		if err := r.cons.Ack(tag, false); err != nil {
+			return r.ackFailed(err)
+		}
+		r.ackedAbove[tag] = struct{}{}
+		r.count(p)
+		delete(r.toAck, tag)
+	}
+	return nil
+}
+
+// ackFailed: the copies are in their targets and the DLQ copies will be requeued, so these
+// are duplicates in doubt.
+func (r *replayer) ackFailed(err error) error {
+	for tag, p := range r.toAck {
+		r.leave(p.group, LeftLost)
+		r.res.InDoubt++
+		delete(r.toAck, tag)
+	}
+	return fmt.Errorf("ack DLQ deliveries: %w", errors.Join(ErrConnectionLost, err))
+}
+
+// count counts a message whose DLQ copy was acknowledged: it now lives in its target only.
+func (r *replayer) count(p *pending) {
+	if p.park {
+		p.group.Parked++
+		r.res.Parked++
+	} else {
+		p.group.Replayed++
+		r.res.Replayed++
+	}
+}
+
+func (r *replayer) groupList() []GroupOutcome {
+	out := make([]GroupOutcome, 0, len(r.groups))
+	for _, g := range r.groups {
+		if len(g.Left) == 0 {
+			g.Left = nil
+		}
+		out = append(out, *g)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Seen != out[j].Seen {
+			return out[i].Seen > out[j].Seen
+		}
+		a, b := out[i].Key, out[j].Key
+		if a.Queue != b.Queue {
+			return a.Queue < b.Queue
+		}
+		if a.Reason != b.Reason {
+			return a.Reason < b.Reason
+		}
+		return a.Error < b.Error
+	})
+	return out
+}
