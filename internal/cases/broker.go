@@ -238,3 +238,23 @@ func (b *Broker) Depth(queue string) (int, error) {
 	}
 	return q.Messages, nil
 }
+
+// depths reads the ready count of every queue the case uses (nil broker: none).
+func (b *Broker) depths() map[string]int {
+	if b == nil {
+		return nil
+	}
+	n := config.Defaults("staging")
+	out := map[string]int{}
+	for _, q := range []string{n.Queue, n.DLQ, b.Parking} {
+		if q == "" {
+			continue
+		}
+		d, err := b.Depth(q)
+		if err != nil {
+			d = -1
+		}
+		out[q] = d
+	}
+	return out
+}

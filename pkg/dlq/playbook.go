@@ -181,7 +181,7 @@ func (p *Playbook) Verify(ctx context.Context, t playbook.Target, done []playboo
 // Present builds the headline, commands and links.
 func (p *Playbook) Present(a alarm.Alarm, t playbook.Target, ev Evidence, r report.Result) playbook.Presentation {
 	cmds := runbook.Commands{C: p.Config}
-	s := p.Config.DLQ + ": " + r.Finding.Summary + " — " + notasks.ActionsPhrase(r)
+	s := r.Finding.Summary + " — " + actionsPhrase(r)
 	if next := nextStep(r); next != "" {
 		s += " — " + next
 	}
@@ -191,6 +191,26 @@ func (p *Playbook) Present(a alarm.Alarm, t playbook.Target, ev Evidence, r repo
 		LogGroups: []string{p.Config.WorkerLogGroup}, Window: time.Hour,
 		Query: "fields @timestamp, @message | filter @message like /(?i)(dead.?letter|dlq|nack|reject)/ | sort @timestamp desc | limit 100"})
 	return pres
+}
+
+// actionsPhrase says what the runs did in numbers ("replayed 20; parked 5").
+func actionsPhrase(r report.Result) string {
+	var parts []string
+	for _, a := range r.Actions {
+		switch a.Outcome {
+		case report.OutcomeDone:
+			first, _, _ := strings.Cut(a.Detail, ";")
+			parts = append(parts, first)
+		case report.OutcomeFailed:
+			parts = append(parts, a.Kind+" FAILED")
+		default:
+			parts = append(parts, notasks.ActionsPhrase(report.Result{Actions: []report.Action{a}}))
+		}
+	}
+	if len(parts) == 0 {
+		return "no automatic action"
+	}
+	return strings.Join(parts, "; ")
 }
 
 func nextStep(r report.Result) string {
