@@ -22,6 +22,7 @@ import (
 func main() {
 	all := flag.Bool("all", false, "run every case, not only the demo ones")
 	only := flag.String("fn", "", "only this function's cases")
+	match := flag.String("match", "", "only cases whose name contains this")
 	flag.Parse()
 	cs, err := cases.Load("events")
 	if err != nil {
@@ -36,7 +37,7 @@ func main() {
 	env := cases.Env{RIE: "build/tools/aws-lambda-rie", Bootstraps: "build/host", TaskStartDelay: time.Second, DynamoDB: ddb.Endpoint}
 	ran, failed := 0, 0
 	for _, c := range cs {
-		if (!c.Demo && !*all) || (*only != "" && c.Function != *only) {
+		if (!c.Demo && !*all) || (*only != "" && c.Function != *only) || !strings.Contains(c.Name, *match) {
 			continue
 		}
 		ran++

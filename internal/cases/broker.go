@@ -114,15 +114,23 @@ func (b *Broker) build() error {
 	if err := ch.Confirm(false); err != nil {
 		return err
 	}
+	var pending []*amqp.DeferredConfirmation
 	publish := func(body string, headers amqp.Table, id string) error {
 		dc, err := ch.PublishWithDeferredConfirm("", n.Queue, true, false, amqp.Publishing{
 			ContentType: "application/json", Body: []byte(body), Headers: headers, MessageId: id, Timestamp: time.Now(), DeliveryMode: amqp.Persistent})
 		if err != nil {
 			return err
 		}
-		if ok := dc.Wait(); !ok {
-			return fmt.Errorf("publish %s not confirmed", id)
+		pending = append(pending, dc)
+		return nil
+	}
+	confirmAll := func() error {
+		for _, dc := range pending {
+			if !dc.Wait() {
+				return fmt.Errorf("publish %d not confirmed", dc.DeliveryTag)
+			}
 		}
+		pending = pending[:0]
 		return nil
 	}
 	// Dead letters: published, then rejected, so the broker writes x-death itself.
@@ -131,27 +139,39 @@ func (b *Broker) build() error {
 		for i := 0; i < g.Count; i++ {
 			body := g.Body
 			if body == "" {
-				body = fmt.Sprintf(`{"type":2,"id":"%d%03d","guild_id":"1180000000000000%02d","data":{"name":"balance"}}`, gi, i, gi)
+				body = fmt.Sprintf(`{"type":2,"id":"%d%05d","guild_id":"1180000000000000%02d","data":{"name":"balance"}}`, gi, i, gi)
 			}
-			if err := publish(body, amqp.Table{g.Header: g.Error}, fmt.Sprintf("dl-%d-%03d", gi, i)); err != nil {
+			if err := publish(body, amqp.Table{g.Header: g.Error}, fmt.Sprintf("dl-%d-%05d", gi, i)); err != nil {
 				return err
 			}
 			dead++
 		}
 	}
-	for dead > 0 {
-		d, ok, err := ch.Get(n.Queue, false)
+	if err := confirmAll(); err != nil {
+		return err
+	}
+	if dead > 0 {
+		rch, err := c.Channel()
 		if err != nil {
 			return err
 		}
-		if !ok {
-			time.Sleep(20 * time.Millisecond)
-			continue
-		}
-		if err := d.Reject(false); err != nil {
+		if err := rch.Qos(500, 0, false); err != nil {
 			return err
 		}
-		dead--
+		deliveries, err := rch.Consume(n.Queue, "case-setup-reject", false, false, false, false, nil)
+		if err != nil {
+			return err
+		}
+		for ; dead > 0; dead-- {
+			d, ok := <-deliveries
+			if !ok {
+				return fmt.Errorf("setup consumer closed with %d dead letters to go", dead)
+			}
+			if err := d.Reject(false); err != nil {
+				return err
+			}
+		}
+		rch.Close()
 	}
 	if b.NoWorkQueue {
 		if _, err := ch.QueueDelete(n.Queue, false, false, false); err != nil {
@@ -162,6 +182,9 @@ func (b *Broker) build() error {
 		if err := publish(fmt.Sprintf(`{"type":2,"id":"r%05d","data":{"name":"balance"}}`, i), nil, fmt.Sprintf("r-%05d", i)); err != nil {
 			return err
 		}
+	}
+	if err := confirmAll(); err != nil {
+		return err
 	}
 	for i := 0; i < b.Consumers; i++ {
 		wc, err := b.dial(fmt.Sprintf("gp-worker-%d", i+1))

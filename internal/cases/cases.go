@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -36,12 +37,26 @@ type Case struct {
 	Expect     Expect            `json:"expect"`
 	// Demo marks the cases `make demo` shows (all are tested).
 	Demo bool `json:"demo"`
+	// Faults are injected into the sandbox before the run (throttling, 5xx, latency,
+	// timeouts, malformed answers); Latency is added to every AWS call.
+	Faults  []Fault `json:"faults,omitempty"`
+	Latency string  `json:"latency,omitempty"`
+	// Timeout is the function timeout (AWS_LAMBDA_FUNCTION_TIMEOUT, whole seconds; default 120 s).
+	Timeout string `json:"timeout,omitempty"`
 	// Ledger entries recorded before the run (needs Env.DynamoDB).
 	Ledger []LedgerEntry `json:"ledger,omitempty"`
 	// Then are later invocations in the same sandbox, broker and ledger (e.g. the alarm's
 	// return to OK after a scale-up), each a fresh emulator: state carries over only through
 	// the ledger, as between two Lambda invocations.
 	Then []Step `json:"then,omitempty"`
+}
+
+// Fault is a sandbox fault in a case file.
+type Fault struct {
+	Op    string `json:"op"`
+	Kind  string `json:"kind"`
+	Times int    `json:"times,omitempty"`
+	Delay string `json:"delay,omitempty"`
 }
 
 // Step is one later invocation of a case.
@@ -75,6 +90,13 @@ type Expect struct {
 	Queues map[string]int `json:"queues,omitempty"`
 	// Detail is a substring the first action's detail or reason must contain.
 	Detail string `json:"detail,omitempty"`
+	// SinkFailures are the sinks expected to fail (a failing sink never fails the function).
+	SinkFailures []string `json:"sinkFailures,omitempty"`
+	// DiagnosticsFailed are probes expected to have failed (and be reported as such).
+	DiagnosticsFailed []string `json:"diagnosticsFailed,omitempty"`
+	// Conserved is the number of messages that must still exist across the case's queues
+	// (DLQ, work queue, parking): none lost; duplicates (at most the replay window) allowed.
+	Conserved int `json:"conserved,omitempty"`
 }
 
 // ActionExpect is one expected action.
@@ -124,6 +146,9 @@ type Env struct {
 	// DynamoDB is a dynalite endpoint: when set, every case gets a ledger table of its own
 	// there (GPR_LEDGER_TABLE); without it the functions use an in-memory ledger.
 	DynamoDB string
+	// Customize, when set, is called with the loaded sandbox and the function's environment
+	// just before the first invocation (tests plant values in secrets, messages, variables).
+	Customize func(c Case, sb *sandbox.Sandbox, env map[string]string) error
 }
 
 // Outcome is what a case run produced.
@@ -172,6 +197,25 @@ func Run(ctx context.Context, e Env, c Case) (*Outcome, error) {
 	for k, v := range c.Secrets {
 		sb.SetSecret(k, v)
 	}
+	for _, f := range c.Faults {
+		var delay time.Duration
+		if f.Delay != "" {
+			var err error
+			if delay, err = time.ParseDuration(f.Delay); err != nil {
+				return nil, fmt.Errorf("case %q: fault delay: %w", c.Name, err)
+			}
+		}
+		if _, err := sb.InjectFault(sandbox.Fault{Op: f.Op, Kind: sandbox.FaultKind(f.Kind), Times: f.Times, Delay: delay}); err != nil {
+			return nil, fmt.Errorf("case %q: %w", c.Name, err)
+		}
+	}
+	if c.Latency != "" {
+		d, err := time.ParseDuration(c.Latency)
+		if err != nil {
+			return nil, fmt.Errorf("case %q: latency: %w", c.Name, err)
+		}
+		sb.SetLatency(d)
+	}
 	_, stop, err := sb.Start("127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -202,7 +246,18 @@ func Run(ctx context.Context, e Env, c Case) (*Outcome, error) {
 	for k, v := range c.Env {
 		env[k] = v
 	}
-	out, err := invoke(ctx, e, c.Function, c.Event, env, sb)
+	if e.Customize != nil {
+		if err := e.Customize(c, sb, env); err != nil {
+			return nil, fmt.Errorf("case %q: customize: %w", c.Name, err)
+		}
+	}
+	timeout := 120 * time.Second
+	if c.Timeout != "" {
+		if timeout, err = time.ParseDuration(c.Timeout); err != nil {
+			return nil, fmt.Errorf("case %q: timeout: %w", c.Name, err)
+		}
+	}
+	out, err := invoke(ctx, e, c.Function, c.Event, env, sb, timeout)
 	if err != nil {
 		return out, fmt.Errorf("case %q: %w", c.Name, err)
 	}
@@ -210,7 +265,7 @@ func Run(ctx context.Context, e Env, c Case) (*Outcome, error) {
 	out.Queues = c.Broker.depths()
 	for _, st := range c.Then {
 		sb.ClearRecords()
-		next, err := invoke(ctx, e, c.Function, st.Event, env, sb)
+		next, err := invoke(ctx, e, c.Function, st.Event, env, sb, timeout)
 		if err != nil {
 			return out, fmt.Errorf("case %q, then %s: %w", c.Name, filepath.Base(st.Event), err)
 		}
@@ -222,13 +277,13 @@ func Run(ctx context.Context, e Env, c Case) (*Outcome, error) {
 }
 
 // invoke runs one event through a fresh emulator against the sandbox.
-func invoke(ctx context.Context, e Env, function, event string, env map[string]string, sb *sandbox.Sandbox) (*Outcome, error) {
+func invoke(ctx context.Context, e Env, function, event string, env map[string]string, sb *sandbox.Sandbox, timeout time.Duration) (*Outcome, error) {
 	payload, err := os.ReadFile(event)
 	if err != nil {
 		return nil, err
 	}
 	out := &Outcome{Sandbox: sb, Before: services(sb)}
-	emu, err := lambdarun.Start(ctx, lambdarun.Options{RIE: e.RIE, Bootstrap: filepath.Join(e.Bootstraps, function, "bootstrap"), Env: env})
+	emu, err := lambdarun.Start(ctx, lambdarun.Options{RIE: e.RIE, Bootstrap: filepath.Join(e.Bootstraps, function, "bootstrap"), Env: env, Timeout: timeout})
 	if err != nil {
 		return nil, err
 	}
@@ -300,8 +355,34 @@ func Check(c Case, o *Outcome) []string {
 		}
 	}
 	for _, sink := range r.Sinks {
-		if !sink.OK {
+		expected := slices.Contains(e.SinkFailures, sink.Name)
+		if !sink.OK && !expected {
 			bad = append(bad, fmt.Sprintf("sink %s failed: %s", sink.Name, sink.Error))
+		}
+		if sink.OK && expected {
+			bad = append(bad, fmt.Sprintf("sink %s should have failed", sink.Name))
+		}
+	}
+	for _, name := range e.DiagnosticsFailed {
+		found := false
+		for _, d := range r.Diagnostics {
+			if d.Name == name && !d.OK && d.Error != "" {
+				found = true
+			}
+		}
+		if !found {
+			bad = append(bad, fmt.Sprintf("diagnostic %s should be reported as failed: %+v", name, r.Diagnostics))
+		}
+	}
+	if e.Conserved > 0 {
+		total := 0
+		for _, n := range o.Queues {
+			if n > 0 {
+				total += n
+			}
+		}
+		if total < e.Conserved {
+			bad = append(bad, fmt.Sprintf("messages lost: %d across the queues %v, want at least %d", total, o.Queues, e.Conserved))
 		}
 	}
 	if e.Detail != "" && (len(r.Actions) == 0 || !strings.Contains(r.Actions[0].Detail+" "+r.Actions[0].Reason, e.Detail)) {

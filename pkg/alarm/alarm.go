@@ -1,8 +1,8 @@
 // Package alarm decodes the CloudWatch alarm notifications that trigger the functions: SNS
 // events carrying CloudWatch's JSON notification (single-metric, metric-math and composite
-// alarms), EventBridge "CloudWatch Alarm State Change" events, and a bare notification for
-// manual invocation. Decoding never panics and never guesses: a record that is not an alarm
-// comes back with the reason.
+// alarms), EventBridge "CloudWatch Alarm State Change" events, the event an alarm's own
+// Lambda action sends, and a bare notification for manual invocation. Decoding never panics
+// and never guesses: a record that is not an alarm comes back with the reason.
 package alarm
 
 import (
@@ -10,7 +10,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -35,7 +37,8 @@ func (s State) Known() bool {
 const (
 	SourceSNS         = "sns"
 	SourceEventBridge = "eventbridge"
-	SourceDirect      = "direct" // a bare notification, e.g. `make invoke` with a hand-written file
+	SourceAlarmAction = "alarm-action" // the alarm invoked the function itself (a Lambda alarm action)
+	SourceDirect      = "direct"       // a bare notification, e.g. `make invoke` with a hand-written file
 )
 
 // Alarm is one alarm state change, whatever envelope carried it.
@@ -52,7 +55,8 @@ type Alarm struct {
 	ChangedAt     time.Time
 
 	// The alarm's metric. For metric-math alarms these come from the first metric the
-	// expression uses; Metrics holds every query.
+	// expression uses, and Dimensions holds the dimensions its metrics agree on (an
+	// expression over two services names neither); Metrics holds every query.
 	Namespace  string
 	MetricName string
 	Dimensions map[string]string
@@ -121,14 +125,22 @@ func Decode(payload []byte) ([]Record, error) {
 		Records    json.RawMessage `json:"Records"`
 		DetailType string          `json:"detail-type"`
 		Source     string          `json:"source"`
+		AlarmData  json.RawMessage `json:"alarmData"`
 		AlarmName  *string         `json:"AlarmName"`
 	}
 	if err := json.Unmarshal(payload, &probe); err != nil {
-		return nil, fmt.Errorf("%w: %s", ErrMalformed, describeJSONError(err))
+		var typ *json.UnmarshalTypeError
+		if !errors.As(err, &typ) {
+			return nil, fmt.Errorf("%w: %s", ErrMalformed, describeJSONError(err))
+		}
+		// Valid JSON with an envelope field of another type: not an event we know.
+		return nil, fmt.Errorf("%w: %s", ErrNotAlarm, describeJSONError(err))
 	}
 	switch {
 	case probe.Records != nil:
 		return decodeSNS(payload)
+	case probe.AlarmData != nil && probe.DetailType == "":
+		return []Record{decodeAlarmAction(payload)}, nil
 	case probe.DetailType != "" || probe.Source != "":
 		rec := decodeEventBridge(payload)
 		return []Record{rec}, nil
@@ -141,24 +153,43 @@ func Decode(payload []byte) ([]Record, error) {
 	}
 }
 
+// snsRecord is the part of events.SNSEventRecord that is used. The library's type also
+// decodes each record's Timestamp, MessageAttributes and signature fields: one of them in an
+// unexpected form made the whole event unreadable, every alarm in it lost for a field that is
+// never read. Records are decoded one by one so a bad record costs only itself.
+type snsRecord struct {
+	EventSource string `json:"EventSource"`
+	SNS         struct {
+		MessageID string `json:"MessageId"`
+		Message   string `json:"Message"`
+	} `json:"Sns"`
+}
+
 func decodeSNS(payload []byte) ([]Record, error) {
-	var ev events.SNSEvent
+	var ev struct {
+		Records []json.RawMessage `json:"Records"`
+	}
 	if err := json.Unmarshal(payload, &ev); err != nil {
-		return nil, fmt.Errorf("%w: SNS event: %s", ErrMalformed, describeJSONError(err))
+		return nil, fmt.Errorf("%w: SNS event: %s", ErrNotAlarm, describeJSONError(err))
 	}
 	if len(ev.Records) == 0 {
 		return nil, ErrEmpty
 	}
 	out := make([]Record, 0, len(ev.Records))
 	seen := make(map[string]bool, len(ev.Records))
-	for i, r := range ev.Records {
+	for i, raw := range ev.Records {
+		var r snsRecord
+		if err := json.Unmarshal(raw, &r); err != nil {
+			out = append(out, Record{Err: fmt.Errorf("%w: record %d: %s", ErrNotAlarm, i, describeJSONError(err))})
+			continue
+		}
 		if r.EventSource != "" && r.EventSource != "aws:sns" {
-			out = append(out, Record{Err: fmt.Errorf("%w: record %d comes from %q, not aws:sns", ErrNotAlarm, i, r.EventSource)})
+			out = append(out, Record{Err: fmt.Errorf("%w: record %d comes from %q, not aws:sns", ErrNotAlarm, i, clipText(r.EventSource, 80))})
 			continue
 		}
 		a, err := decodeNotification([]byte(r.SNS.Message))
 		if err != nil {
-			out = append(out, Record{Err: fmt.Errorf("record %d (SNS message %s): %w", i, r.SNS.MessageID, err)})
+			out = append(out, Record{Err: fmt.Errorf("record %d (SNS message %s): %w", i, clipText(r.SNS.MessageID, 80), err)})
 			continue
 		}
 		a.Source, a.MessageID = SourceSNS, r.SNS.MessageID
@@ -172,10 +203,62 @@ func decodeSNS(payload []byte) ([]Record, error) {
 }
 
 // notification is CloudWatch's SNS message: the library's payload plus the fields composite
-// alarms add.
+// alarms add. Its Trigger shadows the library's (encoding/json takes the shallower field) so
+// that numbers written as strings ("Period": "60", as some forwarders and hand-edited events
+// have them) do not cost the whole alarm: they are informational, the alarm is still the alarm.
 type notification struct {
 	events.CloudWatchAlarmSNSPayload
 	AlarmRule *string `json:"AlarmRule"`
+	Trigger   trigger `json:"Trigger"`
+}
+
+type trigger struct {
+	MetricName string                       `json:"MetricName"`
+	Namespace  string                       `json:"Namespace"`
+	Statistic  string                       `json:"Statistic"`
+	Dimensions []events.CloudWatchDimension `json:"Dimensions"`
+	Period     number                       `json:"Period"`
+	Threshold  number                       `json:"Threshold"`
+	Metrics    []struct {
+		ID         string `json:"Id"`
+		Expression string `json:"Expression"`
+		Period     number `json:"Period"`
+		MetricStat struct {
+			Metric events.CloudWatchMetric `json:"Metric"`
+			Period number                  `json:"Period"`
+			Stat   string                  `json:"Stat"`
+		} `json:"MetricStat"`
+	} `json:"Metrics"`
+}
+
+// number is a JSON number that also accepts a numeric string and null. Anything else is left
+// zero (unknown) rather than failing the notification.
+type number float64
+
+func (n *number) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if len(b) > 1 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return nil
+		}
+		b = []byte(strings.TrimSpace(s))
+	}
+	f, err := strconv.ParseFloat(string(b), 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		*n = 0
+		return nil
+	}
+	*n = number(f)
+	return nil
+}
+
+// int64 returns n as a whole number (0 when out of range).
+func (n number) int64() int64 {
+	if f := float64(n); f >= math.MinInt64 && f < math.MaxInt64 {
+		return int64(f)
+	}
+	return 0
 }
 
 func decodeNotification(msg []byte) (Alarm, error) {
@@ -206,31 +289,36 @@ func decodeNotification(msg []byte) (Alarm, error) {
 		PreviousState: State(p.OldStateValue),
 		Reason:        p.NewStateReason,
 		ChangedAt:     changed,
-		Threshold:     p.Trigger.Threshold,
-		Period:        p.Trigger.Period,
+		Threshold:     float64(n.Trigger.Threshold),
+		Period:        n.Trigger.Period.int64(),
 	}
 	if n.AlarmRule != nil {
 		a.Composite, a.Rule = true, *n.AlarmRule
 	}
-	t := p.Trigger
+	t := n.Trigger
 	if t.MetricName != "" || t.Namespace != "" {
-		m := Metric{ID: "m1", Namespace: t.Namespace, MetricName: t.MetricName, Stat: t.Statistic, Period: t.Period, Dimensions: dims(t.Dimensions)}
+		m := Metric{ID: "m1", Namespace: t.Namespace, MetricName: t.MetricName, Stat: t.Statistic, Period: a.Period, Dimensions: dims(t.Dimensions)}
 		a.Metrics = []Metric{m}
 	}
 	for _, q := range t.Metrics {
 		a.Metrics = append(a.Metrics, Metric{
 			ID: q.ID, Expression: q.Expression, Namespace: q.MetricStat.Metric.Namespace,
 			MetricName: q.MetricStat.Metric.MetricName, Dimensions: dims(q.MetricStat.Metric.Dimensions),
-			Stat: q.MetricStat.Stat, Period: firstPositive(q.MetricStat.Period, q.Period),
+			Stat: q.MetricStat.Stat, Period: firstPositive(q.MetricStat.Period.int64(), q.Period.int64()),
 		})
 	}
 	a.setPrimaryMetric()
 	return a, nil
 }
 
-// setPrimaryMetric copies the first real metric (not an expression) to the alarm's top level.
+// setPrimaryMetric copies the first real metric (not an expression) to the alarm's top level,
+// with the dimensions of all its metrics. Metric math over one service: the union is that
+// service. Over two services (MIN of the ingestor's and the worker's task counts) the alarm is
+// about neither alone: a dimension the metrics disagree on is left out rather than taken from
+// whichever metric came first, so that no function acts on one service for the other's alarm.
 func (a *Alarm) setPrimaryMetric() {
 	a.Dimensions = map[string]string{}
+	conflict := map[string]bool{}
 	for _, m := range a.Metrics {
 		if m.MetricName == "" {
 			continue
@@ -238,9 +326,22 @@ func (a *Alarm) setPrimaryMetric() {
 		if a.MetricName == "" {
 			a.Namespace, a.MetricName = m.Namespace, m.MetricName
 		}
-		for k, v := range m.Dimensions { // metric math over one service: the union is that service
-			if _, ok := a.Dimensions[k]; !ok {
+		for k, v := range m.Dimensions {
+			if old, ok := a.Dimensions[k]; ok && old != v {
+				conflict[k] = true
+			} else if !ok {
 				a.Dimensions[k] = v
+			}
+		}
+	}
+	for k := range conflict {
+		delete(a.Dimensions, k)
+	}
+	if a.Period == 0 {
+		for _, m := range a.Metrics {
+			if m.Period > 0 {
+				a.Period = m.Period
+				break
 			}
 		}
 	}
@@ -269,47 +370,98 @@ type eventBridgeDetail struct {
 					Name       string            `json:"name"`
 					Dimensions map[string]string `json:"dimensions"`
 				} `json:"metric"`
-				Period int64  `json:"period"`
+				Period number `json:"period"`
 				Stat   string `json:"stat"`
 			} `json:"metricStat"`
 		} `json:"metrics"`
 	} `json:"configuration"`
 }
 
+// eventBridgeEvent is events.CloudWatchEvent with its time as text: the library's type
+// decodes "time" as RFC 3339 only, and an event stamped the way CloudWatch stamps its own
+// (2026-11-27T03:12:41.471+0000) was then reported as invalid JSON.
+type eventBridgeEvent struct {
+	ID         string          `json:"id"`
+	DetailType string          `json:"detail-type"`
+	Source     string          `json:"source"`
+	AccountID  string          `json:"account"`
+	Time       string          `json:"time"`
+	Region     string          `json:"region"`
+	Resources  []string        `json:"resources"`
+	Detail     json.RawMessage `json:"detail"`
+}
+
 func decodeEventBridge(payload []byte) Record {
-	var ev events.CloudWatchEvent
+	var ev eventBridgeEvent
 	if err := json.Unmarshal(payload, &ev); err != nil {
-		return Record{Err: fmt.Errorf("%w: EventBridge event: %s", ErrMalformed, describeJSONError(err))}
+		return Record{Err: fmt.Errorf("%w: EventBridge event: %s", ErrNotAlarm, describeJSONError(err))}
 	}
 	if ev.DetailType != "CloudWatch Alarm State Change" || ev.Source != "aws.cloudwatch" {
-		return Record{Err: fmt.Errorf("%w: EventBridge event %q from %q", ErrNotAlarm, ev.DetailType, ev.Source)}
+		return Record{Err: fmt.Errorf("%w: EventBridge event %q from %q", ErrNotAlarm, clipText(ev.DetailType, 80), clipText(ev.Source, 80))}
 	}
+	var arn string
+	for _, r := range ev.Resources {
+		if strings.Contains(r, ":alarm:") {
+			arn = r
+			break
+		}
+	}
+	a, err := fromDetail(ev.Detail, "detail", ev.Time, arn, ev.AccountID, ev.Region)
+	if err != nil {
+		return Record{Err: err}
+	}
+	a.Source, a.MessageID = SourceEventBridge, ev.ID
+	return Record{Alarm: a}
+}
+
+// alarmActionEvent is what an alarm's Lambda action sends: the same alarm data as an
+// EventBridge event's detail, under "alarmData", with the alarm's ARN beside it.
+type alarmActionEvent struct {
+	Source    string          `json:"source"`
+	AlarmARN  string          `json:"alarmArn"`
+	AccountID string          `json:"accountId"`
+	Time      string          `json:"time"`
+	Region    string          `json:"region"`
+	AlarmData json.RawMessage `json:"alarmData"`
+}
+
+func decodeAlarmAction(payload []byte) Record {
+	var ev alarmActionEvent
+	if err := json.Unmarshal(payload, &ev); err != nil {
+		return Record{Err: fmt.Errorf("%w: alarm action event: %s", ErrNotAlarm, describeJSONError(err))}
+	}
+	if ev.Source != "aws.cloudwatch" {
+		return Record{Err: fmt.Errorf("%w: alarm action event from %q", ErrNotAlarm, clipText(ev.Source, 80))}
+	}
+	a, err := fromDetail(ev.AlarmData, "alarmData", ev.Time, ev.AlarmARN, ev.AccountID, ev.Region)
+	if err != nil {
+		return Record{Err: err}
+	}
+	a.Source = SourceAlarmAction
+	return Record{Alarm: a}
+}
+
+// fromDetail builds an alarm from EventBridge's detail (or an alarm action's alarmData). The
+// state's own timestamp is the transition time; the event's time stands in when it is absent.
+func fromDetail(raw json.RawMessage, field, eventTime, arn, account, region string) (Alarm, error) {
 	var d eventBridgeDetail
-	if err := json.Unmarshal(ev.Detail, &d); err != nil {
-		return Record{Err: fmt.Errorf("%w: EventBridge detail: %s", ErrNotAlarm, describeJSONError(err))}
+	if err := json.Unmarshal(raw, &d); err != nil {
+		return Alarm{}, fmt.Errorf("%w: %s: %s", ErrNotAlarm, field, describeJSONError(err))
 	}
 	if d.AlarmName == "" || d.State.Value == "" {
-		return Record{Err: fmt.Errorf("%w: detail.alarmName and detail.state.value are required", ErrNotAlarm)}
+		return Alarm{}, fmt.Errorf("%w: %s.alarmName and %s.state.value are required", ErrNotAlarm, field, field)
 	}
 	changed, err := parseTime(d.State.Timestamp)
 	if err != nil {
-		if ev.Time.IsZero() {
-			return Record{Err: fmt.Errorf("%w: detail.state.timestamp: %v", ErrNotAlarm, err)}
+		var terr error
+		if changed, terr = parseTime(eventTime); terr != nil {
+			return Alarm{}, fmt.Errorf("%w: %s.state.timestamp: %v", ErrNotAlarm, field, err)
 		}
-		changed = ev.Time
 	}
 	a := Alarm{
-		Name: d.AlarmName, Description: d.Configuration.Description, AccountID: ev.AccountID,
-		Region: ev.Region, RegionCode: ev.Region, State: State(d.State.Value),
-		PreviousState: State(d.PreviousState.Value), Reason: d.State.Reason, ChangedAt: changed,
-		Source: SourceEventBridge, MessageID: ev.ID,
-	}
-	for _, r := range ev.Resources {
-		if strings.Contains(r, ":alarm:") {
-			a.ARN = r
-			a.RegionCode = firstNonEmpty(regionFromARN(r), a.RegionCode)
-			break
-		}
+		Name: d.AlarmName, Description: d.Configuration.Description, AccountID: account,
+		Region: region, RegionCode: firstNonEmpty(regionFromARN(arn), region), State: State(d.State.Value),
+		PreviousState: State(d.PreviousState.Value), Reason: d.State.Reason, ChangedAt: changed, ARN: arn,
 	}
 	if d.Configuration.AlarmRule != nil {
 		a.Composite, a.Rule = true, *d.Configuration.AlarmRule
@@ -317,13 +469,10 @@ func decodeEventBridge(payload []byte) Record {
 	for _, m := range d.Configuration.Metrics {
 		ms := m.MetricStat
 		a.Metrics = append(a.Metrics, Metric{ID: m.ID, Expression: m.Expression, Namespace: ms.Metric.Namespace,
-			MetricName: ms.Metric.Name, Dimensions: ms.Metric.Dimensions, Stat: ms.Stat, Period: ms.Period})
-	}
-	if len(a.Metrics) > 0 {
-		a.Period = a.Metrics[0].Period
+			MetricName: ms.Metric.Name, Dimensions: ms.Metric.Dimensions, Stat: ms.Stat, Period: ms.Period.int64()})
 	}
 	a.setPrimaryMetric()
-	return Record{Alarm: a}
+	return a, nil
 }
 
 // CloudWatch writes "2015-06-03T17:43:27.123+0000" in notifications; EventBridge the same;
@@ -377,6 +526,17 @@ func describeJSONError(err error) string {
 	default:
 		return "unreadable"
 	}
+}
+
+// clipText shortens s for an error message (input is not echoed at length).
+func clipText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && s[n]&0xC0 == 0x80 {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 func firstNonEmpty(ss ...string) string {

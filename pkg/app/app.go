@@ -128,6 +128,7 @@ func (a *App) Runner() *playbook.Runner {
 		},
 		Deliver:   a.deliver,
 		Pager:     a.pager(),
+		Warm:      a.warm,
 		Log:       a.Log,
 		Metrics:   os.Stdout,
 		RequestID: requestID,
@@ -161,6 +162,15 @@ func (a *App) deliver(ctx context.Context, r report.Report) []report.Sink {
 		}
 	}
 	return append(report.Deliver(ctx, r, dests), failed...)
+}
+
+// warm reads the sinks' secrets into the cache while the diagnosis runs.
+func (a *App) warm(ctx context.Context) {
+	for _, name := range []string{a.Config.WebhooksSecret, a.Config.PagerDutySecret} {
+		if name != "" {
+			_, _ = a.Secrets.Fields(ctx, name) // errors show when the report is sent
+		}
+	}
 }
 
 // pager returns the PagerDuty pager, or nil when no routing-key secret is configured.

@@ -355,7 +355,6 @@ func RegisterInput(td *types.TaskDefinition, oldMiB, newMiB int) *awsecs.Registe
 		RequiresCompatibilities: td.RequiresCompatibilities, RuntimePlatform: td.RuntimePlatform,
 		Volumes: td.Volumes, PlacementConstraints: td.PlacementConstraints, PidMode: td.PidMode, IpcMode: td.IpcMode,
 		ProxyConfiguration: td.ProxyConfiguration, EphemeralStorage: td.EphemeralStorage,
-		InferenceAccelerators: td.InferenceAccelerators,
 	}
 }
 

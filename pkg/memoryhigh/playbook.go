@@ -163,7 +163,9 @@ func (p *Playbook) Verify(ctx context.Context, t playbook.Target, done []playboo
 		s, err := p.Metrics.Fetch(ctx, restartedAt.Add(-time.Minute), p.now().Add(time.Minute), MemoryQueries(p.Config, t.Service)[0])
 		if err == nil {
 			for _, pt := range s["mem1m"].Points {
-				if !pt.T.Before(restartedAt) && !math.IsNaN(pt.V) && pt.V < before-10 {
+				// A datapoint is stamped with the start of its minute: the restart's minute
+				// already covers time after it.
+				if pt.T.Add(time.Minute).After(restartedAt) && !math.IsNaN(pt.V) && pt.V < before-10 {
 					return report.Verification{Status: report.Verified, MS: time.Since(start).Milliseconds(),
 						Detail: fmt.Sprintf("%s; memory %.0f %% -> %.0f %% after the restart", v.Detail, before, pt.V)}
 				}

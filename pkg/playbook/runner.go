@@ -39,7 +39,14 @@ type Runner struct {
 	RequestID func(ctx context.Context) string
 	// ReportReserve is the time kept back from the Lambda deadline to post the report.
 	ReportReserve time.Duration
+	// Warm, when set, runs alongside the diagnosis to fetch what the report will need (the
+	// sinks' secrets), so reporting near the deadline is only the sending.
+	Warm func(ctx context.Context)
 }
+
+// minActTime is the least time left in which an action is started: acting, re-reading and
+// recording take a few calls, and a half-done action is worse than none.
+const minActTime = time.Second
 
 // Handle is the Lambda entry point body: it decodes the payload and runs the playbook for
 // each alarm in it. It never returns an error for input it cannot use (Lambda would retry it
@@ -77,10 +84,15 @@ func (r *Runner) rejected(ctx context.Context, why string) report.Result {
 	return res
 }
 
+// maxAlarmReason bounds the alarm's reason as the Result repeats it. CloudWatch's reason is
+// usually one sentence, but nothing stops it filling the 256 KiB of an SNS message; the Result
+// is logged whole, and a log line past 256 KiB is cut by CloudWatch Logs.
+const maxAlarmReason = 1024
+
 func (r *Runner) base(a alarm.Alarm) report.Result {
 	return report.Result{
 		Function: r.Function, Environment: r.Config.Environment, Mode: string(r.Config.Mode),
-		Alarm:   report.AlarmRef{Name: a.Name, State: string(a.State), ChangedAt: a.ChangedAt, ARN: a.ARN, Reason: a.Reason},
+		Alarm:   report.AlarmRef{Name: a.Name, State: string(a.State), ChangedAt: a.ChangedAt, ARN: a.ARN, Reason: clip(a.Reason, maxAlarmReason)},
 		Actions: []report.Action{}, Recommendations: []string{}, Diagnostics: []report.Diagnostic{}, Sinks: []report.Sink{},
 		Finding: report.Finding{Evidence: []string{}},
 	}
@@ -132,6 +144,9 @@ func Process[E any](ctx context.Context, r *Runner, pb Playbook[E], a alarm.Alar
 
 	work, cancel := r.workContext(ctx)
 	defer cancel()
+	if r.Warm != nil {
+		go r.Warm(work)
+	}
 	ev, diags := pb.Diagnose(work, a, t)
 	res.Diagnostics = diags
 	failed := Failed(diags)
@@ -142,12 +157,14 @@ func Process[E any](ctx context.Context, r *Runner, pb Playbook[E], a alarm.Alar
 	}
 	res.Recommendations = append(res.Recommendations, dec.Recommendations...)
 
-	res.Actions, res.Verification = act(work, r, log, pb, &g, adm, a, t, dec)
+	res.Actions, res.Verification = act(work, r, log, pb, &g, adm, a, t, dec, actTime(diags))
 	res.Escalation = r.escalate(dec, t, a, res)
 	pres := pb.Present(a, t, ev, res)
 	rep := report.Report{Result: res, Severity: t.Severity, Headline: pres.Headline, Commands: pres.Commands, Links: pres.Links, Series: pres.Series}
 	if res.Escalation != nil && r.Pager != nil {
-		r.page(ctx, log, &rep)
+		rctx, cancel := r.reportContext(ctx)
+		r.page(rctx, log, &rep)
+		cancel()
 		res = rep.Result
 	}
 	return r.finish(ctx, log, res, rep)
@@ -156,7 +173,7 @@ func Process[E any](ctx context.Context, r *Runner, pb Playbook[E], a alarm.Alar
 // act runs the guard over each proposed action, then acts and verifies. Actions run in the
 // order the decision gives (the runbook's order: worker before ingestor); after a failure the
 // rest are skipped, since they were planned on the assumption that the earlier ones worked.
-func act[E any](ctx context.Context, r *Runner, log *slog.Logger, pb Playbook[E], g *guard.Guard, adm guard.Admission, a alarm.Alarm, t Target, dec Decision) ([]report.Action, *report.Verification) {
+func act[E any](ctx context.Context, r *Runner, log *slog.Logger, pb Playbook[E], g *guard.Guard, adm guard.Admission, a alarm.Alarm, t Target, dec Decision, need time.Duration) ([]report.Action, *report.Verification) {
 	out := []report.Action{}
 	var done []Action
 	var failed string
@@ -170,6 +187,8 @@ func act[E any](ctx context.Context, r *Runner, log *slog.Logger, pb Playbook[E]
 			ra.Outcome, ra.Reason = report.OutcomeSkipped, act.Blocked
 		case failed != "":
 			ra.Outcome, ra.Reason = report.OutcomeSkipped, "previous-action-failed: "+failed
+		case tooLate(ctx, need):
+			ra.Outcome, ra.Reason = report.OutcomeSkipped, "deadline: too little time left in this invocation to act and verify safely"
 		default:
 			v := g.Check(ctx, adm, act.BudgetKey(), act.Target)
 			switch {
@@ -278,7 +297,7 @@ func DedupKey(env, alarmName string) string { return "gp-remediation/" + env + "
 
 func (r *Runner) page(ctx context.Context, log *slog.Logger, rep *report.Report) {
 	esc := rep.Result.Escalation
-	if err := r.Pager.Trigger(context.WithoutCancel(ctx), *rep, esc.DedupKey); err != nil {
+	if err := r.Pager.Trigger(ctx, *rep, esc.DedupKey); err != nil {
 		log.ErrorContext(ctx, "could not page", "error", err.Error())
 		esc.Reason += " (paging failed: " + err.Error() + ")"
 		return
@@ -295,7 +314,10 @@ func (r *Runner) recovered(ctx context.Context, log *slog.Logger, a alarm.Alarm,
 	if r.Pager != nil && t.Severity == report.SeverityCritical {
 		key := DedupKey(r.Config.Environment, a.Name)
 		esc := &report.Escalation{DedupKey: key, Reason: "alarm returned to OK"}
-		if err := r.Pager.Resolve(ctx, key); err != nil {
+		rctx, cancel := r.reportContext(ctx)
+		err := r.Pager.Resolve(rctx, key)
+		cancel()
+		if err != nil {
 			esc.Reason += " (resolve failed: " + err.Error() + ")"
 		} else {
 			esc.Resolved = true
@@ -310,8 +332,9 @@ func (r *Runner) recovered(ctx context.Context, log *slog.Logger, a alarm.Alarm,
 func (r *Runner) finish(ctx context.Context, log *slog.Logger, res report.Result, rep report.Report) report.Result {
 	rep.Result = res
 	if r.Deliver != nil {
-		dctx := context.WithoutCancel(ctx) // report even when the work context ran out
+		dctx, cancel := r.reportContext(ctx) // report even when the work context ran out
 		res.Sinks = r.Deliver(dctx, rep)
+		cancel()
 		if res.Sinks == nil {
 			res.Sinks = []report.Sink{}
 		}
@@ -319,6 +342,35 @@ func (r *Runner) finish(ctx context.Context, log *slog.Logger, res report.Result
 	r.emit(res)
 	log.InfoContext(ctx, "result", "result", res)
 	return res
+}
+
+// reportContext is for reporting: it outlives the work context (so a report goes out even
+// when the work ran out of time) but not the invocation.
+func (r *Runner) reportContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	base := context.WithoutCancel(ctx)
+	if dl, ok := ctx.Deadline(); ok {
+		return context.WithDeadline(base, dl.Add(-200*time.Millisecond))
+	}
+	return context.WithTimeout(base, 15*time.Second)
+}
+
+// actTime estimates how long an action needs: re-reading the state, acting and recording
+// are a chain of calls about as long as the diagnosis' longest one, twice over to be safe.
+func actTime(diags []report.Diagnostic) time.Duration {
+	var slowest int64
+	for _, d := range diags {
+		slowest = max(slowest, d.MS)
+	}
+	return max(minActTime, 2*time.Duration(slowest)*time.Millisecond)
+}
+
+// tooLate says the work context has too little time left to start an action that needs need.
+func tooLate(ctx context.Context, need time.Duration) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	dl, ok := ctx.Deadline()
+	return ok && time.Until(dl) < need
 }
 
 // workContext bounds diagnosis, action and verification so the report still goes out before

@@ -6,7 +6,6 @@ package queuedepth
 
 import (
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -136,6 +135,13 @@ func Decide(in Input) playbook.Decision {
 		d.Finding.Summary = fmt.Sprintf("no %s task is running (desired %d): messages accumulate in %s; the no-tasks function handles the restart",
 			w.Name, w.Desired, p.Queue)
 		d.Recommendations = []string{"Messages are preserved in the queue and will be processed once the worker runs (runbook)."}
+	case amqpBad && ev.Mgmt == nil:
+		// Without the broker nobody can say whether consumers are there: adding or restarting
+		// workers blind could make things worse (and the broker may be what is down).
+		d.Finding.Code = Unknown
+		d.Finding.Summary = fmt.Sprintf("could not reach the broker to see %s's consumers (%s); nothing was changed", p.Queue, in.Failed[ProbeQueue])
+		d.Missing = []string{ProbeQueue, ProbeManagement}
+		d.Recommendations = []string{"Check the broker (Amazon MQ console), this function's network path to it (VPC, security groups) and the credentials in the RabbitMQ secret."}
 	case qt.Direction == trend.QueueDraining:
 		d.Finding.Code = Draining
 		d.Finding.Summary = fmt.Sprintf("%s is already draining: %.0f msgs/min, empty in about %s", p.Queue, -qt.SlopePerMin, ago(qt.TimeToEmpty))
@@ -368,7 +374,7 @@ func points(s metrics.Series) []trend.Point {
 }
 
 func ago(d time.Duration) string {
-	if d <= 0 || math.IsInf(float64(d), 0) {
+	if d <= 0 {
 		return "unknown time"
 	}
 	d = d.Round(time.Minute)

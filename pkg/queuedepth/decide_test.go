@@ -87,6 +87,8 @@ func TestDecide(t *testing.T) {
 		{name: "draining: nothing", ev: Evidence{Queue: rabbit.QueueState{Ready: 400, Consumers: 3}, Depth: draining, Worker: worker(3, 3)}, want: Draining},
 		{name: "worker unreadable: nothing", ev: Evidence{Depth: growing}, failed: map[string]string{ProbeWorker: "throttled"}, want: Unknown, missing: true},
 		{name: "queue unreadable both ways: nothing", ev: Evidence{Worker: worker(1, 1)}, failed: map[string]string{ProbeQueue: "refused", ProbeDepth: "throttled"}, want: Unknown, missing: true},
+		{name: "broker unreachable both ways: nothing", ev: Evidence{Depth: growing, Worker: worker(1, 1), Slow: fullVisibility()},
+			failed: map[string]string{ProbeQueue: "dial tcp: connection refused", ProbeManagement: "connection refused"}, want: Unknown, missing: true},
 		{name: "AMQP down, CloudWatch and management still decide", ev: Evidence{Depth: growing, Worker: worker(1, 1), Slow: fullVisibility(),
 			Mgmt: &rabbit.QueueInfo{Consumers: 1}}, failed: map[string]string{ProbeQueue: "refused"}, want: UnderProvisioned, actions: []string{ScaleService}},
 		// The alarm's return to OK.

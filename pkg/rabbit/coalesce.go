@@ -3,20 +3,31 @@ package rabbit
 import (
 	"net"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // coalescingConn batches the writes of a connection. amqp091 flushes its buffer after every
-// frame group, i.e. one write system call per publish and per ack; a replay publishing a
-// window of messages in a burst then costs one system call (and one TCP segment for the
-// broker to read) per message. Here Write only appends to a buffer and a single writer
-// goroutine sends whatever accumulated in one call. Order is preserved, so everything the
+// frame group, i.e. one write system call per publish and per ack; on loopback or a fast
+// network such a call costs more CPU than everything else amqp091 does for a message (the
+// kernel runs the TCP send and, on loopback, the receive path too).
+//
+// A replay knows when it has a burst of frames to send (a window of publishes, the acks of a
+// confirm batch): it corks the connection, makes its calls, and flushes once. While corked,
+// Write only appends to a buffer; otherwise (and for every other goroutine's write when the
+// buffer is empty and nothing is corked) Write goes straight to the socket, as amqp091 would.
+// A timer flushes a corked buffer after maxCorkDelay, so that a frame written while corked
+// by someone else (a heartbeat, a channel.open of an RPC) is never held longer than that
+// even if a flush were missed. There is no writer goroutine: a hand-off per publish to one
+// costs a thread wake-up per message, more than the system call it saves.
+//
+// Order is preserved: every byte goes through the one buffer, under one lock, so what the
 // package relies on (acks written before the next publishes) holds on the wire too.
+// Back-pressure is the socket's own: a write that cannot proceed blocks, as it does without
+// this wrapper. A write error is sticky: every later Write and Flush returns it.
 //
-// Back-pressure is kept: Write blocks while more than maxPending bytes wait. A write error
-// is returned by every later Write (and the reader side fails on its own).
-//
-// Reads are buffered the same way: amqp091 reads through a 4 KiB bufio.Reader, one system
-// call per 3 deliveries of 1 KiB; here one call takes up to 64 KiB.
+// Reads are buffered too: amqp091 reads through a 4 KiB bufio.Reader, one system call per 3
+// deliveries of 1 KiB; here one call takes up to 64 KiB.
 type coalescingConn struct {
 	net.Conn
 
@@ -24,22 +35,27 @@ type coalescingConn struct {
 	rbuf       []byte
 	rpos, rend int
 
-	mu     sync.Mutex
-	cond   *sync.Cond // signalled on new bytes, a batch taken or written, an error, a close
-	buf    []byte     // waiting to be written
-	spare  []byte     // the writer's previous batch, reused
-	err    error      // the first write error; sticky
-	closed bool
+	mu     sync.Mutex // held across the write system call: it orders the bytes
+	buf    []byte     // written while corked, not yet sent
+	corked bool
+	err    error // the first write error; sticky
+	timer  *time.Timer
+	armed  bool        // timer pending for the current corked buffer
+	closed atomic.Bool // set by Close, which must not wait for mu (a write may be stuck)
 }
 
+// maxPending bounds the corked buffer: past it a Write sends at once.
 const maxPending = 1 << 20
 
 const readBufferSize = 64 << 10
 
+// maxCorkDelay bounds how long a corked byte can wait for its flush.
+const maxCorkDelay = 2 * time.Millisecond
+
 func newCoalescingConn(c net.Conn) *coalescingConn {
 	cc := &coalescingConn{Conn: c, rbuf: make([]byte, readBufferSize)}
-	cc.cond = sync.NewCond(&cc.mu)
-	go cc.writer()
+	cc.timer = time.AfterFunc(time.Hour, cc.timerFlush)
+	cc.timer.Stop()
 	return cc
 }
 
@@ -62,53 +78,95 @@ func (c *coalescingConn) Read(p []byte) (int, error) {
 func (c *coalescingConn) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for c.err == nil && !c.closed && len(c.buf) > maxPending {
-		c.cond.Wait()
-	}
 	if c.err != nil {
 		return 0, c.err
 	}
-	if c.closed {
+	if c.closed.Load() {
 		return 0, net.ErrClosed
 	}
+	if c.corked && len(c.buf)+len(p) <= maxPending {
+		c.buf = append(c.buf, p...)
+		if !c.armed {
+			c.armed = true
+			c.timer.Reset(maxCorkDelay)
+		}
+		return len(p), nil
+	}
+	if len(c.buf) == 0 {
+		// Nothing waiting: write the caller's bytes as they are, no copy.
+		if err := c.send(p); err != nil {
+			return 0, err
+		}
+		return len(p), nil
+	}
 	c.buf = append(c.buf, p...)
-	c.cond.Broadcast()
+	if err := c.flushLocked(); err != nil {
+		return 0, err
+	}
 	return len(p), nil
 }
 
-// writer sends the accumulated bytes, one system call per batch.
-func (c *coalescingConn) writer() {
+// Cork makes the following writes wait in the buffer until Flush (or maxCorkDelay).
+func (c *coalescingConn) Cork() {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	for {
-		for len(c.buf) == 0 && !c.closed && c.err == nil {
-			c.cond.Wait()
-		}
-		if c.err != nil || (c.closed && len(c.buf) == 0) {
-			return
-		}
-		batch := c.buf
-		c.buf, c.spare = c.spare[:0], nil
-		c.cond.Broadcast() // room for blocked writers
-		c.mu.Unlock()
-		_, err := c.Conn.Write(batch)
-		c.mu.Lock()
-		c.spare = batch
-		if err != nil && c.err == nil {
-			c.err = err
-		}
-		c.cond.Broadcast()
-	}
+	c.corked = true
+	c.mu.Unlock()
 }
 
-// Close closes the connection at once; bytes still pending are dropped, as a kernel buffer
-// would be on a reset. amqp091 only closes after its connection.close-ok exchange (so the
-// buffer is empty then) or on a connection that is already broken, where waiting for a
-// blocked write could hang forever.
-func (c *coalescingConn) Close() error {
+// Flush sends what waits, in one system call, and uncorks.
+func (c *coalescingConn) Flush() error {
 	c.mu.Lock()
-	c.closed = true
-	c.cond.Broadcast()
-	c.mu.Unlock()
-	return c.Conn.Close()
+	defer c.mu.Unlock()
+	c.corked = false
+	return c.flushLocked()
+}
+
+// timerFlush is the safety net: a corked buffer is sent after maxCorkDelay; the cork stays.
+func (c *coalescingConn) timerFlush() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_ = c.flushLocked()
+}
+
+func (c *coalescingConn) flushLocked() error {
+	if c.armed {
+		c.armed = false
+		c.timer.Stop()
+	}
+	if c.err != nil {
+		return c.err
+	}
+	if len(c.buf) == 0 {
+		return nil
+	}
+	err := c.send(c.buf)
+	c.buf = c.buf[:0]
+	if cap(c.buf) > 4*maxPending { // do not keep a one-off huge buffer
+		c.buf = nil
+	}
+	return err
+}
+
+// send writes p to the socket; mu is held.
+func (c *coalescingConn) send(p []byte) error {
+	if c.closed.Load() {
+		c.err = net.ErrClosed
+		return c.err
+	}
+	if _, err := c.Conn.Write(p); err != nil {
+		c.err = err
+		return err
+	}
+	return nil
+}
+
+// Close closes the socket at once, without waiting for a write in progress (closing the
+// socket is what ends it); bytes still corked are dropped, as a kernel buffer would be on a
+// reset. amqp091 only closes after its connection.close-ok exchange (so nothing waits then)
+// or on a connection that is already broken.
+func (c *coalescingConn) Close() error {
+	c.closed.Store(true)
+	err := c.Conn.Close()
+	c.timer.Stop()
+	return err
 }

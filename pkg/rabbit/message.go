@@ -134,7 +134,7 @@ func parseHeaders(m *Message, h amqp.Table, errorHeaders []string) {
 	for _, name := range errorHeaders {
 		if v, ok := h[name]; ok && v != nil {
 			m.ErrorHeader = name
-			m.Error = Redact(clip(headerText(v), maxErrorText))
+			m.Error = redactClip(headerText(v), maxErrorText)
 			break
 		}
 	}
@@ -152,7 +152,7 @@ func parseHeaders(m *Message, h amqp.Table, errorHeaders []string) {
 	}
 	m.Headers = make(map[string]string, len(keys))
 	for _, k := range keys {
-		m.Headers[k] = redactHeader(k, clip(headerText(h[k]), maxHeaderValue))
+		m.Headers[k] = redactHeader(k, headerText(h[k]), maxHeaderValue)
 	}
 }
 
@@ -259,16 +259,24 @@ func tableText(t amqp.Table) string {
 	return b.String()
 }
 
-// redactHeader redacts a header value; a header whose name says it carries a credential is
-// blanked whatever its value looks like.
-func redactHeader(name, value string) string {
+// redactHeader redacts a header value and cuts it to n bytes; a header whose name says it
+// carries a credential is blanked whatever its value looks like.
+func redactHeader(name, value string, n int) string {
 	if sensitiveName(name) {
 		if value == "" {
 			return ""
 		}
 		return redacted
 	}
-	return Redact(value)
+	return redactClip(value, n)
+}
+
+// redactClip redacts s and cuts it to at most n bytes. Redaction runs before the cut, on a
+// window longer than n (as preview does): cut first, a secret straddling the cut lost the part
+// that makes it recognisable ("Bearer " and 15 of its characters, a URL's password without its
+// "@host") and its first bytes were kept in clear.
+func redactClip(s string, n int) string {
+	return clip(Redact(clip(s, n+previewMargin)), n)
 }
 
 // preview returns the redacted first bytes of a payload. Redaction runs on a window larger

@@ -168,7 +168,7 @@ func TestRepublishing(t *testing.T) {
 		UserId:       "worker",
 		Body:         []byte("body"),
 	}
-	p := republishing(d, 2, false, "run/7")
+	p := republishing(d, republishHeaders(nil, d.Headers, 2, false, "run/7"))
 	if _, ok := p.Headers["CC"]; ok {
 		t.Error("CC kept")
 	}
@@ -184,8 +184,14 @@ func TestRepublishing(t *testing.T) {
 	if _, ok := d.Headers["CC"]; !ok {
 		t.Error("the delivery's own headers were modified")
 	}
-	parked := republishing(d, 2, true, "run/8")
+	// The replay reuses one table for every publish: nothing of the previous one may stay.
+	reused := p.Headers
+	reused["stale"] = "from an earlier message"
+	parked := republishing(d, republishHeaders(reused, d.Headers, 2, true, "run/8"))
 	if _, ok := parked.Headers[ReplayHeader]; ok {
 		t.Error("a park incremented the replay counter")
+	}
+	if _, ok := parked.Headers["stale"]; ok || parked.Headers[ReplayIDHeader] != "run/8" || len(parked.Headers) != 3 {
+		t.Errorf("reused headers %+v", parked.Headers)
 	}
 }

@@ -59,7 +59,9 @@ type Endpoint struct {
 // one call (a missing queue, a refused declare) never affects another; they may be called
 // concurrently.
 type Client struct {
-	conn  *amqp.Connection
+	conn *amqp.Connection
+	// wire is the connection's socket, whose writes a replay batches (nil: not batched).
+	wire  *coalescingConn
 	scrub func(error) error
 	vhost string
 
@@ -100,7 +102,7 @@ func Dial(ctx context.Context, ep Endpoint) (*Client, error) {
 		}
 	}
 
-	var dialed net.Conn // the socket, once connected
+	var dialed *coalescingConn // the socket, once connected
 	var dialedMu sync.Mutex
 	cfg := amqp.Config{
 		SASL:            saslFor(user, pass),
@@ -154,7 +156,7 @@ func Dial(ctx context.Context, ep Endpoint) (*Client, error) {
 		}
 		return nil, scrub(fmt.Errorf("dial rabbitmq %s: %w", redactURL(target), err))
 	}
-	return &Client{conn: conn, scrub: scrub, vhost: conn.Config.Vhost}, nil
+	return &Client{conn: conn, wire: dialed, scrub: scrub, vhost: conn.Config.Vhost}, nil
 }
 
 // Close closes the connection; unacknowledged deliveries of any interrupted call go back to

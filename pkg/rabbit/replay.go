@@ -1,6 +1,7 @@
 package rabbit
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -197,8 +198,8 @@ func (c *Client) Replay(ctx context.Context, req ReplayRequest) (ReplayResult, e
 		return res, fmt.Errorf("replay from %s: %w", req.DLQ, err)
 	}
 	r := &replayer{c: c, req: req, res: res, groups: map[GroupKey]*GroupOutcome{},
-		bySeq: map[uint64]*pending{}, targets: map[string]bool{},
-		toAck: map[uint64]*pending{}, ackedAbove: map[uint64]struct{}{}}
+		targets: map[string]bool{}, ackedAbove: map[uint64]struct{}{},
+		inflight: pendingRing{buf: make([]pending, req.Window)}}
 	r.res.RunID = newRunID()
 	start := time.Now()
 	err := r.run(ctx)
@@ -259,6 +260,58 @@ type pending struct {
 	returned bool
 }
 
+// pendingRing holds the publishes awaiting their confirm, oldest first. Their sequence
+// numbers are consecutive (one publish channel, one publish each), so the one a
+// basic.return names is found by subtraction. Its capacity is the window: no allocation per
+// message.
+type pendingRing struct {
+	buf     []pending
+	head, n int
+}
+
+func (q *pendingRing) len() int          { return q.n }
+func (q *pendingRing) at(i int) *pending { return &q.buf[(q.head+i)%len(q.buf)] }
+func (q *pendingRing) front() *pending   { return &q.buf[q.head] }
+
+func (q *pendingRing) push(p pending) {
+	if q.n == len(q.buf) {
+		q.grow()
+	}
+	q.buf[(q.head+q.n)%len(q.buf)] = p
+	q.n++
+}
+
+func (q *pendingRing) pop() pending {
+	p := q.buf[q.head]
+	q.buf[q.head] = pending{} // let the confirmation and group go
+	q.head = (q.head + 1) % len(q.buf)
+	q.n--
+	return p
+}
+
+// bySeq returns the pending publish with sequence number seq, or nil.
+func (q *pendingRing) bySeq(seq uint64) *pending {
+	if q.n == 0 || seq < q.front().seq || seq-q.front().seq >= uint64(q.n) {
+		return nil
+	}
+	return q.at(int(seq - q.front().seq))
+}
+
+func (q *pendingRing) grow() {
+	buf := make([]pending, max(2*len(q.buf), 16))
+	for i := range q.n {
+		buf[i] = *q.at(i)
+	}
+	q.buf, q.head = buf, 0
+}
+
+// toAck is a DLQ delivery whose copy was confirmed, waiting for its acknowledgement.
+type toAck struct {
+	tag   uint64
+	group *GroupOutcome
+	park  bool
+}
+
 type replayer struct {
 	c   *Client
 	req ReplayRequest
@@ -272,18 +325,25 @@ type replayer struct {
 	gen       int
 	curHeld   int // deliveries of the current consumer held unacknowledged (they fill its prefetch)
 	holdChunk int
+	taking    bool // still taking deliveries (false once a stop reason is set)
 
 	groups map[GroupKey]*GroupOutcome
-	// Publishes awaiting their confirm, oldest first, and by publish sequence number.
-	inflight []*pending
-	bySeq    map[uint64]*pending
+	// Publishes awaiting their confirm, oldest first.
+	inflight pendingRing
 
 	// Acknowledgement bookkeeping (delivery tags of the consumer channel, contiguous from 1).
-	toAck      map[uint64]*pending // confirmed, not yet acknowledged
+	acks       []toAck             // confirmed, not yet acknowledged, in the order settled
 	ackFloor   uint64              // every tag <= ackFloor is acknowledged
 	ackedAbove map[uint64]struct{} // acknowledged one by one above the floor
 	targets    map[string]bool     // target queue -> exists
 	moved      int                 // publishes started (the MaxPerRun cap)
+
+	// Reused per publish: amqp091 encodes the headers before Publish returns.
+	headers amqp.Table
+	idBuf   []byte
+	// lastKey and lastGroup skip the group lookup for a run of messages of one group.
+	lastKey   GroupKey
+	lastGroup *GroupOutcome
 }
 
 func newRunID() string {
@@ -362,13 +422,7 @@ func (r *replayer) run(ctx context.Context) error {
 		return err
 	}
 
-	taking := true
-	stop := func(why StopReason) {
-		if taking {
-			taking = false
-			r.res.Stopped = why
-		}
-	}
+	r.taking = true
 	stopTimer := time.NewTimer(time.Until(stopAt))
 	defer stopTimer.Stop()
 	idle := time.NewTimer(req.Idle)
@@ -378,8 +432,8 @@ func (r *replayer) run(ctx context.Context) error {
 
 loop:
 	for {
-		if !taking {
-			if len(r.inflight) == 0 {
+		if !r.taking {
+			if r.inflight.len() == 0 {
 				break
 			}
 			if drainEnd == nil {
@@ -387,47 +441,44 @@ loop:
 			}
 		}
 		var headDone <-chan struct{}
-		if len(r.inflight) > 0 {
-			headDone = r.inflight[0].dc.Done()
+		if r.inflight.len() > 0 {
+			headDone = r.inflight.front().dc.Done()
 		}
 		var in <-chan amqp.Delivery
-		fromOld := r.old != nil
-		if taking && len(r.inflight) < req.Window {
-			in = r.cur
-			if fromOld {
-				in = r.old
-			}
+		if r.taking && r.inflight.len() < req.Window {
+			in = r.source()
+		}
+		// What the last round wrote goes out in one system call before waiting.
+		if err := r.flush(); err != nil {
+			runErr = err
+			break loop
 		}
 		select {
 		case d, ok := <-in:
-			if !ok {
-				if fromOld { // the cancelled consumer has delivered its last message
-					r.old = nil
-					continue
-				}
-				runErr = fmt.Errorf("DLQ consumer closed (queue deleted or connection lost): %w", ErrConnectionLost)
-				break loop
-			}
 			idle.Reset(req.Idle)
-			gen := r.gen
-			if fromOld {
-				gen = r.gen - 1
-			}
-			if err := r.handle(ctx, &d, gen); err != nil {
-				runErr = err
-				break loop
-			}
-			switch {
-			case r.res.Seen >= r.res.Depth:
-				stop(StopDrained)
-			case r.moved >= req.MaxPerRun:
-				stop(StopCap)
-			case r.res.Seen >= req.MaxScan:
-				stop(StopScanLimit)
+			r.cork()
+			// Take what else is ready without going back through this select, whose cost
+			// (a lock per case) would otherwise be paid per message.
+			for {
+				if err := r.delivered(ctx, &d, ok, in); err != nil {
+					runErr = err
+					break loop
+				}
+				if !r.taking || r.inflight.len() >= req.Window {
+					break
+				}
+				in = r.source()
+				select {
+				case d, ok = <-in:
+					continue
+				default:
+				}
+				break
 			}
 
 		case <-headDone:
 			idle.Reset(req.Idle)
+			r.cork()
 			// A basic.return arrives before the confirm of the same publish, and the reader
 			// goroutine passed it on before settling this confirm: it is in the buffer now.
 			r.drainReturns(returns)
@@ -459,14 +510,14 @@ loop:
 				break loop
 			}
 			if q.Messages == 0 {
-				stop(StopIdle)
+				r.stop(StopIdle)
 			} else {
 				idle.Reset(req.Idle)
 			}
 		case <-stopTimer.C:
-			stop(StopDeadline)
+			r.stop(StopDeadline)
 		case <-ctx.Done():
-			stop(StopCancelled)
+			r.stop(StopCancelled)
 		case tag := <-cancels:
 			if tag == r.curTag {
 				runErr = fmt.Errorf("the broker cancelled the DLQ consumer (queue deleted?): %w", ErrConnectionLost)
@@ -485,9 +536,13 @@ loop:
 			break loop
 		}
 	}
+	// Acks written in the last round must reach the broker before the channels close.
+	if err := r.flush(); err != nil && runErr == nil {
+		runErr = err
+	}
 
 	// Whatever is still unconfirmed stays in the DLQ (the channel close below requeues it).
-	if n := len(r.inflight); n > 0 {
+	if n := r.inflight.len(); n > 0 {
 		reason := LeftDeadline
 		if runErr != nil {
 			reason = LeftLost
@@ -495,8 +550,8 @@ loop:
 				r.res.Stopped = StopConnectionLost
 			}
 		}
-		for _, p := range r.inflight {
-			r.leave(p.group, reason)
+		for i := range n {
+			r.leave(r.inflight.at(i).group, reason)
 		}
 		r.res.InDoubt = n
 	}
@@ -539,8 +594,73 @@ func lostErr(e *amqp.Error) error {
 	return fmt.Errorf("%w: %s", ErrConnectionLost, e.Error())
 }
 
+// stop ends the taking of deliveries, for the first reason given.
+func (r *replayer) stop(why StopReason) {
+	if r.taking {
+		r.taking = false
+		r.res.Stopped = why
+	}
+}
+
+// source is the consumer channel to read: the previous consumer's until it has drained.
+func (r *replayer) source() <-chan amqp.Delivery {
+	if r.old != nil {
+		return r.old
+	}
+	return r.cur
+}
+
+// delivered handles what the consumer channel in gave: a delivery or, when !ok, its end.
+func (r *replayer) delivered(ctx context.Context, d *amqp.Delivery, ok bool, in <-chan amqp.Delivery) error {
+	fromOld := r.old != nil && in == r.old
+	if !ok {
+		if fromOld { // the cancelled consumer has delivered its last message
+			r.old = nil
+			return nil
+		}
+		return fmt.Errorf("DLQ consumer closed (queue deleted or connection lost): %w", ErrConnectionLost)
+	}
+	gen := r.gen
+	if fromOld {
+		gen = r.gen - 1
+	}
+	if err := r.handle(ctx, d, gen); err != nil {
+		return err
+	}
+	switch {
+	case r.res.Seen >= r.res.Depth:
+		r.stop(StopDrained)
+	case r.moved >= r.req.MaxPerRun:
+		r.stop(StopCap)
+	case r.res.Seen >= r.req.MaxScan:
+		r.stop(StopScanLimit)
+	}
+	return nil
+}
+
+// cork holds this round's frames (publishes, acks) in the connection's buffer; flush sends
+// them in one system call. Every blocking wait and every RPC is preceded by a flush.
+func (r *replayer) cork() {
+	if r.c.wire != nil {
+		r.c.wire.Cork()
+	}
+}
+
+func (r *replayer) flush() error {
+	if r.c.wire == nil {
+		return nil
+	}
+	if err := r.c.wire.Flush(); err != nil {
+		return fmt.Errorf("send to the broker: %w", errors.Join(ErrConnectionLost, err))
+	}
+	return nil
+}
+
 // subscribe starts a consumer on the DLQ; it becomes the current one.
 func (r *replayer) subscribe() error {
+	if err := r.flush(); err != nil { // an RPC: its request must not wait in the cork
+		return err
+	}
 	tag := consumerTag("replay")
 	ds, err := r.cons.Consume(r.req.DLQ, tag, false, false, false, false, nil)
 	if err != nil {
@@ -572,6 +692,10 @@ func (r *replayer) renew() error {
 }
 
 func (r *replayer) group(k GroupKey) *GroupOutcome {
+	if r.lastGroup != nil && k == r.lastKey {
+		return r.lastGroup
+	}
+	defer func() { r.lastKey, r.lastGroup = k, r.groups[k] }()
 	g, ok := r.groups[k]
 	if !ok {
 		g = &GroupOutcome{Key: k, Class: Classify(k), Left: map[LeftReason]int{}}
@@ -627,36 +751,24 @@ func (r *replayer) handle(ctx context.Context, d *amqp.Delivery, gen int) error 
 	}
 
 	seq := r.pub.GetNextPublishSeqNo()
-	msg := republishing(d, m.Replays, park, r.res.RunID+"/"+strconv.FormatUint(seq, 10))
+	r.idBuf = strconv.AppendUint(append(append(r.idBuf[:0], r.res.RunID...), '/'), seq, 10)
+	r.headers = republishHeaders(r.headers, d.Headers, m.Replays, park, string(r.idBuf))
+	msg := republishing(d, r.headers)
 	dc, err := r.pub.PublishWithDeferredConfirm("", target, true, false, msg)
 	if err != nil {
 		// Not published (or unknown): the delivery stays unacked and goes back to the DLQ.
 		r.leave(g, LeftLost)
 		return fmt.Errorf("publish to %s: %w", target, errors.Join(ErrConnectionLost, err))
 	}
-	p := &pending{seq: seq, dc: dc, tag: d.DeliveryTag, gen: gen, group: g, park: park}
-	r.inflight = append(r.inflight, p)
-	r.bySeq[seq] = p
+	r.inflight.push(pending{seq: seq, dc: dc, tag: d.DeliveryTag, gen: gen, group: g, park: park})
 	r.moved++
 	return nil
 }
 
-// republishing is the copy sent to the target: same body and properties, CC/BCC removed
-// (sender-selected distribution would copy it to other queues), replay counter incremented
-// (not for a park), the publish id added. UserId is dropped: the broker refuses a publish
-// whose user-id is not the publishing connection's user, and that would close the channel.
-func republishing(d *amqp.Delivery, replays int, park bool, id string) amqp.Publishing {
-	h := make(amqp.Table, len(d.Headers)+2)
-	for k, v := range d.Headers {
-		if strings.EqualFold(k, "CC") || strings.EqualFold(k, "BCC") {
-			continue
-		}
-		h[k] = v
-	}
-	if !park {
-		h[ReplayHeader] = int64(replays + 1)
-	}
-	h[ReplayIDHeader] = id
+// republishing is the copy sent to the target: same body and properties, with headers h
+// (see republishHeaders). UserId is dropped: the broker refuses a publish whose user-id is
+// not the publishing connection's user, and that would close the channel.
+func republishing(d *amqp.Delivery, h amqp.Table) amqp.Publishing {
 	return amqp.Publishing{
 		Headers:         h,
 		ContentType:     d.ContentType,
@@ -674,10 +786,36 @@ func republishing(d *amqp.Delivery, replays int, park bool, id string) amqp.Publ
 	}
 }
 
+// republishHeaders fills h (cleared; allocated when nil) with the headers of the copy: the
+// original's without CC/BCC (sender-selected distribution would copy it to other queues),
+// the replay counter incremented (not for a park), the publish id added. The delivery's own
+// headers are left as they were.
+func republishHeaders(h, orig amqp.Table, replays int, park bool, id string) amqp.Table {
+	if h == nil {
+		h = make(amqp.Table, len(orig)+2)
+	} else {
+		clear(h)
+	}
+	for k, v := range orig {
+		if strings.EqualFold(k, "CC") || strings.EqualFold(k, "BCC") {
+			continue
+		}
+		h[k] = v
+	}
+	if !park {
+		h[ReplayHeader] = int64(replays + 1)
+	}
+	h[ReplayIDHeader] = id
+	return h
+}
+
 // targetExists checks a target queue once per run (passive declare on a throwaway channel).
 func (r *replayer) targetExists(ctx context.Context, queue string) (bool, error) {
 	if ok, seen := r.targets[queue]; seen {
 		return ok, nil
+	}
+	if err := r.flush(); err != nil { // an RPC: its request must not wait in the cork
+		return false, err
 	}
 	_, err := r.c.Inspect(ctx, queue)
 	switch {
@@ -718,7 +856,7 @@ func (r *replayer) markReturned(ret amqp.Return) {
 	if err != nil {
 		return
 	}
-	if p, ok := r.bySeq[seq]; ok {
+	if p := r.inflight.bySeq(seq); p != nil {
 		p.returned = true
 	}
 }
@@ -729,24 +867,23 @@ func (r *replayer) markReturned(ret amqp.Return) {
 // end of the run). A channel that closed nacks everything pending: that is a lost
 // connection, and those stay in flight (in doubt).
 func (r *replayer) settle() error {
-	for len(r.inflight) > 0 {
-		p := r.inflight[0]
+	for r.inflight.len() > 0 {
+		dc := r.inflight.front().dc
 		select {
-		case <-p.dc.Done():
+		case <-dc.Done():
 		default:
 			return nil
 		}
-		acked := p.dc.Acked()
+		acked := dc.Acked()
 		if !acked && r.pub.IsClosed() {
 			return ErrConnectionLost
 		}
-		r.inflight[0] = nil
-		r.inflight = r.inflight[1:]
-		delete(r.bySeq, p.seq)
+		p := r.inflight.pop()
 		var err error
 		switch {
 		case acked && !p.returned:
-			r.toAck[p.tag] = p // acknowledged by flushAcks, before the next delivery is taken
+			// acknowledged by flushAcks, before the next delivery is taken
+			r.acks = append(r.acks, toAck{tag: p.tag, group: p.group, park: p.park})
 		case p.returned:
 			err = r.hold(p.group, LeftReturn, p.gen)
 		default:
@@ -764,14 +901,19 @@ func (r *replayer) settle() error {
 // acknowledged, so the broker knows it), the rest one by one. Held deliveries are never
 // covered: the floor stops below the first of them.
 func (r *replayer) flushAcks() error {
-	if len(r.toAck) == 0 {
+	if len(r.acks) == 0 {
 		return nil
 	}
-	floor, multi := r.ackFloor, uint64(0)
+	// Settled in publish order, which is delivery order except around a consumer renewal.
+	if !slices.IsSortedFunc(r.acks, byTag) {
+		slices.SortFunc(r.acks, byTag)
+	}
+	floor, multi, i := r.ackFloor, uint64(0), 0
 	for {
 		next := floor + 1
-		if _, ok := r.toAck[next]; ok {
+		if i < len(r.acks) && r.acks[i].tag == next {
 			multi, floor = next, next
+			i++
 			continue
 		}
 		if _, ok := r.ackedAbove[next]; ok {
@@ -785,43 +927,45 @@ func (r *replayer) flushAcks() error {
 		if err := r.cons.Ack(multi, true); err != nil {
 			return r.ackFailed(err)
 		}
-		for tag, p := range r.toAck {
-			if tag <= multi {
-				r.count(p)
-				delete(r.toAck, tag)
-			}
+		for _, a := range r.acks[:i] {
+			r.count(a)
 		}
 	}
 	r.ackFloor = floor
-	for tag, p := range r.toAck {
-		if err := r.cons.Ack(tag, false); err != nil {
+	r.acks = r.acks[i:]
+	for len(r.acks) > 0 {
+		a := r.acks[0]
+		if err := r.cons.Ack(a.tag, false); err != nil {
 			return r.ackFailed(err)
 		}
-		r.ackedAbove[tag] = struct{}{}
-		r.count(p)
-		delete(r.toAck, tag)
+		r.ackedAbove[a.tag] = struct{}{}
+		r.count(a)
+		r.acks = r.acks[1:]
 	}
+	r.acks = r.acks[:0:cap(r.acks)]
 	return nil
 }
+
+func byTag(a, b toAck) int { return cmp.Compare(a.tag, b.tag) }
 
 // ackFailed: the copies are in their targets and the DLQ copies will be requeued, so these
 // are duplicates in doubt.
 func (r *replayer) ackFailed(err error) error {
-	for tag, p := range r.toAck {
-		r.leave(p.group, LeftLost)
+	for _, a := range r.acks {
+		r.leave(a.group, LeftLost)
 		r.res.InDoubt++
-		delete(r.toAck, tag)
 	}
+	r.acks = r.acks[:0]
 	return fmt.Errorf("ack DLQ deliveries: %w", errors.Join(ErrConnectionLost, err))
 }
 
 // count counts a message whose DLQ copy was acknowledged: it now lives in its target only.
-func (r *replayer) count(p *pending) {
-	if p.park {
-		p.group.Parked++
+func (r *replayer) count(a toAck) {
+	if a.park {
+		a.group.Parked++
 		r.res.Parked++
 	} else {
-		p.group.Replayed++
+		a.group.Replayed++
 		r.res.Replayed++
 	}
 }

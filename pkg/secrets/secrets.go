@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -93,11 +94,13 @@ func (s *Store) Field(ctx context.Context, name, field string) (string, error) {
 	return v, nil
 }
 
-// Parse reads a secret string: a JSON object, or a plain value.
+// Parse reads a secret string: a JSON object, or a plain value (anything that is not an
+// object, JSON null included, comes back as {"value": s}). A broken object is an error even
+// after leading whitespace: taken for a plain value, it only failed later as "no such field".
 func Parse(s string) (map[string]string, error) {
 	var raw map[string]any
-	if err := json.Unmarshal([]byte(s), &raw); err != nil {
-		if len(s) > 0 && s[0] == '{' {
+	if err := json.Unmarshal([]byte(s), &raw); err != nil || raw == nil {
+		if err != nil && strings.HasPrefix(strings.TrimLeft(s, " \t\r\n"), "{") {
 			return nil, errors.New("the value looks like JSON but does not parse") // never echo it
 		}
 		return map[string]string{"value": s}, nil
