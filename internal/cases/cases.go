@@ -171,8 +171,43 @@ type Outcome struct {
 	Steps []*Outcome
 }
 
-// Run runs one case in a fresh sandbox and a fresh emulator (a cold start every time).
-func Run(ctx context.Context, e Env, c Case) (*Outcome, error) {
+// Fixture is a case's world, set up and not yet invoked: the sandbox loaded with the
+// scenario, the broker's vhost, the ledger table, and the function's environment.
+type Fixture struct {
+	Case    Case
+	Sandbox *sandbox.Sandbox
+	Env     map[string]string
+	Timeout time.Duration
+	cleanup []func()
+	e       Env
+}
+
+// Close tears the fixture down (sandbox, broker vhost).
+func (f *Fixture) Close() {
+	for i := len(f.cleanup) - 1; i >= 0; i-- {
+		f.cleanup[i]()
+	}
+}
+
+// Invoke runs one event of the case's function through a fresh emulator.
+func (f *Fixture) Invoke(ctx context.Context, event string) (*Outcome, error) {
+	out, err := invoke(ctx, f.e, f.Case.Function, event, f.Env, f.Sandbox, f.Timeout)
+	if out != nil {
+		out.Broker = f.Case.Broker
+		out.Queues = f.Case.Broker.depths()
+	}
+	return out, err
+}
+
+// Setup builds a case's world.
+func Setup(ctx context.Context, e Env, c Case) (*Fixture, error) {
+	f := &Fixture{Case: c, e: e, Timeout: 120 * time.Second}
+	ok := false
+	defer func() {
+		if !ok {
+			f.Close()
+		}
+	}()
 	delay := e.TaskStartDelay
 	if delay <= 0 {
 		delay = 300 * time.Millisecond
@@ -183,11 +218,12 @@ func Run(ctx context.Context, e Env, c Case) (*Outcome, error) {
 		if err != nil {
 			return nil, fmt.Errorf("case %q: prepare broker: %w", c.Name, err)
 		}
-		defer cleanup()
+		f.cleanup = append(f.cleanup, cleanup)
 		opts.VirtualHost = c.Broker.VirtualHost()
 		opts.Rabbit = sandbox.RabbitOptions{AMQPURL: "amqp://127.0.0.1:5672/" + url.PathEscape(c.Broker.VirtualHost())}
 	}
 	sb := sandbox.New(opts)
+	f.Sandbox = sb
 	if err := sb.LoadScenario(c.Scenario); err != nil {
 		return nil, fmt.Errorf("case %q: %w", c.Name, err)
 	}
@@ -197,15 +233,15 @@ func Run(ctx context.Context, e Env, c Case) (*Outcome, error) {
 	for k, v := range c.Secrets {
 		sb.SetSecret(k, v)
 	}
-	for _, f := range c.Faults {
+	for _, flt := range c.Faults {
 		var delay time.Duration
-		if f.Delay != "" {
+		if flt.Delay != "" {
 			var err error
-			if delay, err = time.ParseDuration(f.Delay); err != nil {
+			if delay, err = time.ParseDuration(flt.Delay); err != nil {
 				return nil, fmt.Errorf("case %q: fault delay: %w", c.Name, err)
 			}
 		}
-		if _, err := sb.InjectFault(sandbox.Fault{Op: f.Op, Kind: sandbox.FaultKind(f.Kind), Times: f.Times, Delay: delay}); err != nil {
+		if _, err := sb.InjectFault(sandbox.Fault{Op: flt.Op, Kind: sandbox.FaultKind(flt.Kind), Times: flt.Times, Delay: delay}); err != nil {
 			return nil, fmt.Errorf("case %q: %w", c.Name, err)
 		}
 	}
@@ -220,7 +256,7 @@ func Run(ctx context.Context, e Env, c Case) (*Outcome, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer stop()
+	f.cleanup = append(f.cleanup, stop)
 	env := sb.Env()
 	env[config.EnvVerifyInterval] = "500ms"
 	env[config.EnvVerifyTimeout] = "10s"
@@ -251,26 +287,34 @@ func Run(ctx context.Context, e Env, c Case) (*Outcome, error) {
 			return nil, fmt.Errorf("case %q: customize: %w", c.Name, err)
 		}
 	}
-	timeout := 120 * time.Second
 	if c.Timeout != "" {
-		if timeout, err = time.ParseDuration(c.Timeout); err != nil {
+		if f.Timeout, err = time.ParseDuration(c.Timeout); err != nil {
 			return nil, fmt.Errorf("case %q: timeout: %w", c.Name, err)
 		}
 	}
-	out, err := invoke(ctx, e, c.Function, c.Event, env, sb, timeout)
+	f.Env = env
+	ok = true
+	return f, nil
+}
+
+// Run runs one case in a fresh sandbox and a fresh emulator (a cold start every time), then
+// its Then steps in the same world.
+func Run(ctx context.Context, e Env, c Case) (*Outcome, error) {
+	f, err := Setup(ctx, e, c)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	out, err := f.Invoke(ctx, c.Event)
 	if err != nil {
 		return out, fmt.Errorf("case %q: %w", c.Name, err)
 	}
-	out.Broker = c.Broker
-	out.Queues = c.Broker.depths()
 	for _, st := range c.Then {
-		sb.ClearRecords()
-		next, err := invoke(ctx, e, c.Function, st.Event, env, sb, timeout)
+		f.Sandbox.ClearRecords()
+		next, err := f.Invoke(ctx, st.Event)
 		if err != nil {
 			return out, fmt.Errorf("case %q, then %s: %w", c.Name, filepath.Base(st.Event), err)
 		}
-		next.Broker = c.Broker
-		next.Queues = c.Broker.depths()
 		out.Steps = append(out.Steps, next)
 	}
 	return out, nil

@@ -1,0 +1,127 @@
+package e2e
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/arrakis/gp-remediation/internal/cases"
+	"github.com/arrakis/gp-remediation/pkg/report"
+)
+
+// TestParallelDeliveriesActOnce sends the same alarm to N functions at once (SNS delivers at
+// least once; Lambda may run the copies in parallel on different instances). With the
+// DynamoDB ledger shared between them, exactly one acts; the others say "duplicate".
+func TestParallelDeliveriesActOnce(t *testing.T) {
+	const n = 6
+	f := setup(t, cases.Case{Name: "parallel", Function: "no-tasks", Scenario: "ingestor-oom", Mode: "on"})
+	before := updates(f)
+	results := invokeAll(t, f, repeat("../events/no-tasks/ingestor-alarm.json", n))
+	acted, dups := 0, 0
+	for _, r := range results {
+		switch {
+		case r.Finding.Code == "duplicate":
+			dups++
+		case done(r) == 1:
+			acted++
+		default:
+			t.Errorf("unexpected result: %s %+v", r.Finding.Code, r.Actions)
+		}
+	}
+	if acted != 1 || dups != n-1 {
+		t.Errorf("%d invocations acted and %d were duplicates; want 1 and %d", acted, dups, n-1)
+	}
+	if got := updates(f) - before; got != 1 {
+		t.Errorf("%d new deployments of the ingestor, want exactly 1", got)
+	}
+}
+
+// TestTwoAlarmsOneServiceActOnce: two different alarm transitions about the same service
+// (the SNS and the EventBridge notification, as if two alarms fired) reach two invocations at
+// once. Both are admitted (different transitions), but the lock on the service, the
+// re-read of its state and the restart cooldown mean only one restart happens.
+func TestTwoAlarmsOneServiceActOnce(t *testing.T) {
+	f := setup(t, cases.Case{Name: "two alarms", Function: "no-tasks", Scenario: "ingestor-oom", Mode: "on"})
+	before := updates(f)
+	results := invokeAll(t, f, []string{"../events/no-tasks/ingestor-alarm.json", "../events/no-tasks/ingestor-alarm-eventbridge.json"})
+	total := 0
+	for _, r := range results {
+		total += done(r)
+		for _, a := range r.Actions {
+			if a.Kind == "force-new-deployment" && a.Outcome == report.OutcomeSkipped {
+				t.Logf("the other invocation stood back: %s", a.Reason)
+			}
+		}
+	}
+	if total != 1 {
+		t.Errorf("%d restarts done across the two invocations, want 1: %+v", total, results)
+	}
+	if got := updates(f) - before; got != 1 {
+		t.Errorf("%d new deployments of the ingestor, want exactly 1", got)
+	}
+}
+
+func setup(t *testing.T, c cases.Case) *cases.Fixture {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	f, err := cases.Setup(ctx, env, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(f.Close)
+	return f
+}
+
+func invokeAll(t *testing.T, f *cases.Fixture, events []string) []report.Result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	results := make([]report.Result, len(events))
+	var wg sync.WaitGroup
+	for i, ev := range events {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out, err := f.Invoke(ctx, ev)
+			if err != nil {
+				t.Errorf("invocation %d: %v", i, err)
+				return
+			}
+			results[i] = out.Result
+		}()
+	}
+	wg.Wait()
+	return results
+}
+
+// updates counts the UpdateService calls that succeeded: each started one deployment. (The
+// service's deployment list forgets completed ones, so it cannot be counted instead.)
+func updates(f *cases.Fixture) int {
+	n := 0
+	for _, c := range f.Sandbox.Calls() {
+		if c.Service == "ecs" && c.Operation == "UpdateService" && c.Status == 200 {
+			n++
+		}
+	}
+	return n
+}
+
+func done(r report.Result) int {
+	n := 0
+	for _, a := range r.Actions {
+		if a.Outcome == report.OutcomeDone {
+			n++
+		}
+	}
+	return n
+}
+
+func repeat(s string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = s
+	}
+	return out
+}
