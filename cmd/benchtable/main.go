@@ -4,6 +4,7 @@
 // and writes docs/benchmarks.md with the machine it ran on.
 //
 //	go run ./cmd/benchtable -dir build/bench -out docs/benchmarks.md -load-start "$(cat /proc/loadavg)"
+//	go run ./cmd/benchtable -hello-zip build/bench/hello.zip   # the zip baseline, built as `make build` builds
 //
 // It exits 1 when a measurement could not be taken, and with -strict also when a target
 // was missed.
@@ -11,6 +12,8 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -36,7 +39,15 @@ func main() {
 	loadStart := flag.String("load-start", "", "/proc/loadavg at the start of the run")
 	started := flag.String("started", "", "start of the run (RFC 3339)")
 	strict := flag.Bool("strict", false, "exit 1 when a target is missed, not only when a measurement is missing")
+	helloZip := flag.String("hello-zip", "", "only build the hello-world baseline's arm64 zip here, as `make build` builds a function's, and exit")
 	flag.Parse()
+	if *helloZip != "" {
+		if err := buildHelloZip(*helloZip); err != nil {
+			fmt.Fprintln(os.Stderr, "benchtable:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	code, err := run(*dir, *buildDir, *out, *loadStart, *started, *strict)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "benchtable:", err)
@@ -58,13 +69,13 @@ func run(dir, buildDir, out, loadStart, started string, strict bool) (int, error
 	if err != nil {
 		return 0, err
 	}
-	in := bench.Inputs{Bench: map[string]bench.Samples{}, Steps: steps, Functions: fns, Zips: map[string]int64{}}
+	in := bench.Inputs{Bench: map[string]bench.Samples{}, Failures: map[string]map[string]string{}, Steps: steps, Functions: fns, Zips: map[string]int64{}}
 	for _, st := range benchSteps {
-		s, err := readSamples(filepath.Join(dir, st+".txt"))
+		s, failures, err := readBench(filepath.Join(dir, st+".txt"))
 		if err != nil {
 			return 0, err
 		}
-		in.Bench[st] = s
+		in.Bench[st], in.Failures[st] = s, failures
 	}
 	for _, fn := range append([]string{"hello"}, fns...) {
 		p := filepath.Join(buildDir, fn+".zip")
@@ -97,6 +108,33 @@ func run(dir, buildDir, out, loadStart, started string, strict bool) (int, error
 	return 0, nil
 }
 
+// buildHelloZip builds and zips the hello-world function with the Makefile's BUILD_FLAGS.
+func buildHelloZip(out string) error {
+	root, err := bench.ModuleRoot(".")
+	if err != nil {
+		return err
+	}
+	flags, err := bench.MakefileBuildFlags(root)
+	if err != nil {
+		return err
+	}
+	abs, err := filepath.Abs(out)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	if err := bench.HelloZip(ctx, root, flags, abs); err != nil {
+		return err
+	}
+	fi, err := os.Stat(abs)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("%s: %d bytes (built with %q)\n", out, fi.Size(), flags)
+	return nil
+}
+
 // readSteps reads steps.tsv: name, exit status, seconds per line, in run order.
 func readSteps(path string) (map[string]bench.Step, []bench.Step, error) {
 	f, err := os.Open(path)
@@ -124,16 +162,20 @@ func readSteps(path string) (map[string]bench.Step, []bench.Step, error) {
 	return m, order, sc.Err()
 }
 
-func readSamples(path string) (bench.Samples, error) {
-	f, err := os.Open(path)
+// readBench reads a step's `go test -bench` output: its results and its failures.
+func readBench(path string) (bench.Samples, map[string]string, error) {
+	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return bench.Samples{}, nil // the step did not run: its rows say so
+		return bench.Samples{}, nil, nil // the step did not run: its rows say so
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	defer f.Close()
-	return bench.ReadSamples(f, filepath.Base(path))
+	s, err := bench.ReadSamples(bytes.NewReader(data), filepath.Base(path))
+	if err != nil {
+		return nil, nil, err
+	}
+	return s, bench.ReadFailures(string(data)), nil
 }
 
 // document is docs/benchmarks.md: the machine, the table, how each row is measured, the
@@ -154,6 +196,11 @@ func document(dir string, in bench.Inputs, order []bench.Step, rows []bench.Row,
 	fmt.Fprintf(&b, "- CPUs (`nproc`): %d; model: %s\n", m.CPUs, orUnknown(m.Model))
 	fmt.Fprintf(&b, "- Memory: %.1f GiB\n", float64(m.MemBytes)/(1<<30))
 	fmt.Fprintf(&b, "- Go: %s\n", m.Go)
+	if root, err := bench.ModuleRoot("."); err == nil {
+		if flags, err := bench.MakefileBuildFlags(root); err == nil {
+			fmt.Fprintf(&b, "- Build flags (the Makefile's BUILD_FLAGS, used for the functions and hello-world): `%s`\n", strings.Join(quoteArgs(flags), " "))
+		}
+	}
 	loadEnd, _ := os.ReadFile("/proc/loadavg")
 	fmt.Fprintf(&b, "- Load average (1, 5, 15 min) at start: %s; at end: %s\n", orUnknown(fields3(loadStart)), orUnknown(fields3(string(loadEnd))))
 	if l, err := bench.LoadAverage(loadStart); err == nil && bench.Loaded(l, m.CPUs) {
@@ -224,6 +271,18 @@ func latencySection(b *strings.Builder, dir string) error {
 	return nil
 }
 
+// quoteArgs quotes the arguments that hold spaces, for display.
+func quoteArgs(args []string) []string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		if strings.ContainsAny(a, " \t") {
+			a = strconv.Quote(a)
+		}
+		out[i] = a
+	}
+	return out
+}
+
 func fields3(s string) string {
 	f := strings.Fields(s)
 	if len(f) > 3 {
@@ -243,15 +302,16 @@ func orUnknown(s string) string {
 const method = `## How each row is measured
 
 1. **Cold init.** ` + "`BenchmarkColdInit`" + ` (internal/bench) builds every function and the hello-world function
-   (` + "`internal/bench/hello`" + `: ` + "`lambda.Start`" + ` of a handler returning "hello") for this machine with the Makefile's flags
-   (linux, ` + "`-tags lambda.norpc -trimpath -ldflags \"-s -w\"`" + `), then starts each under the Lambda Runtime Interface
+   (` + "`internal/bench/hello`" + `: ` + "`lambda.Start`" + ` of a handler returning "hello") for this machine (linux) with the
+   Makefile's ` + "`BUILD_FLAGS`" + ` (read from the Makefile; above), then starts each under the Lambda Runtime Interface
    Emulator, one fresh emulator process per start, and reads the emulator's ` + "`INIT REPORT(durationMs: …)`" + `. Each
    iteration starts hello-world and the function back to back, alternating which goes first; one unmeasured start of
    each comes first so both binaries are in the page cache. The functions get the stack's configuration (ledger table
    set, so init builds every client it builds in AWS) and an event that is not an alarm, so the invocation ends at once.
    Value and baseline are the medians over all runs; the ratio is the median of each run's ratio of medians.
-2. **Zip size.** The size of ` + "`build/<fn>.zip`" + ` as ` + "`make build`" + ` writes it (linux/arm64, same flags, ` + "`cmd/zipfn`" + `); the
-   hello-world baseline is built and zipped the same way (` + "`build/bench/hello.zip`" + `). MB = 10^6 bytes.
+2. **Zip size.** The size of ` + "`build/<fn>.zip`" + ` as ` + "`make build`" + ` last wrote it in this run (linux/arm64, same flags,
+   ` + "`cmd/zipfn`" + `; ` + "`make synth`" + ` runs ` + "`make build`" + ` again); the hello-world baseline is built and zipped the same way
+   (` + "`build/bench/hello.zip`" + `). MB = 10^6 bytes, the stricter reading of "5 MB"; MiB shown too.
 3. **Wall time under latency.** ` + "`BenchmarkDiagnoseLatency`" + ` runs one invocation per iteration of a function under the
    emulator, in dry-run (nothing is changed, so no verification polling), on the scenario of its end-to-end cases,
    with 100 ms added to every call the sandbox answers (` + "`SetLatency`" + `: the AWS APIs and the Slack, Discord,
@@ -263,8 +323,8 @@ const method = `## How each row is measured
      stand-in requests, the proxy's DynamoDB calls), the longest path where a call follows another when it started
      after the other ended. Every such pair counts as dependent except two calls of different diagnostic probes, which
      the design runs concurrently: probes are told apart by operation (ECS service and task definitions; ECS tasks;
-     logs; metrics; the Discord API with the token read just before it; a secret read during the diagnosis, for the
-     broker or the database). So the guard's ledger claim and kill-switch read, the budget check, paging and the report
+     logs; metrics; the Discord API with the token read just before it; the other secret reads that overlap the
+     diagnosis: broker and database credentials, report-sink secrets read ahead). So the guard's ledger claim and kill-switch read, the budget check, paging and the report
      count as steps, as the code runs them, and a probe that waits for another probe shows as a ratio above 1.
    - *Per-call time*: the median recorded duration of the invocation's calls (100 ms plus the sandbox's answer).
    - *Ratio* = wall ÷ (chain × per-call time), median over the runs. The target (≤ 1.5×) applies to no-tasks; the other

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"time"
 
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+
 	"github.com/arrakis/gp-remediation/internal/lambdarun"
 	"github.com/arrakis/gp-remediation/pkg/config"
 	"github.com/arrakis/gp-remediation/sandbox"
@@ -88,6 +90,18 @@ func run() error {
 				env[k] = v
 			}
 		}
+		// The function reads credentials from its environment, as in Lambda: resolve yours
+		// (profile, SSO, ...) here and pass them in.
+		cfg, err := awsconfig.LoadDefaultConfig(context.Background())
+		if err != nil {
+			return fmt.Errorf("load your AWS configuration: %w", err)
+		}
+		creds, err := cfg.Credentials.Retrieve(context.Background())
+		if err != nil {
+			return fmt.Errorf("resolve your AWS credentials: %w", err)
+		}
+		env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], env["AWS_SESSION_TOKEN"] = creds.AccessKeyID, creds.SecretAccessKey, creds.SessionToken
+		env["AWS_REGION"] = cfg.Region
 		fmt.Fprintf(os.Stderr, "invoke: %s with %s against the AWS account of your credentials (mode %s)\n", *fn, *eventPath, *mode)
 	}
 	env[config.EnvMode] = *mode

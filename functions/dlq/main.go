@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/arrakis/gp-remediation/pkg/app"
+	"github.com/arrakis/gp-remediation/pkg/brokerdb"
 	"github.com/arrakis/gp-remediation/pkg/dlq"
 	"github.com/arrakis/gp-remediation/pkg/playbook"
 	"github.com/arrakis/gp-remediation/pkg/report"
@@ -27,7 +28,7 @@ func main() {
 		slog.New(slog.NewJSONHandler(os.Stdout, nil)).Error("cannot start", "function", function, "error", err.Error())
 		os.Exit(1)
 	}
-	pb := &dlq.Playbook{Config: a.Config, Conns: a.Connections()}
+	pb := &dlq.Playbook{Config: a.Config, Conns: brokerdb.Connections{Secrets: a.Secrets, Config: a.Config, Function: function, HTTP: a.HTTP}}
 	runner := a.Runner()
 	lambda.Start(func(ctx context.Context, payload json.RawMessage) (report.Result, error) {
 		return playbook.Handle(ctx, runner, playbook.Playbook[dlq.Evidence](pb), payload)

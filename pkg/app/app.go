@@ -1,37 +1,32 @@
-// Package app wires a function: configuration, AWS clients, the guard and its ledger, the
-// report destinations and the pager. Every function's main.go calls Load and Runner, then
-// hands its playbook to lambda.Start, so all four are wired the same way.
+// Package app wires what every function shares: configuration, the AWS configuration, the
+// guard and its ledger, the report destinations and the pager. Every function's main.go
+// calls Load and Runner, builds the clients its own playbook needs, and hands the playbook
+// to lambda.Start, so all four are wired the same way and each links only what it uses
+// (the zipped bootstraps stay under 5 MB).
 package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
-	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	awsecs "github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/arrakis/gp-remediation/pkg/config"
-	"github.com/arrakis/gp-remediation/pkg/discord"
-	"github.com/arrakis/gp-remediation/pkg/ecs"
 	"github.com/arrakis/gp-remediation/pkg/guard"
 	"github.com/arrakis/gp-remediation/pkg/ledger"
-	"github.com/arrakis/gp-remediation/pkg/logs"
-	"github.com/arrakis/gp-remediation/pkg/metrics"
-	"github.com/arrakis/gp-remediation/pkg/notasks"
 	"github.com/arrakis/gp-remediation/pkg/playbook"
 	"github.com/arrakis/gp-remediation/pkg/report"
 	"github.com/arrakis/gp-remediation/pkg/secrets"
@@ -44,9 +39,6 @@ type App struct {
 	AWS      aws.Config
 	Log      *slog.Logger
 	Secrets  *secrets.Store
-	ECS      ecs.Client
-	Logs     logs.Client
-	Metrics  metrics.Client
 	SNS      *sns.Client
 	SSM      *ssm.Client
 	Ledger   guard.Ledger
@@ -62,16 +54,13 @@ func Load(ctx context.Context, function string, getenv func(string) string) (*Ap
 	if err != nil {
 		return nil, err
 	}
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRetryer(Retryer))
+	awsCfg, err := AWSConfig()
 	if err != nil {
-		return nil, fmt.Errorf("load AWS configuration: %w", err)
+		return nil, err
 	}
 	a := &App{
 		Function: function, Config: cfg, AWS: awsCfg, Log: log,
 		Secrets: &secrets.Store{API: secretsmanager.NewFromConfig(awsCfg)},
-		ECS:     ecs.Client{API: awsecs.NewFromConfig(awsCfg), Cluster: cfg.Cluster},
-		Logs:    logs.Client{API: cloudwatchlogs.NewFromConfig(awsCfg)},
-		Metrics: metrics.Client{API: cloudwatch.NewFromConfig(awsCfg)},
 		SNS:     sns.NewFromConfig(awsCfg),
 		SSM:     ssm.NewFromConfig(awsCfg),
 		HTTP:    &http.Client{Timeout: 10 * time.Second},
@@ -91,6 +80,39 @@ func Load(ctx context.Context, function string, getenv func(string) string) (*Ap
 	return a, nil
 }
 
+// AWSConfig builds the SDK configuration the way Lambda provides it: region, credentials
+// and endpoint settings from the environment, read by the SDK's own EnvConfig, so
+// AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE> work exactly as the SDK documents. The
+// full default chain of config.LoadDefaultConfig (profiles, SSO, STS, IMDS) is not linked:
+// a Lambda function never uses it, and it is half a megabyte of every zip. Locally,
+// `make invoke` resolves a developer's credentials and passes them in the environment.
+func AWSConfig() (aws.Config, error) {
+	env, err := awsconfig.NewEnvConfig()
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("read the AWS settings from the environment: %w", err)
+	}
+	var missing []string
+	if env.Region == "" {
+		missing = append(missing, "AWS_REGION")
+	}
+	if !env.Credentials.HasKeys() {
+		missing = append(missing, "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
+	}
+	if len(missing) > 0 {
+		return aws.Config{}, fmt.Errorf("AWS settings: %s not set (Lambda always sets them; locally, make invoke does)", strings.Join(missing, ", "))
+	}
+	cfg := aws.Config{
+		Region:        env.Region,
+		Credentials:   aws.NewCredentialsCache(credentials.StaticCredentialsProvider{Value: env.Credentials}),
+		ConfigSources: []any{env},
+		Retryer:       Retryer,
+	}
+	if env.BaseEndpoint != "" {
+		cfg.BaseEndpoint = aws.String(env.BaseEndpoint)
+	}
+	return cfg, nil
+}
+
 // Retryer is the SDK's adaptive retryer: it backs off on throttling across calls, which
 // matters when four probes hit ECS at once. Attempts and backoff are bounded so retries fit
 // inside a probe's timeout.
@@ -106,13 +128,13 @@ func Retryer() aws.Retryer {
 // Budgets are the per-kind action budgets of DESIGN.md §5, from the configuration.
 func Budgets(c config.Config) map[string]guard.Budget {
 	return map[string]guard.Budget{
-		notasks.ForceNewDeployment: {Max: c.RestartBudget, Window: 24 * time.Hour, Cooldown: c.RestartCooldown},
-		notasks.Rollback:           {Max: 1, Window: 6 * time.Hour},
-		notasks.RaiseTaskMemory:    {Max: 1, Window: 24 * time.Hour},
-		"scale-service":            {Max: 10, Window: 24 * time.Hour, Cooldown: c.ScaleCooldown},
+		playbook.KindForceNewDeployment: {Max: c.RestartBudget, Window: 24 * time.Hour, Cooldown: c.RestartCooldown},
+		playbook.KindRollback:           {Max: 1, Window: 6 * time.Hour},
+		playbook.KindRaiseTaskMemory:    {Max: 1, Window: 24 * time.Hour},
+		playbook.KindScaleService:       {Max: 10, Window: 24 * time.Hour, Cooldown: c.ScaleCooldown},
 		// memory-high restarts a leaking ingestor at most once per interval, on top of the
 		// restart budget every function shares.
-		"memory-high/" + notasks.ForceNewDeployment: {Max: 1, Window: c.LeakRestartEvery},
+		"memory-high/" + playbook.KindForceNewDeployment: {Max: 1, Window: c.LeakRestartEvery},
 	}
 }
 
@@ -207,27 +229,4 @@ func (p *secretPager) Resolve(ctx context.Context, dedupKey string) error {
 		return err
 	}
 	return s.Resolve(ctx, dedupKey)
-}
-
-// Discord reads the ingestor's gateway session budget with the bot token from the secret.
-func (a *App) Discord() notasks.DiscordBudget { return discordBudget{app: a} }
-
-type discordBudget struct{ app *App }
-
-// SessionBudget implements notasks.DiscordBudget. A 401 is evidence (the token is invalid),
-// not a failed probe.
-func (d discordBudget) SessionBudget(ctx context.Context) (notasks.DiscordEvidence, error) {
-	token, err := d.app.Secrets.Field(ctx, d.app.Config.DiscordSecret, "token")
-	if err != nil {
-		return notasks.DiscordEvidence{}, err
-	}
-	c := discord.Client{BaseURL: d.app.Config.DiscordAPIURL, HTTP: d.app.HTTP}
-	b, err := c.GatewayBot(ctx, token)
-	switch {
-	case errors.Is(err, discord.ErrUnauthorized):
-		return notasks.DiscordEvidence{Checked: true, Unauthorized: true}, nil
-	case err != nil:
-		return notasks.DiscordEvidence{}, err
-	}
-	return notasks.DiscordEvidence{Checked: true, Remaining: b.Remaining, Total: b.Total, ResetAfter: b.ResetAfter}, nil
 }

@@ -24,8 +24,8 @@ const (
 
 // Action kinds.
 const (
-	Replay = "replay"
-	Park   = "park"
+	Replay = playbook.KindReplay
+	Park   = playbook.KindPark
 )
 
 // Probe names.

@@ -9,18 +9,23 @@ import (
 
 	"github.com/arrakis/gp-remediation/pkg/alarm"
 	"github.com/arrakis/gp-remediation/pkg/config"
-	"github.com/arrakis/gp-remediation/pkg/notasks"
 	"github.com/arrakis/gp-remediation/pkg/playbook"
-	"github.com/arrakis/gp-remediation/pkg/queuedepth"
 	"github.com/arrakis/gp-remediation/pkg/rabbit"
 	"github.com/arrakis/gp-remediation/pkg/report"
 	"github.com/arrakis/gp-remediation/pkg/runbook"
 )
 
+// Connections opens the broker and its management API; each call a fresh connection that
+// the caller closes.
+type Connections interface {
+	Broker(ctx context.Context) (*rabbit.Client, error)
+	Management(ctx context.Context) (*rabbit.Management, error)
+}
+
 // Playbook adapts the DLQ decision to the pipeline.
 type Playbook struct {
 	Config config.Config
-	Conns  queuedepth.Connections
+	Conns  Connections
 	Now    func() time.Time
 }
 
@@ -204,7 +209,7 @@ func actionsPhrase(r report.Result) string {
 		case report.OutcomeFailed:
 			parts = append(parts, a.Kind+" FAILED")
 		default:
-			parts = append(parts, notasks.ActionsPhrase(report.Result{Actions: []report.Action{a}}))
+			parts = append(parts, playbook.ActionsPhrase(report.Result{Actions: []report.Action{a}}))
 		}
 	}
 	if len(parts) == 0 {

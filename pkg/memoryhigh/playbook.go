@@ -211,7 +211,7 @@ var short = map[string]string{
 }
 
 func headline(service string, r report.Result) string {
-	parts := []string{service + ": " + short[r.Finding.Code], notasks.ActionsPhrase(r)}
+	parts := []string{service + ": " + short[r.Finding.Code], playbook.ActionsPhrase(r)}
 	if v := r.Verification; v != nil && v.Status != report.NotNeeded {
 		parts = append(parts, v.Status+": "+v.Detail)
 	}
@@ -219,7 +219,7 @@ func headline(service string, r report.Result) string {
 	case "leak":
 		parts = append(parts, "file a bug with the slope (below)")
 	case "sustained-high":
-		if !strings.Contains(notasks.ActionsPhrase(r), "raised") {
+		if !strings.Contains(playbook.ActionsPhrase(r), "raised") {
 			parts = append(parts, "raise task memory (command below)")
 		}
 	case "spike":

@@ -31,9 +31,9 @@ const (
 
 // Action kinds.
 const (
-	ForceNewDeployment = "force-new-deployment"
-	Rollback           = "rollback"
-	RaiseTaskMemory    = "raise-task-memory"
+	ForceNewDeployment = playbook.KindForceNewDeployment
+	Rollback           = playbook.KindRollback
+	RaiseTaskMemory    = playbook.KindRaiseTaskMemory
 )
 
 // Probe names (they appear in the Result's diagnostics).

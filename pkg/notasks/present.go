@@ -88,18 +88,11 @@ var findingShort = map[string]string{
 	Unknown:             "no running task, cause unknown",
 }
 
-var actionVerb = map[string][2]string{ // done, would
-	ForceNewDeployment: {"restarted", "would restart"},
-	Rollback:           {"rolled back", "would roll back"},
-	RaiseTaskMemory:    {"raised task memory", "would raise task memory"},
-	"scale-service":    {"scaled", "would scale"},
-}
-
 // Headline is the one line an on-call engineer acts on: what is wrong, what was done, whether
 // it worked, and what is left to do.
 func Headline(service string, r report.Result) string {
 	parts := []string{fmt.Sprintf("%s: %s", service, nonEmpty(findingShort[r.Finding.Code], r.Finding.Code))}
-	parts = append(parts, ActionsPhrase(r))
+	parts = append(parts, playbook.ActionsPhrase(r))
 	if v := r.Verification; v != nil && v.Status != report.NotNeeded {
 		switch v.Status {
 		case report.Verified:
@@ -114,40 +107,6 @@ func Headline(service string, r report.Result) string {
 		parts = append(parts, next)
 	}
 	return strings.Join(parts, " — ")
-}
-
-// ActionsPhrase says in a few words what the actions came to.
-func ActionsPhrase(r report.Result) string {
-	var done, would, skipped, failed []string
-	for _, a := range r.Actions {
-		verbs, ok := actionVerb[a.Kind]
-		if !ok {
-			verbs = [2]string{a.Kind + " done", "would " + a.Kind}
-		}
-		switch a.Outcome {
-		case report.OutcomeDone:
-			done = append(done, verbs[0])
-		case report.OutcomeDryRun:
-			would = append(would, verbs[1]+" (dry-run)")
-		case report.OutcomeSkipped:
-			skipped = append(skipped, a.Kind+" skipped ("+ruleName(a.Reason)+")")
-		case report.OutcomeFailed:
-			failed = append(failed, a.Kind+" FAILED")
-		}
-	}
-	all := append(append(append(failed, done...), would...), skipped...)
-	if len(all) == 0 {
-		return "no automatic action"
-	}
-	return strings.Join(all, "; ")
-}
-
-// ruleName keeps the rule part of a skip reason ("policy: rollback is off …" -> "policy").
-func ruleName(reason string) string {
-	if i := strings.Index(reason, ":"); i > 0 && i < 32 {
-		return reason[:i]
-	}
-	return reason
 }
 
 func nextStep(r report.Result) string {

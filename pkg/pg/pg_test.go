@@ -184,7 +184,7 @@ func TestSlowQueriesListsALongStatement(t *testing.T) {
 	if !rep.Visibility.Complete || !rep.Visibility.Superuser || rep.Visibility.HiddenSessions != 0 || rep.Visibility.HiddenByDatabase != nil || rep.Visibility.Role != "postgres" || rep.Visibility.Note != "" {
 		t.Errorf("visibility %+v", rep.Visibility)
 	}
-	own := c.conn.PgConn().PID()
+	own := c.conn.PID()
 	for _, q := range rep.Queries {
 		if uint32(q.PID) == own {
 			t.Error("our own session is listed")
@@ -379,10 +379,11 @@ func TestConcurrentUse(t *testing.T) {
 func TestSessionSettings(t *testing.T) {
 	db := newDatabase(t, "")
 	c := connect(t, "postgres", db)
-	var app, timeout, ro string
-	if err := c.conn.QueryRow(context.Background(), "SELECT current_setting('application_name'), current_setting('statement_timeout'), current_setting('default_transaction_read_only')").Scan(&app, &timeout, &ro); err != nil {
+	res, err := batch(context.Background(), c.conn, query{sql: "SELECT current_setting('application_name'), current_setting('statement_timeout'), current_setting('default_transaction_read_only')"})
+	if err != nil {
 		t.Fatal(err)
 	}
+	app, timeout, ro := text(res[0][0], 0), text(res[0][0], 1), text(res[0][0], 2)
 	if app != ApplicationName || timeout != "10s" || ro != "on" {
 		t.Fatalf("application_name %q statement_timeout %q read only %q", app, timeout, ro)
 	}
@@ -395,11 +396,11 @@ func TestRecoversFromALostConnection(t *testing.T) {
 	c := connect(t, "postgres", db)
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
-	if _, err := c.conn.Exec(ctx, "SELECT pg_sleep(5)"); err == nil {
+	if _, err := batch(ctx, c.conn, query{sql: "SELECT pg_sleep(5)"}); err == nil {
 		t.Fatal("pg_sleep(5) finished within 200ms")
 	}
 	if !c.conn.IsClosed() {
-		t.Fatal("test premise: pgx closes the connection when ctx expires mid-query")
+		t.Fatal("test premise: pgconn closes the connection when ctx expires mid-query")
 	}
 	if _, err := c.Connections(context.Background()); err != nil {
 		t.Fatalf("after a lost connection: %v", err)

@@ -76,7 +76,7 @@ func TestSecretConfig(t *testing.T) {
 			t.Fatal(err)
 		}
 		if cfg.Port != 6543 || cfg.Database != "d" || cfg.TLSConfig != nil || cfg.ConnectTimeout != time.Second || cfg.RuntimeParams["statement_timeout"] != "2500" {
-			t.Fatalf("config %+v", cfg.Config)
+			t.Fatalf("config %+v", cfg)
 		}
 	})
 	t.Run("dsn wins and gets our settings", func(t *testing.T) {

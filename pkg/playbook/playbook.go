@@ -29,6 +29,16 @@ type Target struct {
 // whose finding is "not-actionable", never with an error (Lambda would retry it forever).
 var ErrNotActionable = errors.New("not actionable")
 
+// Action kinds every function and the guard's budgets share.
+const (
+	KindForceNewDeployment = "force-new-deployment"
+	KindRollback           = "rollback"
+	KindRaiseTaskMemory    = "raise-task-memory"
+	KindScaleService       = "scale-service"
+	KindReplay             = "replay"
+	KindPark               = "park"
+)
+
 // Action is a remediation step a decision proposes.
 type Action struct {
 	Kind   string // force-new-deployment, rollback, raise-task-memory, scale-service, replay, park

@@ -35,8 +35,8 @@ const (
 
 // Action kinds.
 const (
-	ScaleService       = "scale-service"
-	ForceNewDeployment = "force-new-deployment"
+	ScaleService       = playbook.KindScaleService
+	ForceNewDeployment = playbook.KindForceNewDeployment
 	// ScaleBack is the guard budget of a scale-back: none, only the target's lock.
 	ScaleBack = "scale-back"
 )

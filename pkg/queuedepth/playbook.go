@@ -379,7 +379,7 @@ var short = map[string]string{
 }
 
 func headline(queue string, r report.Result) string {
-	s := queue + ": " + short[r.Finding.Code] + " — " + notasks.ActionsPhrase(r)
+	s := queue + ": " + short[r.Finding.Code] + " — " + playbook.ActionsPhrase(r)
 	if v := r.Verification; v != nil && v.Status != report.NotNeeded {
 		s += " — " + v.Status + ": " + v.Detail
 	}

@@ -35,13 +35,14 @@ type coalescingConn struct {
 	rbuf       []byte
 	rpos, rend int
 
-	mu     sync.Mutex // held across the write system call: it orders the bytes
-	buf    []byte     // written while corked, not yet sent
-	corked bool
-	err    error // the first write error; sticky
-	timer  *time.Timer
-	armed  bool        // timer pending for the current corked buffer
-	closed atomic.Bool // set by Close, which must not wait for mu (a write may be stuck)
+	mu        sync.Mutex // held across the write system call: it orders the bytes
+	buf       []byte     // written while corked, not yet sent
+	corked    bool
+	err       error // the first write error; sticky
+	timer     *time.Timer
+	armed     bool          // timer pending for the current corked buffer
+	corkDelay time.Duration // maxCorkDelay; tests lengthen it
+	closed    atomic.Bool   // set by Close, which must not wait for mu (a write may be stuck)
 }
 
 // maxPending bounds the corked buffer: past it a Write sends at once.
@@ -53,7 +54,7 @@ const readBufferSize = 64 << 10
 const maxCorkDelay = 2 * time.Millisecond
 
 func newCoalescingConn(c net.Conn) *coalescingConn {
-	cc := &coalescingConn{Conn: c, rbuf: make([]byte, readBufferSize)}
+	cc := &coalescingConn{Conn: c, rbuf: make([]byte, readBufferSize), corkDelay: maxCorkDelay}
 	cc.timer = time.AfterFunc(time.Hour, cc.timerFlush)
 	cc.timer.Stop()
 	return cc
@@ -88,7 +89,7 @@ func (c *coalescingConn) Write(p []byte) (int, error) {
 		c.buf = append(c.buf, p...)
 		if !c.armed {
 			c.armed = true
-			c.timer.Reset(maxCorkDelay)
+			c.timer.Reset(c.corkDelay)
 		}
 		return len(p), nil
 	}

@@ -144,3 +144,97 @@ func TestCoalescingConnCloseUnblocksWriter(t *testing.T) {
 		t.Fatal("Close left a writer blocked")
 	}
 }
+
+// TestCoalescingConnCork: corked writes wait for Flush and leave in one piece, in order with
+// the writes before and after; a corked write nobody flushes still leaves within
+// maxCorkDelay (a heartbeat or an RPC written while a replay holds the cork).
+func TestCoalescingConnCork(t *testing.T) {
+	raw, peer := tcpPair(t)
+	c := newCoalescingConn(raw)
+	readAll := func(n int, within time.Duration) []byte {
+		t.Helper()
+		buf := make([]byte, n)
+		_ = peer.SetReadDeadline(time.Now().Add(within))
+		if _, err := io.ReadFull(peer, buf); err != nil {
+			t.Fatalf("read %d bytes: %v", n, err)
+		}
+		return buf
+	}
+	nothingWaiting := func() {
+		t.Helper()
+		_ = peer.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+		one := make([]byte, 1)
+		if n, err := peer.Read(one); n > 0 || err == nil {
+			t.Fatalf("bytes sent while corked: %q", one[:n])
+		}
+	}
+
+	if _, err := c.Write([]byte("a")); err != nil { // not corked: sent at once
+		t.Fatal(err)
+	}
+	if got := readAll(1, time.Second); string(got) != "a" {
+		t.Fatalf("got %q", got)
+	}
+
+	c.corkDelay = time.Hour // this part checks Flush alone: keep the safety net out of the way
+	c.Cork()
+	for _, s := range []string{"b", "c", "d"} {
+		if _, err := c.Write([]byte(s)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.mu.Lock()
+	held := string(c.buf)
+	c.mu.Unlock()
+	if held != "bcd" {
+		t.Fatalf("corked buffer %q, want bcd", held)
+	}
+	if err := c.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Write([]byte("e")); err != nil { // uncorked again: direct
+		t.Fatal(err)
+	}
+	if got := readAll(4, time.Second); string(got) != "bcde" {
+		t.Fatalf("got %q, want bcde", got)
+	}
+
+	// Corked, never flushed: the timer sends it.
+	c.corkDelay = maxCorkDelay
+	c.Cork()
+	start := time.Now()
+	if _, err := c.Write([]byte("f")); err != nil {
+		t.Fatal(err)
+	}
+	if got := readAll(1, time.Second); string(got) != "f" {
+		t.Fatalf("got %q", got)
+	}
+	if waited := time.Since(start); waited < maxCorkDelay/2 {
+		t.Errorf("corked write sent after %v: the cork did not hold it", waited)
+	}
+	nothingWaiting()
+	if err := c.Flush(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestCoalescingConnFlushAfterFailure: a write error is returned by the next Flush and every
+// later Write, never swallowed.
+func TestCoalescingConnFlushAfterFailure(t *testing.T) {
+	raw, peer := net.Pipe()
+	c := newCoalescingConn(raw)
+	c.Cork()
+	if _, err := c.Write([]byte("queued")); err != nil {
+		t.Fatalf("corked write: %v", err)
+	}
+	peer.Close()
+	if err := c.Flush(); err == nil {
+		t.Fatal("flush to a closed peer succeeded")
+	}
+	if _, err := c.Write([]byte("x")); err == nil {
+		t.Error("write after a failed flush succeeded")
+	}
+	if err := c.Flush(); err == nil {
+		t.Error("second flush after a failure succeeded")
+	}
+}

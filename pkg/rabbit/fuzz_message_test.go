@@ -95,7 +95,7 @@ func FuzzNewMessage(f *testing.F) {
 		switch {
 		case n == 0 && m.Preview != "":
 			t.Fatalf("preview %q with preview size 0", m.Preview)
-		case n > 0 && m.Preview == "":
+		case n >= utf8.UTFMax && m.Preview == "": // under 4 bytes, a first rune may not fit
 			t.Fatal("no preview")
 		case len(m.Preview) > max(n, len("(binary, 4294967295 bytes)")):
 			t.Fatalf("preview of %d bytes for a limit of %d", len(m.Preview), n)

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/debug"
 	"runtime/metrics"
 	"runtime/pprof"
 	"slices"
@@ -141,6 +142,7 @@ func replayOnce(b *testing.B, f *fixture, i int) run {
 	b.Helper()
 	b.StopTimer()
 	dlq, target := benchFill(b, f, "replay"+strconv.Itoa(i))
+	debug.FreeOSMemory()
 	b.StartTimer()
 	var res ReplayResult
 	var err error

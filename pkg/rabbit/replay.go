@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -440,6 +441,15 @@ loop:
 				drainEnd = time.After(min(req.Drain, time.Until(req.Deadline)))
 			}
 		}
+		// Take the deliveries already waiting, without blocking: their publishes, and the
+		// acks of the round before, leave in one write.
+		r.cork()
+		if n, err := r.intake(ctx); err != nil {
+			runErr = err
+			break loop
+		} else if n > 0 {
+			idle.Reset(req.Idle)
+		}
 		var headDone <-chan struct{}
 		if r.inflight.len() > 0 {
 			headDone = r.inflight.front().dc.Done()
@@ -448,7 +458,6 @@ loop:
 		if r.taking && r.inflight.len() < req.Window {
 			in = r.source()
 		}
-		// What the last round wrote goes out in one system call before waiting.
 		if err := r.flush(); err != nil {
 			runErr = err
 			break loop
@@ -457,23 +466,9 @@ loop:
 		case d, ok := <-in:
 			idle.Reset(req.Idle)
 			r.cork()
-			// Take what else is ready without going back through this select, whose cost
-			// (a lock per case) would otherwise be paid per message.
-			for {
-				if err := r.delivered(ctx, &d, ok, in); err != nil {
-					runErr = err
-					break loop
-				}
-				if !r.taking || r.inflight.len() >= req.Window {
-					break
-				}
-				in = r.source()
-				select {
-				case d, ok = <-in:
-					continue
-				default:
-				}
-				break
+			if err := r.delivered(ctx, &d, ok, in); err != nil {
+				runErr = err
+				break loop
 			}
 
 		case <-headDone:
@@ -636,6 +631,35 @@ func (r *replayer) delivered(ctx context.Context, d *amqp.Delivery, ok bool, in 
 		r.stop(StopScanLimit)
 	}
 	return nil
+}
+
+// intake handles the deliveries that are ready, up to the window, without blocking, and
+// returns how many it took. amqp091 hands deliveries over one at a time through an
+// unbuffered channel fed by a goroutine of its own: when none is ready, yielding once lets
+// that goroutine (on this P, when GOMAXPROCS is 1) offer the next one, so a burst is taken
+// whole and its publishes written in one system call. A burst is at most a window long, so
+// that the run's select (deadline, cancellation, a closed channel) is never far away.
+func (r *replayer) intake(ctx context.Context) (int, error) {
+	n, yielded := 0, false
+	for r.taking && r.inflight.len() < r.req.Window && n < r.req.Window {
+		in := r.source()
+		select {
+		case d, ok := <-in:
+			n++
+			yielded = false
+			if err := r.delivered(ctx, &d, ok, in); err != nil {
+				return n, err
+			}
+			continue
+		default:
+		}
+		if yielded {
+			break
+		}
+		runtime.Gosched()
+		yielded = true
+	}
+	return n, nil
 }
 
 // cork holds this round's frames (publishes, acks) in the connection's buffer; flush sends

@@ -2,79 +2,66 @@ package rabbit
 
 import (
 	"fmt"
-	"net"
 	"os"
+	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
-
-	amqp "github.com/rabbitmq/amqp091-go"
 )
 
-// bareMove is the leanest confirm-then-ack mover amqp091 allows: window W.
-func bareMove(tb testing.TB, src, dst string, n, window int, coalesce bool) {
-	u := strings.Replace(testAMQPURL, "amqp://", "amqp://"+testUser+":"+testPass+"@", 1)
-	cfg := amqp.Config{Heartbeat: 5 * time.Second, Locale: "en_US"}
-	if coalesce {
-		cfg.Dial = func(network, addr string) (net_Conn, error) {
-			c, err := defaultDial(network, addr)
+// scratch: alternate several movers in one run (removed before hand-off).
+func zzShovel(b *testing.B, f *fixture, i int, prefetch int) run {
+	b.StopTimer()
+	dlq, target := benchFill(b, f, "zsh"+strconv.Itoa(i))
+	name := "gpr-bench-zshovel-" + f.id + "-" + strconv.Itoa(i)
+	debug.FreeOSMemory()
+	b.StartTimer()
+	def := map[string]any{
+		"src-protocol": "amqp091", "src-uri": "amqp://", "src-queue": dlq,
+		"dest-protocol": "amqp091", "dest-uri": "amqp://", "dest-queue": target,
+		"ack-mode": "on-confirm", "src-delete-after": "queue-length",
+	}
+	if prefetch > 0 {
+		def["src-prefetch-count"] = prefetch
+	}
+	ch, err := f.conn.Channel()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ch.Close()
+	r := measure(func() {
+		start := time.Now()
+		shovel(b, name, def)
+		for {
+			q, err := ch.QueueDeclarePassive(target, false, false, false, false, nil)
 			if err != nil {
-				return nil, err
+				b.Fatal(err)
 			}
-			return newCoalescingConn(c), nil
-		}
-	}
-	conn, err := amqp.DialConfig(u, cfg)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer conn.Close()
-	cons, _ := conn.Channel()
-	pub, _ := conn.Channel()
-	pub.Confirm(false)
-	confs := pub.NotifyPublish(make(chan amqp.Confirmation, window+1))
-	cons.Qos(window, 0, false)
-	ds, err := cons.Consume(src, "", false, false, false, false, nil)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	inflight, acked, taken := 0, 0, 0
-	for acked < n {
-		var in <-chan amqp.Delivery
-		if inflight < window && taken < n {
-			in = ds
-		}
-		select {
-		case d := <-in:
-			taken++
-			inflight++
-			if err := pub.Publish("", dst, true, false, amqp.Publishing{Headers: d.Headers, DeliveryMode: d.DeliveryMode, MessageId: d.MessageId, ContentType: d.ContentType, Body: d.Body}); err != nil {
-				tb.Fatal(err)
+			if q.Messages >= benchMessages {
+				break
 			}
-		case c := <-confs:
-			top := c.DeliveryTag
-		more:
-			for {
-				select {
-				case c2 := <-confs:
-					top = c2.DeliveryTag
-				default:
-					break more
-				}
+			if time.Since(start) > 5*time.Minute {
+				b.Fatalf("shovel moved %d in 5 min", q.Messages)
 			}
-			done := int(top) - acked
-			acked = int(top)
-			inflight -= done
-			cons.Ack(top, true)
+			time.Sleep(5 * time.Millisecond)
 		}
-	}
+	})
+	b.StopTimer()
+	shovel(b, name, nil)
+	f.drop(dlq, target)
+	b.StartTimer()
+	return r
 }
 
 func BenchmarkZZCompare(b *testing.B) {
 	requireBroker(b)
 	testMgmt(b)
 	f := newFixture(b)
+	if p, err := strconv.Atoi(os.Getenv("ZZ_PROCS")); err == nil {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(p))
+	}
 	windows := []int{256}
 	if s := os.Getenv("ZZ_WINDOWS"); s != "" {
 		windows = nil
@@ -83,69 +70,43 @@ func BenchmarkZZCompare(b *testing.B) {
 			windows = append(windows, n)
 		}
 	}
-	totals := map[string]*run{}
-	add := func(k string, r run) {
-		fmt.Fprintf(os.Stderr, "RUN %s %.0f msg/s client %.1f broker %.1f\n", k, benchMessages/r.took.Seconds(), float64(r.clientCPU.Microseconds())/benchMessages, float64(r.brokerCPU.Microseconds())/benchMessages)
-		if totals[k] == nil {
-			totals[k] = &run{}
-		}
-		totals[k].add(r)
+	type job struct {
+		name string
+		fn   func(i int) run
 	}
+	var jobs []job
+	jobs = append(jobs, job{"shovel", func(i int) run { return zzShovel(b, f, i, 0) }})
+	jobs = append(jobs, job{"shovel-pf256", func(i int) run { return zzShovel(b, f, i, 256) }})
+	for _, w := range windows {
+		jobs = append(jobs, job{fmt.Sprintf("replay-w%d", w), func(i int) run {
+			b.Setenv("GPR_BENCH_WINDOW", strconv.Itoa(w))
+			return replayOnce(b, f, i)
+		}})
+	}
+	totals := map[string]*run{}
 	n := 0
 	for b.Loop() {
-		for _, w := range windows {
-			b.Setenv("GPR_BENCH_WINDOW", strconv.Itoa(w))
-			jobs := []func(){
-				func() { add("shovel", shovelOnce(b, f, n)) },
-				func() { add(fmt.Sprintf("replay-w%d", w), replayOnce(b, f, n)) },
-				func() {
-					b.StopTimer()
-					dlq, target := benchFill(b, f, "bare"+strconv.Itoa(n))
-					b.StartTimer()
-					add(fmt.Sprintf("bare-w%d", w), measure(func() { bareMove(b, dlq, target, benchMessages, w, false) }))
-					b.StopTimer()
-					if got := f.ready(target); got != benchMessages {
-						b.Fatalf("bare: %d", got)
-					}
-					f.drop(dlq, target)
-					b.StartTimer()
-				},
-				func() {
-					b.StopTimer()
-					dlq, target := benchFill(b, f, "barec"+strconv.Itoa(n))
-					b.StartTimer()
-					add(fmt.Sprintf("barecoal-w%d", w), measure(func() { bareMove(b, dlq, target, benchMessages, w, true) }))
-					b.StopTimer()
-					if got := f.ready(target); got != benchMessages {
-						b.Fatalf("bare: %d", got)
-					}
-					f.drop(dlq, target)
-					b.StartTimer()
-				},
+		for j := range jobs {
+			jb := jobs[(j+n)%len(jobs)]
+			r := jb.fn(n*100 + j)
+			fmt.Fprintf(os.Stderr, "RUN %s %.0f msg/s client %.1f broker %.1f load %s\n", jb.name, benchMessages/r.took.Seconds(), float64(r.clientCPU.Microseconds())/benchMessages, float64(r.brokerCPU.Microseconds())/benchMessages, zzLoad())
+			if totals[jb.name] == nil {
+				totals[jb.name] = &run{}
 			}
-			for j := range jobs {
-				jobs[(j+n)%len(jobs)]()
-			}
-			n++
+			totals[jb.name].add(r)
 		}
+		n++
 	}
-	iters := n / len(windows)
 	sh := totals["shovel"]
 	for k, r := range totals {
-		msgs := iters * benchMessages
-		if k == "shovel" {
-			msgs = n * benchMessages
-		}
-		r.report(b, k+"-", msgs)
+		r.report(b, k+"-", n*benchMessages)
 		if k != "shovel" {
-			// ratio of rates against the shovel's mean time per run
-			b.ReportMetric((sh.took.Seconds()/float64(n))/(r.took.Seconds()/float64(iters)), k+"/shovel")
+			b.ReportMetric(sh.took.Seconds()/r.took.Seconds(), k+"/shovel")
 		}
 	}
 }
 
-type net_Conn = net.Conn
-
-func defaultDial(network, addr string) (net.Conn, error) {
-	return net.DialTimeout(network, addr, 10*time.Second)
+func zzLoad() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	return strings.Join(strings.Fields(string(b))[:1], "")
 }

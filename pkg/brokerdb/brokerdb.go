@@ -1,63 +1,69 @@
-package app
+// Package brokerdb opens the broker, its management API and the database with the
+// credentials in Secrets Manager (runbook: `arrakis-{env}/rabbitmq` holds username, password
+// and management_url). Only queue-depth and dlq link it, so the other functions carry no AMQP
+// or PostgreSQL driver.
+package brokerdb
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
 
+	"github.com/arrakis/gp-remediation/pkg/config"
 	"github.com/arrakis/gp-remediation/pkg/pg"
-	"github.com/arrakis/gp-remediation/pkg/queuedepth"
 	"github.com/arrakis/gp-remediation/pkg/rabbit"
+	"github.com/arrakis/gp-remediation/pkg/secrets"
 )
 
-// Connections opens the broker, its management API and the database with the credentials in
-// Secrets Manager (runbook: `arrakis-{env}/rabbitmq` holds username, password and
-// management_url). A fresh connection per call: see queuedepth.Connections.
-func (a *App) Connections() queuedepth.Connections { return connections{app: a} }
-
-type connections struct{ app *App }
-
-var _ queuedepth.Connections = connections{}
+// Connections opens a fresh connection per call. It satisfies queuedepth.Connections and
+// dlq.Connections (asserted in their wiring tests).
+type Connections struct {
+	Secrets  *secrets.Store
+	Config   config.Config
+	Function string // names the AMQP connection: gp-remediation/<function>
+	HTTP     *http.Client
+}
 
 // Broker dials AMQP (AMQPS on Amazon MQ). The secret's amqp_url wins; without it the URL is
 // derived from management_url, as Amazon MQ serves both on the same host (AMQPS on 5671).
-func (c connections) Broker(ctx context.Context) (*rabbit.Client, error) {
-	f, err := c.app.Secrets.Fields(ctx, c.app.Config.RabbitSecret)
+func (c Connections) Broker(ctx context.Context) (*rabbit.Client, error) {
+	f, err := c.Secrets.Fields(ctx, c.Config.RabbitSecret)
 	if err != nil {
 		return nil, err
 	}
-	target, err := AMQPURL(f["amqp_url"], f["management_url"], c.app.Config.VirtualHost)
+	target, err := AMQPURL(f["amqp_url"], f["management_url"], c.Config.VirtualHost)
 	if err != nil {
-		return nil, fmt.Errorf("secret %s: %w", c.app.Config.RabbitSecret, err)
+		return nil, fmt.Errorf("secret %s: %w", c.Config.RabbitSecret, err)
 	}
 	return rabbit.Dial(ctx, rabbit.Endpoint{URL: target, Username: f["username"], Password: f["password"],
-		ConnectionName: "gp-remediation/" + c.app.Function})
+		ConnectionName: "gp-remediation/" + c.Function})
 }
 
 // Management is the RabbitMQ management API client.
-func (c connections) Management(ctx context.Context) (*rabbit.Management, error) {
-	f, err := c.app.Secrets.Fields(ctx, c.app.Config.RabbitSecret)
+func (c Connections) Management(ctx context.Context) (*rabbit.Management, error) {
+	f, err := c.Secrets.Fields(ctx, c.Config.RabbitSecret)
 	if err != nil {
 		return nil, err
 	}
 	if f["management_url"] == "" {
-		return nil, fmt.Errorf("secret %s has no management_url", c.app.Config.RabbitSecret)
+		return nil, fmt.Errorf("secret %s has no management_url", c.Config.RabbitSecret)
 	}
-	return rabbit.NewManagement(f["management_url"], f["username"], f["password"], c.app.HTTP)
+	return rabbit.NewManagement(f["management_url"], f["username"], f["password"], c.HTTP)
 }
 
 // Database connects to PostgreSQL with the database secret's fields.
-func (c connections) Database(ctx context.Context) (*pg.Client, error) {
-	f, err := c.app.Secrets.Fields(ctx, c.app.Config.DatabaseSecret)
+func (c Connections) Database(ctx context.Context) (*pg.Client, error) {
+	f, err := c.Secrets.Fields(ctx, c.Config.DatabaseSecret)
 	if err != nil {
 		return nil, err
 	}
 	raw, _ := json.Marshal(f)
 	s, err := pg.ParseSecret(string(raw))
 	if err != nil {
-		return nil, fmt.Errorf("secret %s: %w", c.app.Config.DatabaseSecret, err)
+		return nil, fmt.Errorf("secret %s: %w", c.Config.DatabaseSecret, err)
 	}
 	return pg.Connect(ctx, s, pg.Options{})
 }
