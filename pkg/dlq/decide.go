@@ -133,7 +133,7 @@ func GroupLine(g rabbit.Group) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "[%s] %d × died in %s (%s)", g.Class, g.Count, nonEmpty(g.Key.Queue, "?"), nonEmpty(g.Key.Reason, "?"))
 	if g.Key.Error != "" {
-		fmt.Fprintf(&b, ", error %q", clip(g.Key.Error, 120))
+		fmt.Fprintf(&b, ", error %q", playbook.Clip(strings.ReplaceAll(g.Key.Error, "\n", " "), 120))
 	}
 	if !g.FirstDeath.IsZero() {
 		fmt.Fprintf(&b, ", first %s, last %s", g.FirstDeath.UTC().Format(time.RFC3339), g.LastDeath.UTC().Format(time.RFC3339))
@@ -142,7 +142,7 @@ func GroupLine(g rabbit.Group) string {
 		fmt.Fprintf(&b, ", replayed up to %d time(s) before", g.MaxReplays)
 	}
 	if g.Sample.Preview != "" {
-		fmt.Fprintf(&b, "; sample %s: %s", nonEmpty(g.Sample.MessageID, "(no id)"), clip(g.Sample.Preview, 160))
+		fmt.Fprintf(&b, "; sample %s: %s", nonEmpty(g.Sample.MessageID, "(no id)"), playbook.Clip(strings.ReplaceAll(g.Sample.Preview, "\n", " "), 160))
 	}
 	return b.String()
 }
@@ -162,15 +162,4 @@ func nonEmpty(s, def string) string {
 		return s
 	}
 	return def
-}
-
-func clip(s string, n int) string {
-	s = strings.ReplaceAll(s, "\n", " ")
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && s[n]&0xC0 == 0x80 {
-		n--
-	}
-	return s[:n] + "…"
 }

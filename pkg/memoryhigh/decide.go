@@ -103,7 +103,7 @@ func Decide(in Input) playbook.Decision {
 		if i == 5 {
 			break
 		}
-		evidence = append(evidence, fmt.Sprintf("log %s: %s", l.At.UTC().Format("15:04:05"), clip(l.Message, 200)))
+		evidence = append(evidence, fmt.Sprintf("log %s: %s", l.At.UTC().Format("15:04:05"), playbook.Clip(l.Message, 200)))
 	}
 	if ev.Discord.Checked {
 		evidence = append(evidence, fmt.Sprintf("Discord: %d of %d gateway session starts left", ev.Discord.Remaining, ev.Discord.Total))
@@ -177,14 +177,4 @@ func memoryOf(td ecs.TaskDefinition) string {
 		return "memory unknown"
 	}
 	return fmt.Sprintf("%d MiB", td.MemoryMiB)
-}
-
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && s[n]&0xC0 == 0x80 {
-		n--
-	}
-	return s[:n] + "…"
 }

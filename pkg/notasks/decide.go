@@ -222,7 +222,7 @@ func readSignals(t playbook.Target, ev Evidence, badWindow time.Duration) signal
 		if ev.Discord.Unauthorized {
 			s.token, s.tokenWhy = true, "Discord answered 401 to GET /gateway/bot with the stored token"
 		} else if line, ok := ev.Logs.Contains(tokenMarkers...); ok {
-			s.token, s.tokenWhy = true, "log: "+clip(line.Message, 120)
+			s.token, s.tokenWhy = true, "log: "+playbook.Clip(line.Message, 120)
 		}
 	}
 	allOnPrimary := len(ev.Stopped) > 0
@@ -236,7 +236,7 @@ func readSignals(t playbook.Target, ev Evidence, badWindow time.Duration) signal
 		case containsAny(text, networkMarkers):
 			s.network++
 			if s.networkWhy == "" {
-				s.networkWhy = clip(task.StoppedReason, 160)
+				s.networkWhy = playbook.Clip(task.StoppedReason, 160)
 			}
 		case isOOM(task, ev.Logs):
 			s.oom++
@@ -308,12 +308,12 @@ func exitSummary(task ecs.Task) string {
 		if c.ExitCode != nil && *c.ExitCode != 0 {
 			s := fmt.Sprintf("container %s exit %d", c.Name, *c.ExitCode)
 			if c.Reason != "" {
-				s += ": " + clip(c.Reason, 100)
+				s += ": " + playbook.Clip(c.Reason, 100)
 			}
 			return s
 		}
 	}
-	return clip(task.StoppedReason, 120)
+	return playbook.Clip(task.StoppedReason, 120)
 }
 
 // restart proposes a forced deployment, blocked when the ingestor's Discord session budget
@@ -390,7 +390,7 @@ func serviceEvidence(svc ecs.Service, now time.Time) []string {
 		line := fmt.Sprintf("deployment %s (%s) of %s created %s ago: rollout %s, running %d/%d, failed tasks %d",
 			d.ID, d.Status, ecs.Short(d.TaskDefinition), Ago(now.Sub(d.CreatedAt)), d.RolloutState, d.Running, d.Desired, d.Failed)
 		if d.RolloutReason != "" {
-			line += " (" + clip(d.RolloutReason, 160) + ")"
+			line += " (" + playbook.Clip(d.RolloutReason, 160) + ")"
 		}
 		out = append(out, line)
 	}
@@ -398,7 +398,7 @@ func serviceEvidence(svc ecs.Service, now time.Time) []string {
 		if i == 5 {
 			break
 		}
-		out = append(out, fmt.Sprintf("event %s: %s", e.At.UTC().Format("15:04:05"), clip(e.Message, 200)))
+		out = append(out, fmt.Sprintf("event %s: %s", e.At.UTC().Format("15:04:05"), playbook.Clip(e.Message, 200)))
 	}
 	return out
 }
@@ -414,13 +414,13 @@ func stoppedEvidence(tasks []ecs.Task, n int) []string {
 			break
 		}
 		line := fmt.Sprintf("stopped task %s at %s (%s): %s — %s", t.ID(), t.StoppedAt.UTC().Format("15:04:05"),
-			ecs.Short(t.TaskDefinition), t.StopCode, clip(t.StoppedReason, 200))
+			ecs.Short(t.TaskDefinition), t.StopCode, playbook.Clip(t.StoppedReason, 200))
 		for _, c := range t.Containers {
 			if c.ExitCode != nil {
 				line += fmt.Sprintf("; container %s exit %d", c.Name, *c.ExitCode)
 			}
 			if c.Reason != "" {
-				line += " (" + clip(c.Reason, 120) + ")"
+				line += " (" + playbook.Clip(c.Reason, 120) + ")"
 			}
 		}
 		out = append(out, line)
@@ -443,7 +443,7 @@ func logEvidence(ex logs.Excerpt, n int) []string {
 	var out []string
 	start := max(0, len(lines)-n)
 	for _, l := range lines[start:] {
-		out = append(out, fmt.Sprintf("log %s: %s", l.At.UTC().Format("15:04:05"), clip(l.Message, 200)))
+		out = append(out, fmt.Sprintf("log %s: %s", l.At.UTC().Format("15:04:05"), playbook.Clip(l.Message, 200)))
 	}
 	if hidden := len(ex.Lines) - (len(lines) - start); hidden > 0 {
 		out = append(out, fmt.Sprintf("(%d more matching log lines not shown%s)", hidden, map[bool]string{true: "; more were not read", false: ""}[ex.Truncated]))
@@ -504,14 +504,4 @@ func containsAny(s string, subs []string) bool {
 		}
 	}
 	return false
-}
-
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && s[n]&0xC0 == 0x80 {
-		n--
-	}
-	return s[:n] + "…"
 }

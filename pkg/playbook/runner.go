@@ -92,7 +92,7 @@ const maxAlarmReason = 1024
 func (r *Runner) base(a alarm.Alarm) report.Result {
 	return report.Result{
 		Function: r.Function, Environment: r.Config.Environment, Mode: string(r.Config.Mode),
-		Alarm:   report.AlarmRef{Name: a.Name, State: string(a.State), ChangedAt: a.ChangedAt, ARN: a.ARN, Reason: clip(a.Reason, maxAlarmReason)},
+		Alarm:   report.AlarmRef{Name: a.Name, State: string(a.State), ChangedAt: a.ChangedAt, ARN: a.ARN, Reason: Clip(a.Reason, maxAlarmReason)},
 		Actions: []report.Action{}, Recommendations: []string{}, Diagnostics: []report.Diagnostic{}, Sinks: []report.Sink{},
 		Finding: report.Finding{Evidence: []string{}},
 	}
@@ -121,7 +121,7 @@ func Process[E any](ctx context.Context, r *Runner, pb Playbook[E], a alarm.Alar
 	default:
 		res.Finding = report.Finding{Code: "not-actionable", Summary: fmt.Sprintf("alarm state %s: report only, nothing done", safeState(a.State)), Evidence: []string{}}
 		if a.Reason != "" {
-			res.Finding.Evidence = []string{"CloudWatch: " + clip(a.Reason, 500)}
+			res.Finding.Evidence = []string{"CloudWatch: " + Clip(a.Reason, 500)}
 		}
 		log.InfoContext(ctx, "alarm state is not acted on", "reason", res.Finding.Summary)
 		return r.finish(ctx, log, res, report.Report{Result: res, Severity: report.SeverityInfo,
@@ -309,7 +309,7 @@ func (r *Runner) page(ctx context.Context, log *slog.Logger, rep *report.Report)
 func (r *Runner) recovered(ctx context.Context, log *slog.Logger, a alarm.Alarm, t Target, res report.Result) report.Result {
 	res.Finding = report.Finding{Code: "recovered", Summary: a.Name + " returned to OK", Evidence: []string{}}
 	if a.Reason != "" {
-		res.Finding.Evidence = []string{"CloudWatch: " + clip(a.Reason, 500)}
+		res.Finding.Evidence = []string{"CloudWatch: " + Clip(a.Reason, 500)}
 	}
 	if r.Pager != nil && t.Severity == report.SeverityCritical {
 		key := DedupKey(r.Config.Environment, a.Name)
@@ -425,18 +425,17 @@ func safeState(s alarm.State) string {
 	if s.Known() {
 		return string(s)
 	}
-	return fmt.Sprintf("%q (unknown)", clip(string(s), 40))
+	return fmt.Sprintf("%q (unknown)", Clip(string(s), 40))
 }
 
-func clip(s string, n int) string {
+// Clip shortens s to at most n bytes (plus an ellipsis), never cutting a UTF-8 sequence:
+// evidence lines quote logs and messages of any length.
+func Clip(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
-	cut := n
-	for cut > 0 && !isRuneStart(s[cut]) {
-		cut--
+	for n > 0 && s[n]&0xC0 == 0x80 {
+		n--
 	}
-	return s[:cut] + "…"
+	return s[:n] + "…"
 }
-
-func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }

@@ -323,7 +323,7 @@ func queueEvidence(in Input, qt trend.QueueTrend) []string {
 		if i == 5 {
 			break
 		}
-		out = append(out, fmt.Sprintf("worker log %s: %s", l.At.UTC().Format("15:04:05"), clip(l.Message, 200)))
+		out = append(out, fmt.Sprintf("worker log %s: %s", l.At.UTC().Format("15:04:05"), playbook.Clip(l.Message, 200)))
 	}
 	if n := len(ev.Logs.Lines); n > 5 {
 		out = append(out, fmt.Sprintf("(%d worker log lines about slow queries or timeouts in 15 min)", n))
@@ -389,14 +389,4 @@ func nonEmpty(s, def string) string {
 		return s
 	}
 	return def
-}
-
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && s[n]&0xC0 == 0x80 {
-		n--
-	}
-	return s[:n] + "…"
 }
