@@ -38,7 +38,7 @@ func (r *Runner) emit(res report.Result) {
 			counts[MetricActionsFailed]++
 		}
 	}
-	if res.Escalation != nil && !res.Escalation.Resolved {
+	if res.Escalation != nil && !res.Escalation.Resolution {
 		counts[MetricEscalations] = 1
 	}
 	metrics := make([]map[string]string, 0, len(counts))

@@ -161,11 +161,24 @@ func Process[E any](ctx context.Context, r *Runner, pb Playbook[E], a alarm.Alar
 	res.Escalation = r.escalate(dec, t, a, res)
 	pres := pb.Present(a, t, ev, res)
 	rep := report.Report{Result: res, Severity: t.Severity, Headline: pres.Headline, Commands: pres.Commands, Links: pres.Links, Series: pres.Series}
-	if res.Escalation != nil && r.Pager != nil {
+	switch {
+	case res.Escalation != nil && r.Pager != nil:
 		rctx, cancel := r.reportContext(ctx)
 		r.page(rctx, log, &rep)
 		cancel()
 		res = rep.Result
+	case r.Pager != nil && t.Severity == report.SeverityCritical && res.Verification != nil && res.Verification.Status == report.Verified:
+		// A fix verified now resolves the page an earlier, unfixed transition of this alarm
+		// opened (PagerDuty ignores a resolve for an incident that is not open).
+		key := DedupKey(r.Config.Environment, a.Name)
+		rctx, cancel := r.reportContext(ctx)
+		err := r.Pager.Resolve(rctx, key)
+		cancel()
+		res.Escalation = &report.Escalation{DedupKey: key, Reason: "the fix is verified", Resolution: true, Resolved: err == nil}
+		if err != nil {
+			res.Escalation.Reason += " (resolve failed: " + err.Error() + ")"
+		}
+		rep.Result = res
 	}
 	return r.finish(ctx, log, res, rep)
 }
@@ -313,7 +326,7 @@ func (r *Runner) recovered(ctx context.Context, log *slog.Logger, a alarm.Alarm,
 	}
 	if r.Pager != nil && t.Severity == report.SeverityCritical {
 		key := DedupKey(r.Config.Environment, a.Name)
-		esc := &report.Escalation{DedupKey: key, Reason: "alarm returned to OK"}
+		esc := &report.Escalation{DedupKey: key, Reason: "alarm returned to OK", Resolution: true}
 		rctx, cancel := r.reportContext(ctx)
 		err := r.Pager.Resolve(rctx, key)
 		cancel()

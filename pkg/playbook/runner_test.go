@@ -130,8 +130,8 @@ func TestPipeline(t *testing.T) {
 		wantReports  int
 		wantReason   string
 	}{
-		{name: "acts and verifies", mode: config.ModeOn, event: "ingestor-alarm.json", pb: &fakePlaybook{decision: restartDecision(), verify: verified},
-			pager: true, wantCode: "crash-loop", wantOutcomes: []report.Outcome{report.OutcomeDone}, wantActed: 1, wantReports: 1, wantResolved: false},
+		{name: "acts and verifies, resolving any earlier page", mode: config.ModeOn, event: "ingestor-alarm.json", pb: &fakePlaybook{decision: restartDecision(), verify: verified},
+			pager: true, wantCode: "crash-loop", wantOutcomes: []report.Outcome{report.OutcomeDone}, wantActed: 1, wantReports: 1, wantResolved: true},
 		{name: "dry-run acts on nothing and pages (critical, not fixed)", mode: config.ModeDryRun, event: "ingestor-alarm.json", pb: &fakePlaybook{decision: restartDecision()},
 			pager: true, wantCode: "crash-loop", wantOutcomes: []report.Outcome{report.OutcomeDryRun}, wantPaged: true, wantReports: 1},
 		{name: "mode off does nothing, reports nothing", mode: config.ModeOff, event: "ingestor-alarm.json", pb: &fakePlaybook{decision: restartDecision()},

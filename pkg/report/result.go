@@ -86,12 +86,14 @@ type Verification struct {
 	MS     int64  `json:"ms"`
 }
 
-// Escalation records whether a human was paged and why.
+// Escalation records whether a human was paged and why, or, when Resolution is set, that
+// the page of an earlier transition was resolved (the alarm is OK again, or a fix verified).
 type Escalation struct {
-	Paged    bool   `json:"paged"`
-	Reason   string `json:"reason"`
-	DedupKey string `json:"dedupKey,omitempty"`
-	Resolved bool   `json:"resolved,omitempty"`
+	Paged      bool   `json:"paged"`
+	Reason     string `json:"reason"`
+	DedupKey   string `json:"dedupKey,omitempty"`
+	Resolution bool   `json:"resolution,omitempty"`
+	Resolved   bool   `json:"resolved,omitempty"`
 }
 
 // Sink is the delivery status of the report to one destination.

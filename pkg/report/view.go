@@ -80,7 +80,7 @@ func newView(r Report) *view {
 			Paged:    res.Escalation.Paged,
 			Reason:   oneLine(res.Escalation.Reason),
 			DedupKey: oneLine(res.Escalation.DedupKey),
-			Resolved: res.Escalation.Resolved,
+			Resolved: res.Escalation.Resolved, Resolution: res.Escalation.Resolution,
 		}
 	}
 	for _, s := range capList(res.Recommendations) {
@@ -398,6 +398,8 @@ func (st style) escalation(e *Escalation, textCap int) string {
 	switch {
 	case e.Resolved:
 		s = "✅ page resolved"
+	case e.Resolution:
+		s = "page not resolved"
 	case e.Paged:
 		s = "📟 paged on-call"
 	default:
