@@ -62,8 +62,11 @@ func TestSecretsNeverLeak(t *testing.T) {
 			if runErr != nil {
 				t.Fatal(runErr)
 			}
-			for _, b := range cases.Check(c, out) {
-				t.Errorf("with planted secrets (RabbitMQ user %q): %s", p.rabbitUser, b)
+			if bad := cases.Check(c, out); len(bad) > 0 {
+				t.Logf("result: %s", out.Raw)
+				for _, b := range bad {
+					t.Errorf("with planted secrets (RabbitMQ user %q): %s", p.rabbitUser, b)
+				}
 			}
 		})
 	}
@@ -209,7 +212,7 @@ func (p *planted) customize(c cases.Case, sb *sandbox.Sandbox, fnEnv map[string]
 			if vhost == "" {
 				vhost = "/"
 			}
-			user, err := p.createRabbitUser(vhost, "x"+v[labelRabbitPassword])
+			user, err := p.createRabbitUser(vhost, v[labelRabbitPassword])
 			if err != nil {
 				return err
 			}

@@ -40,8 +40,22 @@ type Emulator struct {
 	done chan struct{}
 }
 
-// Start launches the emulator on free ports and waits until it accepts invocations.
+// Start launches the emulator on free ports and waits until it accepts invocations. The ports
+// are found free, then handed to the emulator: another process may take one in between (the
+// emulator then exits with "address already in use"), so that case is retried on new ports.
 func Start(ctx context.Context, o Options) (*Emulator, error) {
+	for attempt := 1; ; attempt++ {
+		e, err := start(ctx, o)
+		if err == nil || attempt == 3 || !errors.Is(err, errPortTaken) {
+			return e, err
+		}
+	}
+}
+
+// errPortTaken says the emulator could not listen on a port chosen for it.
+var errPortTaken = errors.New("a port chosen for the emulator was taken")
+
+func start(ctx context.Context, o Options) (*Emulator, error) {
 	if o.Timeout <= 0 {
 		o.Timeout = 120 * time.Second
 	}
@@ -87,6 +101,9 @@ func Start(ctx context.Context, o Options) (*Emulator, error) {
 		}
 		select {
 		case <-e.done:
+			if strings.Contains(out.String(), "address already in use") {
+				return nil, fmt.Errorf("aws-lambda-rie exited at start: %w", errPortTaken)
+			}
 			return nil, fmt.Errorf("aws-lambda-rie exited at start: %s", tail(out.String(), 2000))
 		case <-ctx.Done():
 			e.Stop()
