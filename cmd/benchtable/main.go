@@ -1,13 +1,14 @@
 // Command benchtable turns one `make bench` run into its table: it reads what
 // scripts/bench.sh left in build/bench (Go benchmark outputs, benchstat summaries, step
-// times, the latency cases' call timelines) and the zips of `make build`, prints the table
-// and writes docs/benchmarks.md with the machine it ran on.
+// times, zip sizes, start and end with the load average, the latency cases' call timelines),
+// prints the table and writes docs/benchmarks.md with the machine it ran on. The folder holds
+// the whole run, so the document can be written again from it.
 //
-//	go run ./cmd/benchtable -dir build/bench -out docs/benchmarks.md -load-start "$(cat /proc/loadavg)"
+//	go run ./cmd/benchtable -dir build/bench -out docs/benchmarks.md
 //	go run ./cmd/benchtable -hello-zip build/bench/hello.zip   # the zip baseline, built as `make build` builds
 //
-// It exits 1 when a measurement could not be taken, and with -strict also when a target
-// was missed.
+// It exits 1 when a measurement could not be taken or a benchmark run failed, and with
+// -strict also when a target was missed.
 package main
 
 import (
@@ -34,10 +35,7 @@ var benchSteps = []string{"cold-init", "latency", "rabbit-replay", "rabbit-peek"
 
 func main() {
 	dir := flag.String("dir", "build/bench", "the bench run's folder (scripts/bench.sh)")
-	buildDir := flag.String("build", "build", "where `make build` wrote <fn>.zip")
 	out := flag.String("out", "", "write the Markdown report here (e.g. docs/benchmarks.md)")
-	loadStart := flag.String("load-start", "", "/proc/loadavg at the start of the run")
-	started := flag.String("started", "", "start of the run (RFC 3339)")
 	strict := flag.Bool("strict", false, "exit 1 when a target is missed, not only when a measurement is missing")
 	helloZip := flag.String("hello-zip", "", "only build the hello-world baseline's arm64 zip here, as `make build` builds a function's, and exit")
 	flag.Parse()
@@ -48,7 +46,7 @@ func main() {
 		}
 		return
 	}
-	code, err := run(*dir, *buildDir, *out, *loadStart, *started, *strict)
+	code, err := run(*dir, *out, *strict)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "benchtable:", err)
 		os.Exit(1)
@@ -56,7 +54,7 @@ func main() {
 	os.Exit(code)
 }
 
-func run(dir, buildDir, out, loadStart, started string, strict bool) (int, error) {
+func run(dir, out string, strict bool) (int, error) {
 	root, err := bench.ModuleRoot(".")
 	if err != nil {
 		return 0, err
@@ -69,7 +67,7 @@ func run(dir, buildDir, out, loadStart, started string, strict bool) (int, error
 	if err != nil {
 		return 0, err
 	}
-	in := bench.Inputs{Bench: map[string]bench.Samples{}, Failures: map[string]map[string]string{}, Steps: steps, Functions: fns, Zips: map[string]int64{}}
+	in := bench.Inputs{Bench: map[string]bench.Samples{}, Failures: map[string]map[string]bench.Failure{}, Steps: steps, Functions: fns, Zips: map[string]int64{}}
 	for _, st := range benchSteps {
 		s, failures, err := readBench(filepath.Join(dir, st+".txt"))
 		if err != nil {
@@ -77,14 +75,20 @@ func run(dir, buildDir, out, loadStart, started string, strict bool) (int, error
 		}
 		in.Bench[st], in.Failures[st] = s, failures
 	}
-	for _, fn := range append([]string{"hello"}, fns...) {
-		p := filepath.Join(buildDir, fn+".zip")
-		if fn == "hello" {
-			p = filepath.Join(dir, "hello.zip")
+	zips, err := readTSV(filepath.Join(dir, "zips.tsv"))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return 0, err
+	}
+	for name, size := range zips {
+		n, err := strconv.ParseInt(size, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("zips.tsv: size of %s: %w", name, err)
 		}
-		if fi, err := os.Stat(p); err == nil {
-			in.Zips[fn] = fi.Size()
-		}
+		in.Zips[name] = n
+	}
+	meta, err := readTSV(filepath.Join(dir, "run.tsv"))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return 0, err
 	}
 	rows := bench.Rows(in)
 	table := bench.Markdown(rows)
@@ -92,7 +96,7 @@ func run(dir, buildDir, out, loadStart, started string, strict bool) (int, error
 	fmt.Print("\n" + table + "\n" + summary + "\n")
 
 	if out != "" {
-		doc, err := document(dir, in, order, rows, loadStart, started)
+		doc, err := document(dir, in, order, rows, meta)
 		if err != nil {
 			return 0, err
 		}
@@ -102,7 +106,7 @@ func run(dir, buildDir, out, loadStart, started string, strict bool) (int, error
 		fmt.Println("written to", out)
 	}
 	t := bench.Tally(rows)
-	if t[bench.Missing] > 0 || (strict && t[bench.Fail] > 0) {
+	if t[bench.Missing] > 0 || bench.Incomplete(rows) > 0 || (strict && t[bench.Fail] > 0) {
 		return 1, nil
 	}
 	return 0, nil
@@ -135,6 +139,21 @@ func buildHelloZip(out string) error {
 	return nil
 }
 
+// readTSV reads "key<TAB>value" lines.
+func readTSV(path string) (map[string]string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	m := map[string]string{}
+	for _, line := range strings.Split(string(data), "\n") {
+		if k, v, ok := strings.Cut(line, "\t"); ok {
+			m[k] = strings.TrimSpace(v)
+		}
+	}
+	return m, nil
+}
+
 // readSteps reads steps.tsv: name, exit status, seconds per line, in run order.
 func readSteps(path string) (map[string]bench.Step, []bench.Step, error) {
 	f, err := os.Open(path)
@@ -163,7 +182,7 @@ func readSteps(path string) (map[string]bench.Step, []bench.Step, error) {
 }
 
 // readBench reads a step's `go test -bench` output: its results and its failures.
-func readBench(path string) (bench.Samples, map[string]string, error) {
+func readBench(path string) (bench.Samples, map[string]bench.Failure, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return bench.Samples{}, nil, nil // the step did not run: its rows say so
@@ -180,19 +199,24 @@ func readBench(path string) (bench.Samples, map[string]string, error) {
 
 // document is docs/benchmarks.md: the machine, the table, how each row is measured, the
 // latency cases' timelines and the benchstat summaries.
-func document(dir string, in bench.Inputs, order []bench.Step, rows []bench.Row, loadStart, started string) (string, error) {
+func document(dir string, in bench.Inputs, order []bench.Step, rows []bench.Row, meta map[string]string) (string, error) {
 	var b strings.Builder
 	m := bench.ReadMachine()
-	now := time.Now().UTC()
 	b.WriteString("# Benchmarks\n\n")
 	b.WriteString("Written by `make bench` (`scripts/bench.sh`, then `cmd/benchtable`) from one run; every ratio's two sides were\n")
 	b.WriteString("measured in that same run. Do not edit by hand: run `make bench` again.\n\n")
 	b.WriteString("## Machine and run\n\n")
-	fmt.Fprintf(&b, "- Date: %s", now.Format("2006-01-02 15:04 MST"))
-	if t, err := time.Parse(time.RFC3339, started); err == nil {
-		fmt.Fprintf(&b, " (run started %s, took %s)", t.UTC().Format("15:04:05"), now.Sub(t).Round(time.Second))
+	started, err1 := time.Parse(time.RFC3339, meta["started"])
+	finished, err2 := time.Parse(time.RFC3339, meta["finished"])
+	switch {
+	case err1 == nil && err2 == nil:
+		fmt.Fprintf(&b, "- Date: %s, from %s to %s UTC (%s)\n", started.UTC().Format("2006-01-02"), started.UTC().Format("15:04:05"),
+			finished.UTC().Format("15:04:05"), finished.Sub(started).Round(time.Second))
+	case err1 == nil:
+		fmt.Fprintf(&b, "- Date: %s, started %s UTC\n", started.UTC().Format("2006-01-02"), started.UTC().Format("15:04:05"))
+	default:
+		fmt.Fprintf(&b, "- Date: unknown (no run.tsv)\n")
 	}
-	b.WriteString("\n")
 	fmt.Fprintf(&b, "- CPUs (`nproc`): %d; model: %s\n", m.CPUs, orUnknown(m.Model))
 	fmt.Fprintf(&b, "- Memory: %.1f GiB\n", float64(m.MemBytes)/(1<<30))
 	fmt.Fprintf(&b, "- Go: %s\n", m.Go)
@@ -201,15 +225,14 @@ func document(dir string, in bench.Inputs, order []bench.Step, rows []bench.Row,
 			fmt.Fprintf(&b, "- Build flags (the Makefile's BUILD_FLAGS, used for the functions and hello-world): `%s`\n", strings.Join(quoteArgs(flags), " "))
 		}
 	}
-	loadEnd, _ := os.ReadFile("/proc/loadavg")
-	fmt.Fprintf(&b, "- Load average (1, 5, 15 min) at start: %s; at end: %s\n", orUnknown(fields3(loadStart)), orUnknown(fields3(string(loadEnd))))
-	if l, err := bench.LoadAverage(loadStart); err == nil && bench.Loaded(l, m.CPUs) {
+	fmt.Fprintf(&b, "- Load average (1, 5, 15 min) at start: %s; at end: %s\n", orUnknown(fields3(meta["load-start"])), orUnknown(fields3(meta["load-end"])))
+	if l, err := bench.LoadAverage(meta["load-start"]); err == nil && bench.Loaded(l, m.CPUs) {
 		fmt.Fprintf(&b, "- **The machine was loaded** (load above its %d CPUs at the start): other work competed for the CPUs, so\n", m.CPUs)
 		b.WriteString("  absolute times are inflated and noisier than on a quiet machine. Ratios suffer less (both sides run\n")
 		b.WriteString("  interleaved in the same run) but not nothing. Re-run `make bench` on a quiet machine for reference numbers.\n")
 	}
 	if top, err := os.ReadFile(filepath.Join(dir, "top-start.txt")); err == nil && len(top) > 0 {
-		b.WriteString("- Busiest processes at the start (`ps`, %CPU and command):\n\n```\n" + strings.TrimRight(string(top), "\n") + "\n```\n")
+		b.WriteString("- Busiest processes at the start (`top`: %CPU over one second, command; beam.smp is the RabbitMQ broker\n  the replay and peek benchmarks use):\n\n```\n" + strings.TrimRight(string(top), "\n") + "\n```\n")
 	}
 	b.WriteString("\n## Table\n\n")
 	b.WriteString(bench.Markdown(rows))

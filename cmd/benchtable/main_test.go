@@ -25,7 +25,6 @@ func write(t *testing.T, path, text string) {
 // missing steps saying so, and the exit status says a measurement is missing.
 func TestRunWritesTheDocument(t *testing.T) {
 	dir := t.TempDir()
-	buildDir := t.TempDir()
 	write(t, filepath.Join(dir, "steps.tsv"), "cold-init\t0\t60.5\nlatency\t0\t70\nsynth-1\t0\t80\nsynth-2\t0\t25.25\nrabbit-replay\t1\t3\n")
 	write(t, filepath.Join(dir, "cold-init.txt"), "BenchmarkColdInit/no-tasks-2 \t5\t20 hello-init-ms\t60 init-ms\t3 x-hello\n")
 	write(t, filepath.Join(dir, "cold-init.stat"), "benchstat says hello\n")
@@ -39,10 +38,11 @@ func TestRunWritesTheDocument(t *testing.T) {
 		})}
 	data, _ := json.Marshal(iv)
 	write(t, filepath.Join(dir, "details", "latency-no-tasks-ingestor.json"), string(data))
-	write(t, filepath.Join(buildDir, "no-tasks.zip"), "zip")
+	write(t, filepath.Join(dir, "zips.tsv"), "no-tasks\t3\nhello\t2\n")
+	write(t, filepath.Join(dir, "run.tsv"), "started\t2026-11-27T03:00:00Z\nload-start\t4.53 2.60 3.06 3/300 999\nfinished\t2026-11-27T03:09:30Z\nload-end\t1.00 2.00 3.00 1/2 3\n")
 	out := filepath.Join(t.TempDir(), "benchmarks.md")
 
-	code, err := run(dir, buildDir, out, "4.53 2.60 3.06 3/300 999", "2026-11-27T03:00:00Z", false)
+	code, err := run(dir, out, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +54,8 @@ func TestRunWritesTheDocument(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"## Machine and run", "nproc", "Load average (1, 5, 15 min) at start: 4.53 2.60 3.06", "**The machine was loaded**",
+		"## Machine and run", "nproc", "Load average (1, 5, 15 min) at start: 4.53 2.60 3.06; at end: 1.00 2.00 3.00", "**The machine was loaded**",
+		"2026-11-27, from 03:00:00 to 03:09:30 UTC (9m30s)", "3 B (0.00 MiB) | hello-world 2 B",
 		"99.0 go", "| # | Measure |", "Cold init under the emulator: no-tasks", "**FAIL**",
 		"step rabbit-replay failed (exit 1", "step rabbit-peek did not run", "25.2 s", "1 run × 5 cold starts",
 		"### no-tasks-ingestor (scenario ingestor-oom, dry-run, finding oom-killed)",

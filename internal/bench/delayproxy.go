@@ -58,6 +58,13 @@ func (p *DelayProxy) URL() string { return "http://" + p.ln.Addr().String() }
 // forwards it.
 func (p *DelayProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
+	// Recorded however it ends, a client that gave up during the delay included: it waited.
+	defer func() {
+		c := Call{Op: dynamoOp(r), Start: start, End: time.Now()}
+		p.mu.Lock()
+		p.calls = append(p.calls, c)
+		p.mu.Unlock()
+	}()
 	t := time.NewTimer(p.delay)
 	select {
 	case <-t.C:
@@ -66,10 +73,6 @@ func (p *DelayProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.proxy.ServeHTTP(w, r)
-	c := Call{Op: dynamoOp(r), Start: start, End: time.Now()}
-	p.mu.Lock()
-	p.calls = append(p.calls, c)
-	p.mu.Unlock()
 }
 
 // dynamoOp names a DynamoDB call by its X-Amz-Target ("DynamoDB_20120810.PutItem" ->

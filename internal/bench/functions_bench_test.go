@@ -22,15 +22,15 @@ import (
 // The functions' benchmarks: the built bootstraps under the Lambda Runtime Interface Emulator.
 // `make bench` runs them (scripts/bench.sh); by hand:
 //
-//	go test -run '^$' -bench ColdInit -benchtime 5x -count 5 ./internal/bench
-//	go test -run '^$' -bench DiagnoseLatency -benchtime 1x -count 5 ./internal/bench
+//	go test -run '^$' -bench ColdInit -benchtime 5x -count 6 ./internal/bench
+//	go test -run '^$' -bench DiagnoseLatency -benchtime 1x -count 6 ./internal/bench
 //
 // Set GPR_BENCH_DETAILS to a folder to get each latency case's call timeline there (JSON),
 // which cmd/benchtable puts into docs/benchmarks.md.
 
 // artifacts are the emulator, the hello-world baseline and every function, built for this
-// machine with the Makefile's flags into a temporary folder, once per test binary, so that a
-// benchmark always measures the code under test.
+// machine with the Makefile's BUILD_FLAGS into a temporary folder, once per test binary, so
+// that a benchmark always measures the code under test.
 var artifacts struct {
 	once sync.Once
 	dir  string
@@ -63,15 +63,19 @@ func build(b *testing.B) {
 		if a.dir, a.err = os.MkdirTemp("", "gpr-bench-"); a.err != nil {
 			return
 		}
+		var flags []string
+		if flags, a.err = bench.MakefileBuildFlags(a.root); a.err != nil {
+			return
+		}
 		a.rie = filepath.Join(a.dir, "aws-lambda-rie")
 		if a.err = bench.BuildTool(ctx, a.root, bench.RIEPackage, a.rie); a.err != nil {
 			return
 		}
-		if a.err = bench.Build(ctx, a.root, bench.HelloPackage, runtime.GOARCH, bootstrap("hello")); a.err != nil {
+		if a.err = bench.Build(ctx, a.root, flags, bench.HelloPackage, runtime.GOARCH, bootstrap("hello")); a.err != nil {
 			return
 		}
 		for _, fn := range a.fns {
-			if a.err = bench.Build(ctx, a.root, "./functions/"+fn, runtime.GOARCH, bootstrap(fn)); a.err != nil {
+			if a.err = bench.Build(ctx, a.root, flags, "./functions/"+fn, runtime.GOARCH, bootstrap(fn)); a.err != nil {
 				return
 			}
 		}
@@ -110,19 +114,19 @@ func BenchmarkColdInit(b *testing.B) {
 			// cache, as they do for every later start.
 			start(b, "hello")
 			start(b, fn)
-			var hello, init []float64
+			var hello, fnInit []float64
 			i := 0
 			for b.Loop() {
 				if i%2 == 0 {
 					hello = append(hello, start(b, "hello"))
-					init = append(init, start(b, fn))
+					fnInit = append(fnInit, start(b, fn))
 				} else {
-					init = append(init, start(b, fn))
+					fnInit = append(fnInit, start(b, fn))
 					hello = append(hello, start(b, "hello"))
 				}
 				i++
 			}
-			h, f := bench.Median(hello), bench.Median(init)
+			h, f := bench.Median(hello), bench.Median(fnInit)
 			b.ReportMetric(0, "ns/op")
 			b.ReportMetric(f, "init-ms")
 			b.ReportMetric(h, "hello-init-ms")
@@ -271,6 +275,11 @@ func writeDetail(b *testing.B, d bench.Invocation) {
 	dir := os.Getenv("GPR_BENCH_DETAILS")
 	if dir == "" {
 		return
+	}
+	if !filepath.IsAbs(dir) {
+		// go test runs the benchmark in its package folder; a relative path means the
+		// module root, as for every other path of `make bench`.
+		dir = filepath.Join(artifacts.root, dir)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		b.Fatal(err)

@@ -4,6 +4,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -174,5 +176,83 @@ func TestModuleRootAndFunctions(t *testing.T) {
 	}
 	if _, err := Functions(t.TempDir()); err == nil {
 		t.Error("a folder without functions gave no error")
+	}
+}
+
+func TestSplitShell(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      string
+		want    []string
+		wantErr bool
+	}{
+		{"plain words", " -tags lambda.norpc  -trimpath ", []string{"-tags", "lambda.norpc", "-trimpath"}, false},
+		{"double quotes group", `-ldflags "-s -w" "-gcflags=github.com/aws/...=-l"`, []string{"-ldflags", "-s -w", "-gcflags=github.com/aws/...=-l"}, false},
+		{"single quotes and joined parts", `-ldflags='-s -w'x`, []string{"-ldflags=-s -wx"}, false},
+		{"escapes", `a\ b "c\"d"`, []string{"a b", `c"d`}, false},
+		{"empty", "  ", nil, false},
+		{"unterminated double quote", `-ldflags "-s`, nil, true},
+		{"unterminated single quote", `-ldflags '-s`, nil, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := SplitShell(tc.in)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("SplitShell(%q) error %v", tc.in, err)
+			}
+			if strings.Join(got, "|") != strings.Join(tc.want, "|") || len(got) != len(tc.want) {
+				t.Errorf("SplitShell(%q) = %q, want %q", tc.in, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestMakefileBuildFlags(t *testing.T) {
+	tests := []struct {
+		name     string
+		makefile string
+		want     []string
+		wantErr  string
+	}{
+		{"simple", "GO ?= go\nBUILD_FLAGS := -tags lambda.norpc -trimpath -ldflags \"-s -w\"\nall:\n\tgo build $(BUILD_FLAGS)\n",
+			[]string{"-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w"}, ""},
+		{"continued, commented and appended", "# BUILD_FLAGS := no\nBUILD_FLAGS = -tags x \\\n  -trimpath # why\nBUILD_FLAGS += -v\n",
+			[]string{"-tags", "x", "-trimpath", "-v"}, ""},
+		{"a recipe line is not an assignment", "x:\n\tBUILD_FLAGS=1 go build\nBUILD_FLAGS := -a\n", []string{"-a"}, ""},
+		{"variables cannot be resolved", "BUILD_FLAGS := $(TAGS) -trimpath\n", nil, "cannot read it without make"},
+		{"absent", "GO := go\n", nil, "has no BUILD_FLAGS"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "Makefile"), []byte(tc.makefile), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			got, err := MakefileBuildFlags(dir)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || strings.Join(got, "|") != strings.Join(tc.want, "|") {
+				t.Errorf("flags %q, %v; want %q", got, err, tc.want)
+			}
+		})
+	}
+	// The module's own Makefile: whatever it says, it builds with lambda.norpc and strips.
+	root, err := ModuleRoot(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	flags, err := MakefileBuildFlags(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	joined := strings.Join(flags, " ")
+	for _, want := range []string{"lambda.norpc", "-trimpath", "-s -w"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("the Makefile's BUILD_FLAGS %q lack %q", flags, want)
+		}
 	}
 }

@@ -82,3 +82,41 @@ func (s Samples) Names(prefix string) []string {
 	sort.Strings(out)
 	return out
 }
+
+// Failure is how often a benchmark failed in one output, and its first message.
+type Failure struct {
+	Count   int
+	Message string
+}
+
+// ReadFailures lists the benchmarks that failed in `go test -bench` output ("--- FAIL:
+// <name>"), with the first line of the first message (file:line prefix dropped). With
+// -count N a benchmark can fail in some runs and report results in the others; a parent that
+// failed only because a sub-benchmark did is listed too, with an empty message.
+func ReadFailures(text string) map[string]Failure {
+	out := map[string]Failure{}
+	lines := strings.Split(text, "\n")
+	for i, l := range lines {
+		name, ok := strings.CutPrefix(strings.TrimSpace(l), "--- FAIL: ")
+		if !ok {
+			continue
+		}
+		name, _, _ = strings.Cut(name, " ") // "--- FAIL: BenchmarkX (0.00s)" in some outputs
+		name, _ = splitProcs(name)
+		f := out[name]
+		f.Count++
+		if f.Message == "" && i+1 < len(lines) && strings.HasPrefix(lines[i+1], "    ") {
+			msg := strings.TrimSpace(lines[i+1])
+			// "functions_bench_test.go:191: the message"
+			if file, rest, ok := strings.Cut(msg, ": "); ok && strings.Contains(file, ".go:") {
+				msg = rest
+			}
+			if len(msg) > 300 {
+				msg = clip(msg, 300) + "…"
+			}
+			f.Message = msg
+		}
+		out[name] = f
+	}
+	return out
+}

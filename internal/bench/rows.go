@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -30,6 +31,8 @@ type Inputs struct {
 	// Go benchmark results per step name ("cold-init", "latency", "rabbit-replay",
 	// "rabbit-peek", "ledger", "report"); a step that failed may still have partial results.
 	Bench map[string]Samples
+	// Failures per step name: the benchmarks that failed, with their message (ReadFailures).
+	Failures map[string]map[string]Failure
 	// Steps by name, in the order they ran.
 	Steps map[string]Step
 	// Functions are the module's functions; Zips their zip sizes in bytes, "hello" included
@@ -38,8 +41,12 @@ type Inputs struct {
 	Zips      map[string]int64
 }
 
-// notMeasured explains why a measurement is absent: its step failed or never ran.
+// notMeasured explains why a measurement is absent: its benchmark failed, its step failed or
+// never ran.
 func (in Inputs) notMeasured(step, what string) string {
+	if f, failed := in.Failures[step][what]; failed && f.Message != "" {
+		return fmt.Sprintf("not measured: %s failed: %s", what, f.Message)
+	}
 	st, ok := in.Steps[step]
 	switch {
 	case !ok:
@@ -52,6 +59,21 @@ func (in Inputs) notMeasured(step, what string) string {
 
 func missing(item, measure, why, target string) Row {
 	return Row{Item: item, Measure: measure, Value: why, Target: target, Verdict: Missing}
+}
+
+// partial notes, on a row with results, the runs of its benchmark that failed: the value is
+// from the runs that worked, and the run as a whole counts as incomplete.
+func (in Inputs) partial(step, name string, r *Row) {
+	f, failed := in.Failures[step][name]
+	if !failed || f.Count == 0 {
+		return
+	}
+	r.Failed = f.Count
+	msg := f.Message
+	if len(msg) > 160 { // the whole message is in build/bench/<step>.txt
+		msg = clip(msg, 160) + "…"
+	}
+	r.Value += fmt.Sprintf(" (%s failed: %s)", plural(f.Count, "run"), msg)
 }
 
 // Rows builds the whole table.
@@ -82,8 +104,10 @@ func ColdInitRows(in Inputs) []Row {
 			continue
 		}
 		iters, _, _ := s.Median(name, Iterations)
-		rows = append(rows, Row{Item: "1", Measure: fmt.Sprintf("%s (median INIT REPORT, %s × %.0f cold starts)", measure, plural(runs, "run"), iters),
-			Value: ms(f), Baseline: "hello-world " + ms(h), Ratio: times(x), Target: target, Verdict: AtMost(x, MaxInitRatio)})
+		r := Row{Item: "1", Measure: fmt.Sprintf("%s (median INIT REPORT, %s × %.0f cold starts)", measure, plural(runs, "run"), iters),
+			Value: ms(f), Baseline: "hello-world " + ms(h), Ratio: times(x), Target: target, Verdict: AtMost(x, MaxInitRatio)}
+		in.partial("cold-init", name, &r)
+		rows = append(rows, r)
 	}
 	return rows
 }
@@ -104,7 +128,9 @@ func ZipRows(in Inputs) []Row {
 			rows = append(rows, missing("2", measure, "not measured: build/"+fn+".zip not found (make build)", target))
 			continue
 		}
-		r := Row{Item: "2", Measure: measure, Value: mb(z), Baseline: base, Target: target, Verdict: AtMost(float64(z), MaxZipBytes)}
+		// MiB too: Lambda's own size limits are binary; the target is read the stricter way.
+		r := Row{Item: "2", Measure: measure, Value: fmt.Sprintf("%s (%.2f MiB)", mb(z), float64(z)/(1<<20)), Baseline: base,
+			Target: target, Verdict: AtMost(float64(z), MaxZipBytes)}
 		if okHello && hello > 0 {
 			r.Ratio = times(float64(z) / float64(hello))
 		}
@@ -118,6 +144,13 @@ func ZipRows(in Inputs) []Row {
 func LatencyRows(in Inputs) []Row {
 	s := in.Bench["latency"]
 	names := s.Names("BenchmarkDiagnoseLatency/")
+	// A case that failed has no result line: list it anyway, so the table shows the hole.
+	for name := range in.Failures["latency"] {
+		if strings.HasPrefix(name, "BenchmarkDiagnoseLatency/") && !slices.Contains(names, name) {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
 	sort.SliceStable(names, func(i, j int) bool {
 		return strings.Contains(names[i], "/no-tasks") && !strings.Contains(names[j], "/no-tasks")
 	})
@@ -133,17 +166,22 @@ func LatencyRows(in Inputs) []Row {
 		chain, _, ok2 := s.Median(name, "chain-calls")
 		call, _, ok3 := s.Median(name, "call-ms")
 		x, _, ok4 := s.Median(name, "x-chain")
+		caseTarget := target
+		if !strings.HasPrefix(c, "no-tasks") {
+			caseTarget = "report only"
+		}
 		if !ok1 || !ok2 || !ok3 || !ok4 {
-			rows = append(rows, missing("3", measure, in.notMeasured("latency", name), target))
+			rows = append(rows, missing("3", measure, in.notMeasured("latency", name), caseTarget))
 			continue
 		}
 		r := Row{Item: "3", Measure: fmt.Sprintf("%s (median of %s)", measure, plural(runs, "invocation")), Value: ms(wall),
 			Baseline: fmt.Sprintf("chain %g calls × %s = %s", chain, ms(call), ms(chain*call)), Ratio: times(x), Target: target}
-		if strings.HasPrefix(c, "no-tasks") {
+		if caseTarget == target {
 			r.Verdict = AtMost(x, MaxLatencyRatio)
 		} else {
-			r.Target, r.Verdict = "report only", Info
+			r.Target, r.Verdict = caseTarget, Info
 		}
+		in.partial("latency", name, &r)
 		rows = append(rows, r)
 	}
 	return rows
@@ -156,6 +194,12 @@ func RabbitRows(in Inputs) []Row {
 	s := in.Bench["rabbit-replay"]
 	replayTarget := fmt.Sprintf("≥ %g× shovel", MinReplayRatio)
 	names := s.Names("BenchmarkReplayVsShovel")
+	for name := range in.Failures["rabbit-replay"] {
+		if strings.HasPrefix(name, "BenchmarkReplayVsShovel/") && !slices.Contains(names, name) {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
 	if len(names) == 0 {
 		rows = append(rows, missing("4", "Replay vs RabbitMQ's shovel, 10,000 × 1 KiB", in.notMeasured("rabbit-replay", "BenchmarkReplayVsShovel"), replayTarget))
 	}
@@ -173,8 +217,10 @@ func RabbitRows(in Inputs) []Row {
 			continue
 		}
 		iters, _, _ := s.Median(name, Iterations)
-		rows = append(rows, Row{Item: "4", Measure: fmt.Sprintf("%s, %s × %.0f moves each", measure, plural(runs, "run"), iters),
-			Value: "replay " + rate(rep), Baseline: "shovel " + rate(sh), Ratio: times(x), Target: replayTarget, Verdict: AtLeast(x, MinReplayRatio)})
+		r := Row{Item: "4", Measure: fmt.Sprintf("%s, %s × %.0f moves each", measure, plural(runs, "run"), iters),
+			Value: "replay " + rate(rep), Baseline: "shovel " + rate(sh), Ratio: times(x), Target: replayTarget, Verdict: AtLeast(x, MinReplayRatio)}
+		in.partial("rabbit-replay", name, &r)
+		rows = append(rows, r)
 	}
 
 	p := in.Bench["rabbit-peek"]
@@ -185,6 +231,7 @@ func RabbitRows(in Inputs) []Row {
 		if base, _, ok := p.Median("BenchmarkConsumeBaseline", "ns/op"); ok && base > 0 {
 			r.Baseline, r.Ratio = "bare consume of the same "+secs(base/1e9), times(ns/base)
 		}
+		in.partial("rabbit-peek", "BenchmarkPeek10k", &r)
 		rows = append(rows, r)
 	} else {
 		rows = append(rows, missing("4", "Peek 10,000 × 1 KiB: time", in.notMeasured("rabbit-peek", "BenchmarkPeek10k"), timeTarget))
@@ -265,6 +312,17 @@ func OtherRows(in Inputs) []Row {
 }
 
 // Formatting: three significant digits, units a reader expects.
+
+// clip cuts s to at most n bytes on a rune boundary.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && s[n]&0xC0 == 0x80 {
+		n--
+	}
+	return s[:n]
+}
 
 func plural(n int, noun string) string {
 	if n == 1 {

@@ -22,6 +22,50 @@ PASS
 ok  	github.com/arrakis/gp-remediation/internal/bench	45.194s
 `
 
+const latencyFailure = `BenchmarkDiagnoseLatency/no-tasks-worker-2 	1	101.0 call-ms
+--- FAIL: BenchmarkDiagnoseLatency/queue-depth
+    functions_bench_test.go:191: probe rabbitmq.management failed: decode answer
+--- FAIL: BenchmarkDiagnoseLatency
+FAIL
+`
+
+// partialFailure: with -count, one run failed and the others reported (go test then says ok).
+const partialFailure = `BenchmarkDiagnoseLatency/queue-depth-2 	1	101.0 call-ms	5 chain-calls	600 wall-ms	1.2 x-chain
+BenchmarkDiagnoseLatency/queue-depth-2               	--- FAIL: BenchmarkDiagnoseLatency/queue-depth
+    functions_bench_test.go:195: probe rabbitmq.management failed: decode answer
+--- FAIL: BenchmarkDiagnoseLatency/queue-depth-2
+    functions_bench_test.go:195: probe rabbitmq.management failed: decode answer
+BenchmarkDiagnoseLatency/queue-depth-2 	1	101.0 call-ms	5 chain-calls	600 wall-ms	1.2 x-chain
+PASS
+`
+
+func TestReadFailures(t *testing.T) {
+	tests := []struct {
+		name string
+		text string
+		want map[string]Failure
+	}{
+		{"a failed sub-benchmark and its parent", latencyFailure, map[string]Failure{
+			"BenchmarkDiagnoseLatency/queue-depth": {1, "probe rabbitmq.management failed: decode answer"}, "BenchmarkDiagnoseLatency": {1, ""}}},
+		{"one failed run among others", partialFailure, map[string]Failure{
+			"BenchmarkDiagnoseLatency/queue-depth": {1, "probe rabbitmq.management failed: decode answer"}}},
+		{"no failure", goTestOutput, map[string]Failure{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := ReadFailures(tc.text)
+			if len(got) != len(tc.want) {
+				t.Fatalf("failures %v, want %v", got, tc.want)
+			}
+			for k, v := range tc.want {
+				if got[k] != v {
+					t.Errorf("failure of %s = %+v, want %+v", k, got[k], v)
+				}
+			}
+		})
+	}
+}
+
 func TestReadSamples(t *testing.T) {
 	s, err := ReadSamples(strings.NewReader(goTestOutput), "test.txt")
 	if err != nil {
@@ -116,12 +160,20 @@ func TestRows(t *testing.T) {
 			in.Steps["cold-init"] = Step{Name: "cold-init", Exit: 1}
 			in.Bench["cold-init"] = Samples{}
 		}, "1", "no-tasks", Missing, "step cold-init failed (exit 1"},
-		{"zip under 5 MB passes", nil, "2", "dlq", Pass, "4.90 MB"},
+		{"zip under 5 MB passes", nil, "2", "dlq", Pass, "4.90 MB (4.67 MiB)"},
 		{"zip over 5 MB fails", nil, "2", "no-tasks", Fail, "5.10 MB"},
 		{"a missing zip is not measured", func(in *Inputs) { delete(in.Zips, "dlq") }, "2", "dlq", Missing, "build/dlq.zip not found"},
 		{"no-tasks latency within 1.5× passes", nil, "3", "no-tasks-ingestor", Pass, "1000 ms"},
 		{"no-tasks latency over 1.5× fails", nil, "3", "no-tasks-worker", Fail, "1500 ms"},
 		{"other functions' latency is reported only", nil, "3", ": dlq", Info, "1000 ms"},
+		{"a latency case that failed shows with its reason", func(in *Inputs) {
+			in.Steps["latency"] = Step{Name: "latency", Exit: 1}
+			in.Failures = map[string]map[string]Failure{"latency": ReadFailures(latencyFailure)}
+		}, "3", "queue-depth", Missing, "BenchmarkDiagnoseLatency/queue-depth failed: probe rabbitmq.management failed: decode"},
+		{"a case that failed in one run keeps the others' value and says so", func(in *Inputs) {
+			in.Bench["latency"] = samples(t, partialFailure)
+			in.Failures = map[string]map[string]Failure{"latency": ReadFailures(partialFailure)}
+		}, "3", "queue-depth", Info, "600 ms (1 run failed: probe rabbitmq.management failed: decode answer)"},
 		{"latency that did not run", func(in *Inputs) {
 			delete(in.Steps, "latency")
 			in.Bench["latency"] = Samples{}
@@ -194,18 +246,19 @@ func TestMarkdownAndSummary(t *testing.T) {
 		{Item: "2", Measure: "c", Value: "2 ms", Target: "≤ 1×", Verdict: Fail},
 		{Item: "3", Measure: "d", Value: "not measured", Verdict: Missing},
 		{Item: "6", Measure: "e", Value: "x\ny", Verdict: Info},
+		{Item: "3", Measure: "f", Value: "1 ms", Verdict: Info, Failed: 1},
 	}
 	md := Markdown(rows)
 	lines := strings.Split(strings.TrimSpace(md), "\n")
 	if len(lines) != 2+len(rows) {
 		t.Fatalf("%d lines:\n%s", len(lines), md)
 	}
-	for _, want := range []string{`a \| b`, "**PASS**", "**FAIL**", "**NOT MEASURED**", "| info |", "x y", "| – |"} {
+	for _, want := range []string{`a \| b`, "**PASS**", "**FAIL**", "**NOT MEASURED**", "| info |", "x y", "| – |", "info (incomplete: 1 run failed)"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("table lacks %q:\n%s", want, md)
 		}
 	}
-	if got, want := Summary(rows), "1 of 3 targets met, 1 missed, 1 not measured"; got != want {
+	if got, want := Summary(rows), "1 of 2 targets met, 1 missed; 1 measurement(s) could not be taken; 1 row(s) from incomplete runs (a benchmark run failed)"; got != want {
 		t.Errorf("Summary = %q, want %q", got, want)
 	}
 }

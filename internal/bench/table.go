@@ -26,6 +26,8 @@ type Row struct {
 	Ratio    string
 	Target   string
 	Verdict  Verdict
+	// Failed counts the runs of the row's benchmark that failed; the value is from the others.
+	Failed int
 }
 
 // AtMost is Pass when v ≤ limit.
@@ -54,6 +56,9 @@ func Markdown(rows []Row) string {
 		if r.Verdict == Pass || r.Verdict == Fail || r.Verdict == Missing {
 			verdict = "**" + verdict + "**"
 		}
+		if r.Failed > 0 {
+			verdict += fmt.Sprintf(" (incomplete: %s failed)", plural(r.Failed, "run"))
+		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", cell(r.Item), cell(r.Measure), cell(r.Value),
 			cell(r.Baseline), cell(r.Ratio), cell(r.Target), verdict)
 	}
@@ -78,16 +83,30 @@ func Tally(rows []Row) map[Verdict]int {
 	return m
 }
 
-// Summary is one line: how many targets were met, missed or not measured.
+// Summary is one line: how many targets were met and missed, and how many measurements could
+// not be taken.
 func Summary(rows []Row) string {
 	t := Tally(rows)
-	targets := t[Pass] + t[Fail] + t[Missing]
-	s := fmt.Sprintf("%d of %d targets met", t[Pass], targets)
+	s := fmt.Sprintf("%d of %d targets met", t[Pass], t[Pass]+t[Fail])
 	if t[Fail] > 0 {
 		s += fmt.Sprintf(", %d missed", t[Fail])
 	}
 	if t[Missing] > 0 {
-		s += fmt.Sprintf(", %d not measured", t[Missing])
+		s += fmt.Sprintf("; %d measurement(s) could not be taken", t[Missing])
+	}
+	if n := Incomplete(rows); n > 0 {
+		s += fmt.Sprintf("; %d row(s) from incomplete runs (a benchmark run failed)", n)
 	}
 	return s
+}
+
+// Incomplete counts the rows whose benchmark failed in some of its runs.
+func Incomplete(rows []Row) int {
+	n := 0
+	for _, r := range rows {
+		if r.Failed > 0 {
+			n++
+		}
+	}
+	return n
 }

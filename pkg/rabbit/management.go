@@ -1,6 +1,7 @@
 package rabbit
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -190,16 +191,19 @@ type (
 			RedeliverDetails  apiRate `json:"redeliver_details"`
 		} `json:"message_stats"`
 		ConsumerDetails []struct {
-			ConsumerTag    string `json:"consumer_tag"`
-			PrefetchCount  int    `json:"prefetch_count"`
-			AckRequired    bool   `json:"ack_required"`
-			Active         *bool  `json:"active"`
-			ChannelDetails struct {
-				Name           string `json:"name"`
-				ConnectionName string `json:"connection_name"`
-				PeerHost       string `json:"peer_host"`
-			} `json:"channel_details"`
+			ConsumerTag    string         `json:"consumer_tag"`
+			PrefetchCount  int            `json:"prefetch_count"`
+			AckRequired    bool           `json:"ack_required"`
+			Active         *bool          `json:"active"`
+			ChannelDetails channelDetails `json:"channel_details"`
 		} `json:"consumer_details"`
+	}
+	// channelDetails is an object, or an empty array while the broker's statistics have not
+	// caught up with a new consumer (seen on 3.10): both must decode.
+	channelDetails struct {
+		Name           string `json:"name"`
+		ConnectionName string `json:"connection_name"`
+		PeerHost       string `json:"peer_host"`
 	}
 	apiConnection struct {
 		Name             string         `json:"name"`
@@ -528,4 +532,15 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
+}
+
+// UnmarshalJSON accepts the object, and the empty array the broker sends before its
+// statistics know the channel.
+func (c *channelDetails) UnmarshalJSON(b []byte) error {
+	if t := bytes.TrimSpace(b); len(t) > 0 && t[0] == '[' {
+		*c = channelDetails{}
+		return nil
+	}
+	type plain channelDetails
+	return json.Unmarshal(b, (*plain)(c))
 }
