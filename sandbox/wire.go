@@ -381,13 +381,17 @@ func (s *Sandbox) writeError(w http.ResponseWriter, c *awsCall, e *apiError) {
 			"__type":  cbor.String("com.amazonaws.cloudwatch#" + e.Code),
 			"message": cbor.String(e.Message),
 		})
-		if e.QueryCode != "" {
-			fault := "Sender"
-			if e.Receiver {
-				fault = "Receiver"
-			}
-			w.Header().Set("X-Amzn-Query-Error", e.QueryCode+";"+fault)
+		// CloudWatch is awsQuery-compatible: every error carries its query code in this
+		// header, and clients of every generation read the code from it.
+		code := e.QueryCode
+		if code == "" {
+			code = e.Code
 		}
+		fault := "Sender"
+		if e.Receiver {
+			fault = "Receiver"
+		}
+		w.Header().Set("X-Amzn-Query-Error", code+";"+fault)
 	case protoQuery:
 		ctype = "text/xml"
 		payload = queryErrorXML(e, c.reqID)
