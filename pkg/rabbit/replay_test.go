@@ -444,6 +444,7 @@ func TestPark(t *testing.T) {
 	parking := f.queue(f.name("parking"), nil)
 	f.deadLetter(work, msgs("bad", 4, 50, amqp.Table{"x-error": "unknown interaction type 42"}))
 	f.deadLetter(work, msgs("ok", 2, 50, amqp.Table{"x-error": "i/o timeout"}))
+	f.waitReady(dlq, 6, 5*time.Second) // dead-lettering is asynchronous
 	ctx, _ := inTime(t, 30*time.Second)
 	req := baseRequest(dlq, nil)
 	req.ParkingQueue = parking
