@@ -132,6 +132,9 @@ func TestFunctionEnvSecrets(t *testing.T) {
 					t.Errorf("%s set for a function that does not read it", k)
 				}
 			}
+			if got, want := env["GOMAXPROCS"], map[bool]string{true: "1"}[tc.fn == fnDLQ]; got != want {
+				t.Errorf("GOMAXPROCS = %q, want %q", got, want)
+			}
 			if _, ok := env[config.EnvParkingQueue]; ok != tc.parking {
 				t.Errorf("%s set = %v", config.EnvParkingQueue, ok)
 			}
