@@ -62,6 +62,64 @@ func TestTwoAlarmsOneServiceActOnce(t *testing.T) {
 	}
 }
 
+// TestNoTasksAndMemoryHighRestartTheIngestorOnce: a leaking ingestor is OOM-killed, so No
+// Ingestor Tasks Running and Ingestor Memory High fire together and reach two different
+// functions at once. Each wants to restart the ingestor; together they restart it once, and
+// the one that stands back names its rule in its Result. Which rule depends on the timing: the
+// lock on the service, the restart cooldown every function shares (both proven across
+// functions in pkg/ledger's TestWithGuard), or memory-high's re-read of the state, which leaves
+// a service with no running task to no-tasks.
+func TestNoTasksAndMemoryHighRestartTheIngestorOnce(t *testing.T) {
+	f := setup(t, cases.Case{Name: "two functions", Function: "no-tasks", Scenario: "ingestor-leak-oom", Mode: "on"})
+	before := updates(f)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	calls := []struct{ fn, event string }{
+		{"no-tasks", "../events/no-tasks/ingestor-alarm.json"},
+		{"memory-high", "../events/memory-high/ingestor-alarm.json"},
+	}
+	results := make([]report.Result, len(calls))
+	var wg sync.WaitGroup
+	for i, c := range calls {
+		wg.Go(func() {
+			out, err := f.InvokeFunction(ctx, c.fn, c.event)
+			if err != nil {
+				t.Errorf("%s: %v", c.fn, err)
+				return
+			}
+			results[i] = out.Result
+		})
+	}
+	wg.Wait()
+	total, stoodBack := 0, 0
+	for i, r := range results {
+		total += done(r)
+		wanted := false
+		for _, a := range r.Actions {
+			if a.Kind != "force-new-deployment" {
+				continue
+			}
+			wanted = true
+			if a.Outcome == report.OutcomeSkipped {
+				stoodBack++
+				if a.Reason == "" {
+					t.Errorf("%s skipped its restart without naming the rule", calls[i].fn)
+				}
+				t.Logf("%s stood back: %s", calls[i].fn, a.Reason)
+			}
+		}
+		if !wanted {
+			t.Errorf("%s did not want to restart the ingestor (finding %s): the scenario does not exercise the lock", calls[i].fn, r.Finding.Code)
+		}
+	}
+	if total != 1 || stoodBack != 1 {
+		t.Errorf("%d restarts done and %d skipped across the two functions, want 1 and 1: %+v", total, stoodBack, results)
+	}
+	if got := updates(f) - before; got != 1 {
+		t.Errorf("%d new deployments of the ingestor, want exactly 1", got)
+	}
+}
+
 func setup(t *testing.T, c cases.Case) *cases.Fixture {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

@@ -388,6 +388,13 @@ func (s *Sandbox) scenarioList() []scenario {
 			sp.Discord.Remaining, sp.Discord.ResetAfter = 2, 3*hour
 		}},
 
+		{"ingestor-leak-oom", "Ingestor leaking (memory 40 -> 82% over the hour) and just OOM-killed: both No Ingestor Tasks Running and Ingestor Memory High fire; a forced deployment's tasks run.", func(sp *scenarioSpec) {
+			leak(sp)
+			in := &sp.Ingestor
+			in.Running = 0
+			in.Crashes = []crash{{At: -2 * minute, Ran: in.DeployedAgo - 2*minute, Failure: oomFailure(), Logs: oomLogs}}
+		}},
+
 		{"dlq", "Healthy AWS side; the dead letters live in the real RabbitMQ (DLQ MessageCount 37).", func(sp *scenarioSpec) {
 			sp.DLQ = count(0, Key{-window, 0}, Key{-30 * minute, 0}, Key{-25 * minute, 37}, Key{0, 37})
 			sp.DLQ.Continue = false

@@ -115,7 +115,7 @@ func fullInputs(t *testing.T) Inputs {
 	return Inputs{
 		Functions: []string{"dlq", "no-tasks"},
 		Steps: map[string]Step{"cold-init": ok("cold-init"), "latency": ok("latency"), "rabbit-replay": ok("rabbit-replay"),
-			"rabbit-peek": ok("rabbit-peek"), "synth-1": {Name: "synth-1", Seconds: 80}, "synth-2": {Name: "synth-2", Seconds: 25},
+			"rabbit-replay-split": ok("rabbit-replay-split"), "rabbit-peek": ok("rabbit-peek"), "synth-1": {Name: "synth-1", Seconds: 80}, "synth-2": {Name: "synth-2", Seconds: 25},
 			"ledger": ok("ledger"), "report": ok("report")},
 		Zips: map[string]int64{"hello": 2_400_000, "dlq": 4_900_000, "no-tasks": 5_100_000},
 		Bench: map[string]Samples{
@@ -126,6 +126,9 @@ BenchmarkDiagnoseLatency/no-tasks-worker-2 	1	102 call-ms	9 chain-calls	1500 wal
 `),
 			"rabbit-replay": samples(t, `BenchmarkReplayVsShovel/gomaxprocs=2/window=256-2 	2	4000 replay-msgs/s	5000 shovel-msgs/s	0.8 replay/shovel
 BenchmarkReplayVsShovel/gomaxprocs=1/window=512-2 	2	5000 replay-msgs/s	5000 shovel-msgs/s	1.0 replay/shovel
+`),
+			"rabbit-replay-split": samples(t, `BenchmarkReplayVsShovel/gomaxprocs=1/window=256 	2	4000 replay-msgs/s	5000 shovel-msgs/s	0.8 replay/shovel
+BenchmarkReplayVsShovel/gomaxprocs=1/window=512 	2	5000 replay-msgs/s	5000 shovel-msgs/s	1.0 replay/shovel
 `),
 			"rabbit-peek": samples(t, `BenchmarkPeek10k-2 	3	900000000 ns/op	40 peak-heap-MB	62 peak-rss-MB
 BenchmarkConsumeBaseline-2 	3	300000000 ns/op
@@ -178,8 +181,13 @@ func TestRows(t *testing.T) {
 			delete(in.Steps, "latency")
 			in.Bench["latency"] = Samples{}
 		}, "3", "no-tasks", Missing, "step latency did not run"},
-		{"replay under 0.9× fails", nil, "4", "gomaxprocs=2, window=256", Fail, "replay 4.00k msg/s"},
-		{"replay at 1× passes", nil, "4", "gomaxprocs=1, window=512", Pass, "replay 5.00k msg/s"},
+		{"replay under 0.9× on split cores fails", nil, "4", "CPU 1 (gomaxprocs=1, window=256)", Fail, "replay 4.00k msg/s"},
+		{"replay at 1× on split cores passes", nil, "4", "CPU 1 (gomaxprocs=1, window=512)", Pass, "replay 5.00k msg/s"},
+		{"replay on shared cores is reported only", nil, "4", "sharing both CPUs (gomaxprocs=2, window=256)", Info, "replay 4.00k msg/s"},
+		{"a split run that did not run is not measured", func(in *Inputs) {
+			delete(in.Steps, "rabbit-replay-split")
+			in.Bench["rabbit-replay-split"] = Samples{}
+		}, "4", "CPU 1", Missing, "step rabbit-replay-split did not run"},
 		{"peek time", nil, "4", "Peek 10,000 × 1 KiB: time", Pass, "900 ms"},
 		{"peak RSS is compared in decimal MB: 62 MiB is 65 MB", nil, "4", "peak RSS", Fail, "65.0 MB (62.0 MiB)"},
 		{"synth takes the second run", nil, "5", "make synth", Pass, "25.0 s"},

@@ -199,6 +199,12 @@ func (f *Fixture) Invoke(ctx context.Context, event string) (*Outcome, error) {
 	return out, err
 }
 
+// InvokeFunction runs one event of another function in the same world: the same sandbox,
+// ledger, broker and environment, as when two alarms reach two functions at once.
+func (f *Fixture) InvokeFunction(ctx context.Context, function, event string) (*Outcome, error) {
+	return invoke(ctx, f.e, function, event, f.Env, f.Sandbox, f.Timeout)
+}
+
 // Setup builds a case's world.
 func Setup(ctx context.Context, e Env, c Case) (*Fixture, error) {
 	f := &Fixture{Case: c, e: e, Timeout: 120 * time.Second}

@@ -594,17 +594,19 @@ func TestWithGuard(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
 	l := e.ledger(t)
-	g := func(owner string) *guard.Guard {
+	g := func(owner, function string) *guard.Guard {
 		return &guard.Guard{
 			Mode:     config.ModeOn,
 			Ledger:   l,
 			Budgets:  map[string]guard.Budget{"force-new-deployment": {Max: 3, Window: 24 * time.Hour, Cooldown: 15 * time.Minute}},
 			Owner:    owner,
-			Function: "no-tasks",
+			Function: function,
 			Now:      e.clock.Now,
 		}
 	}
-	first, second := g("req-1"), g("req-2")
+	// Two functions on one service (no-tasks and memory-high both restart the ingestor): the
+	// lock and the cooldown are the target's, whichever function holds or spent them.
+	first, second := g("req-1", "no-tasks"), g("req-2", "memory-high")
 	adm := first.Admit(ctx, "alarm#2026-11-27T10:00:00Z")
 	if !adm.Proceed || adm.Block != "" {
 		t.Fatalf("first delivery: %+v", adm)
