@@ -223,7 +223,7 @@ func TestAdminAPI(t *testing.T) {
 	base := c.sandbox.URL() + "/_sandbox"
 
 	var scenarios []sandbox.ScenarioInfo
-	if httpJSON(t, "GET", base+"/scenarios", "", &scenarios) != 200 || len(scenarios) != 18 {
+	if httpJSON(t, "GET", base+"/scenarios", "", &scenarios) != 200 || len(scenarios) != len(sandbox.Scenarios()) {
 		t.Fatalf("scenarios %v", scenarios)
 	}
 	if httpJSON(t, "POST", base+"/scenario", `{"name":"worker-bad-deployment"}`, nil) != 200 {
