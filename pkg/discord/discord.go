@@ -19,6 +19,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/arrakis/gp-remediation/pkg/scrub"
 )
 
 // UserAgent follows Discord's rule for bots, "DiscordBot ($url, $versionNumber)"; requests
@@ -124,12 +126,12 @@ func (c *Client) GatewayBot(ctx context.Context, token string) (SessionBudget, e
 	resp, err := hc.Do(req)
 	if err != nil {
 		// *url.Error carries the method and URL, never the headers.
-		return SessionBudget{}, fmt.Errorf("discord gateway/bot: %w", scrub(err, token))
+		return SessionBudget{}, fmt.Errorf("discord gateway/bot: %w", scrub.Error(err, token))
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	if err != nil {
-		return SessionBudget{}, fmt.Errorf("discord gateway/bot: read answer (HTTP %d): %w", resp.StatusCode, scrub(err, token))
+		return SessionBudget{}, fmt.Errorf("discord gateway/bot: read answer (HTTP %d): %w", resp.StatusCode, scrub.Error(err, token))
 	}
 
 	switch {
@@ -151,7 +153,7 @@ func (c *Client) GatewayBot(ctx context.Context, token string) (SessionBudget, e
 		} `json:"session_start_limit"`
 	}
 	if err := json.Unmarshal(body, &gb); err != nil {
-		return SessionBudget{}, fmt.Errorf("discord gateway/bot: decode answer (HTTP %d, %d bytes): %w", resp.StatusCode, len(body), jsonErr(err))
+		return SessionBudget{}, fmt.Errorf("discord gateway/bot: decode answer (HTTP %d, %d bytes): %w", resp.StatusCode, len(body), scrub.JSONError(err))
 	}
 	// A budget we cannot read must not look like an empty one (or a full one).
 	if gb.Limit == nil || gb.Limit.Total == nil || gb.Limit.Remaining == nil {
@@ -243,36 +245,6 @@ func message(body []byte, token string) string {
 		msg = string(r[:200]) + "…"
 	}
 	return msg
-}
-
-// scrub removes the token from an error's text, keeping errors.Is working through Unwrap.
-func scrub(err error, token string) error {
-	if !strings.Contains(err.Error(), token) {
-		return err
-	}
-	return &scrubbed{text: strings.ReplaceAll(err.Error(), token, "[redacted]"), err: err}
-}
-
-type scrubbed struct {
-	text string
-	err  error
-}
-
-func (s *scrubbed) Error() string { return s.text }
-func (s *scrubbed) Unwrap() error { return s.err }
-
-// jsonErr describes a decode error by position and type only: it never quotes the body.
-func jsonErr(err error) error {
-	var se *json.SyntaxError
-	var te *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &se):
-		return fmt.Errorf("invalid JSON at offset %d", se.Offset)
-	case errors.As(err, &te):
-		return fmt.Errorf("field %q is a JSON %s, want %s", te.Field, te.Value, te.Type)
-	default:
-		return errors.New("invalid JSON")
-	}
 }
 
 // redactURL drops a userinfo password from a URL for an error message.

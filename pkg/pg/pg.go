@@ -23,6 +23,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/arrakis/gp-remediation/pkg/scrub"
 )
 
 // ApplicationName identifies our sessions in pg_stat_activity.
@@ -69,7 +71,7 @@ func ParseSecret(secretString string) (Secret, error) {
 		DSN      string          `json:"dsn"`
 	}
 	if err := json.Unmarshal([]byte(secretString), &raw); err != nil {
-		return Secret{}, fmt.Errorf("decode database secret: %w", jsonErr(err))
+		return Secret{}, fmt.Errorf("decode database secret: %w", scrub.JSONError(err))
 	}
 	s := Secret{
 		Host: strings.TrimSpace(raw.Host), Username: first(raw.Username, raw.User), Password: raw.Password,
@@ -209,7 +211,7 @@ func quoteKV(v string) string {
 }
 
 func connectError(err error, password string) error {
-	err = scrub(err, password)
+	err = scrub.Error(err, password)
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
 		switch pe.Code {
@@ -220,36 +222,6 @@ func connectError(err error, password string) error {
 		}
 	}
 	return fmt.Errorf("connect to database: %w", err)
-}
-
-// scrub removes the password from an error's text (pgx never puts it there; this is the
-// belt to those braces), keeping errors.Is/As working through Unwrap.
-func scrub(err error, password string) error {
-	if password == "" || !strings.Contains(err.Error(), password) {
-		return err
-	}
-	return &scrubbed{text: strings.ReplaceAll(err.Error(), password, "[redacted]"), err: err}
-}
-
-type scrubbed struct {
-	text string
-	err  error
-}
-
-func (s *scrubbed) Error() string { return s.text }
-func (s *scrubbed) Unwrap() error { return s.err }
-
-func jsonErr(err error) error {
-	var se *json.SyntaxError
-	var te *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &se):
-		return fmt.Errorf("invalid JSON at offset %d", se.Offset)
-	case errors.As(err, &te):
-		return fmt.Errorf("field %q is a JSON %s, want %s", te.Field, te.Value, te.Type)
-	default:
-		return errors.New("invalid JSON")
-	}
 }
 
 // Visibility says how much of pg_stat_activity our role can read.

@@ -24,6 +24,8 @@ import (
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/arrakis/gp-remediation/pkg/scrub"
 )
 
 // Defaults for Dial.
@@ -211,34 +213,9 @@ func saslFor(user, pass string) []amqp.Authentication {
 	return []amqp.Authentication{&amqp.PlainAuth{Username: user, Password: pass}}
 }
 
-// scrubber returns a function that rewrites an error whose text contains one of the
-// secrets. A rewritten error keeps no chain to the original, whose text would still hold the
-// secret; errors without a secret are returned unchanged so errors.Is/As keep working.
+// scrubber returns a function that takes the secrets out of an error's text (pkg/scrub).
 func scrubber(secrets ...string) func(error) error {
-	var forms []string
-	for _, s := range secrets {
-		if len(s) < 3 { // too short to search for without mangling unrelated text
-			continue
-		}
-		forms = append(forms, s, url.QueryEscape(s), url.PathEscape(s), url.UserPassword("", s).String()[1:])
-	}
-	return func(err error) error {
-		if err == nil || len(forms) == 0 {
-			return err
-		}
-		msg := err.Error()
-		changed := false
-		for _, f := range forms {
-			if f != "" && strings.Contains(msg, f) {
-				msg = strings.ReplaceAll(msg, f, "[REDACTED]")
-				changed = true
-			}
-		}
-		if !changed {
-			return err
-		}
-		return errors.New(msg)
-	}
+	return func(err error) error { return scrub.Error(err, secrets...) }
 }
 
 // redactURL is a URL fit for an error message: scheme, host and path only.

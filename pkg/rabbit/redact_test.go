@@ -119,9 +119,9 @@ func TestScrubber(t *testing.T) {
 		in   string
 		want string
 	}{
-		{name: "plain", in: "auth failed for p@ss/w:rd", want: "auth failed for [REDACTED]"},
-		{name: "query escaped", in: "url ?password=p%40ss%2Fw%3Ard", want: "url ?password=[REDACTED]"},
-		{name: "path escaped", in: "amqp://u:p@ss%2Fw:rd@host", want: "amqp://u:[REDACTED]@host"},
+		{name: "plain", in: "auth failed for p@ss/w:rd", want: "auth failed for [redacted]"},
+		{name: "query escaped", in: "url ?password=p%40ss%2Fw%3Ard", want: "url ?password=[redacted]"},
+		{name: "path escaped", in: "amqp://u:p@ss%2Fw:rd@host", want: "amqp://u:[redacted]@host"},
 		{name: "no secret", in: "connection refused", want: "connection refused"},
 	}
 	for _, tc := range tests {

@@ -5,9 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"strings"
 	"sync"
 	"time"
+
+	scrubpkg "github.com/arrakis/gp-remediation/pkg/scrub"
 )
 
 // Destination is one place a report goes: the report SNS topic, a Slack or Discord
@@ -143,14 +144,5 @@ var urlPattern = regexp.MustCompile(`(?i)\b[a-z][a-z0-9+.-]*://[^\s"'<>]+`)
 
 // scrub removes URLs and the given secrets (and their URL-escaped forms) from msg.
 func scrub(msg string, secrets []string) string {
-	for _, s := range secrets {
-		if len(s) < 4 { // too short to be a secret; replacing it would garble the message
-			continue
-		}
-		msg = strings.ReplaceAll(msg, s, "[redacted]")
-		if e := uriComponent(s); e != s {
-			msg = strings.ReplaceAll(msg, e, "[redacted]")
-		}
-	}
-	return urlPattern.ReplaceAllString(msg, "[url]")
+	return urlPattern.ReplaceAllString(scrubpkg.Text(msg, secrets...), "[url]")
 }
