@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf16"
+
+	scrubpkg "github.com/arrakis/gp-remediation/pkg/scrub"
 )
 
 // DefaultInsightsQuery is the Logs Insights query of a console link when the caller gives
@@ -45,8 +47,8 @@ func Links(p LinkParams) []Link {
 	if p.Cluster != "" && p.Service != "" {
 		links = append(links, Link{
 			Title: "ECS service " + p.Service,
-			URL: "https://" + region + ".console.aws.amazon.com/ecs/v2/clusters/" + uriComponent(p.Cluster) +
-				"/services/" + uriComponent(p.Service) + "/health?region=" + region,
+			URL: "https://" + region + ".console.aws.amazon.com/ecs/v2/clusters/" + scrubpkg.URIComponent(p.Cluster) +
+				"/services/" + scrubpkg.URIComponent(p.Service) + "/health?region=" + region,
 		})
 	}
 	if len(p.LogGroups) > 0 {
@@ -68,10 +70,10 @@ func Links(p LinkParams) []Link {
 		})
 	}
 	if p.AlarmName != "" {
-		links = append(links, Link{Title: "Alarm " + p.AlarmName, URL: cw + "#alarmsV2:alarm/" + uriComponent(p.AlarmName)})
+		links = append(links, Link{Title: "Alarm " + p.AlarmName, URL: cw + "#alarmsV2:alarm/" + scrubpkg.URIComponent(p.AlarmName)})
 	}
 	if p.Dashboard != "" {
-		links = append(links, Link{Title: "Dashboard " + p.Dashboard, URL: cw + "#dashboards/dashboard/" + uriComponent(p.Dashboard)})
+		links = append(links, Link{Title: "Dashboard " + p.Dashboard, URL: cw + "#dashboards/dashboard/" + scrubpkg.URIComponent(p.Dashboard)})
 	}
 	return links
 }
@@ -129,25 +131,6 @@ func jsurlEscape(s string) string {
 	return b.String()
 }
 
-// uriComponent is JavaScript's encodeURIComponent, which is how the console encodes names
-// in its fragments.
-func uriComponent(s string) string {
-	const hex = "0123456789ABCDEF"
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9',
-			strings.IndexByte("-_.!~*'()", c) >= 0:
-			b.WriteByte(c)
-		default:
-			b.WriteByte('%')
-			b.WriteByte(hex[c>>4])
-			b.WriteByte(hex[c&15])
-		}
-	}
-	return b.String()
-}
 
 // shortDuration prints 1h, 90m, 45s rather than 1h0m0s.
 func shortDuration(d time.Duration) string {

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -52,25 +53,18 @@ func Text(s string, secrets ...string) string {
 // a URL's userinfo, and as JavaScript's encodeURIComponent writes it (console links).
 func forms(secret string) []string {
 	out := []string{secret}
-	for _, f := range []string{url.QueryEscape(secret), url.PathEscape(secret), url.UserPassword("", secret).String()[1:], uriComponent(secret)} {
-		if f != "" && !contains(out, f) {
+	for _, f := range []string{url.QueryEscape(secret), url.PathEscape(secret), url.UserPassword("", secret).String()[1:], URIComponent(secret)} {
+		if f != "" && !slices.Contains(out, f) {
 			out = append(out, f)
 		}
 	}
 	return out
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-// uriComponent escapes like encodeURIComponent: everything but letters, digits and -_.!~*'().
-func uriComponent(s string) string {
+// URIComponent is JavaScript's encodeURIComponent: everything but letters, digits and
+// -_.!~*'() is escaped. The AWS console encodes names in its URLs this way, so a secret can
+// appear in this spelling too.
+func URIComponent(s string) string {
 	const hex = "0123456789ABCDEF"
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
