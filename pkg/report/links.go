@@ -131,7 +131,6 @@ func jsurlEscape(s string) string {
 	return b.String()
 }
 
-
 // shortDuration prints 1h, 90m, 45s rather than 1h0m0s.
 func shortDuration(d time.Duration) string {
 	switch {
