@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -17,7 +18,7 @@ func TestParallelDeliveriesActOnce(t *testing.T) {
 	const n = 6
 	f := setup(t, cases.Case{Name: "parallel", Function: "no-tasks", Scenario: "ingestor-oom", Mode: "on"})
 	before := updates(f)
-	results := invokeAll(t, f, repeat("../events/no-tasks/ingestor-alarm.json", n))
+	results := invokeAll(t, f, slices.Repeat([]invocation{{"no-tasks", "../events/no-tasks/ingestor-alarm.json"}}, n))
 	acted, dups := 0, 0
 	for _, r := range results {
 		switch {
@@ -44,7 +45,7 @@ func TestParallelDeliveriesActOnce(t *testing.T) {
 func TestTwoAlarmsOneServiceActOnce(t *testing.T) {
 	f := setup(t, cases.Case{Name: "two alarms", Function: "no-tasks", Scenario: "ingestor-oom", Mode: "on"})
 	before := updates(f)
-	results := invokeAll(t, f, []string{"../events/no-tasks/ingestor-alarm.json", "../events/no-tasks/ingestor-alarm-eventbridge.json"})
+	results := invokeAll(t, f, []invocation{{"no-tasks", "../events/no-tasks/ingestor-alarm.json"}, {"no-tasks", "../events/no-tasks/ingestor-alarm-eventbridge.json"}})
 	total := 0
 	for _, r := range results {
 		total += done(r)
@@ -72,25 +73,11 @@ func TestTwoAlarmsOneServiceActOnce(t *testing.T) {
 func TestNoTasksAndMemoryHighRestartTheIngestorOnce(t *testing.T) {
 	f := setup(t, cases.Case{Name: "two functions", Function: "no-tasks", Scenario: "ingestor-leak-oom", Mode: "on"})
 	before := updates(f)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	calls := []struct{ fn, event string }{
+	calls := []invocation{
 		{"no-tasks", "../events/no-tasks/ingestor-alarm.json"},
 		{"memory-high", "../events/memory-high/ingestor-alarm.json"},
 	}
-	results := make([]report.Result, len(calls))
-	var wg sync.WaitGroup
-	for i, c := range calls {
-		wg.Go(func() {
-			out, err := f.InvokeFunction(ctx, c.fn, c.event)
-			if err != nil {
-				t.Errorf("%s: %v", c.fn, err)
-				return
-			}
-			results[i] = out.Result
-		})
-	}
-	wg.Wait()
+	results := invokeAll(t, f, calls)
 	total, stoodBack := 0, 0
 	for i, r := range results {
 		total += done(r)
@@ -132,23 +119,26 @@ func setup(t *testing.T, c cases.Case) *cases.Fixture {
 	return f
 }
 
-func invokeAll(t *testing.T, f *cases.Fixture, events []string) []report.Result {
+// invocation is one function's event, for invokeAll.
+type invocation struct{ fn, event string }
+
+// invokeAll invokes every one at once, each through a fresh emulator, and returns their
+// Results in the same order.
+func invokeAll(t *testing.T, f *cases.Fixture, calls []invocation) []report.Result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	results := make([]report.Result, len(events))
+	results := make([]report.Result, len(calls))
 	var wg sync.WaitGroup
-	for i, ev := range events {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			out, err := f.Invoke(ctx, ev)
+	for i, c := range calls {
+		wg.Go(func() {
+			out, err := f.InvokeFunction(ctx, c.fn, c.event)
 			if err != nil {
-				t.Errorf("invocation %d: %v", i, err)
+				t.Errorf("invocation %d (%s): %v", i, c.fn, err)
 				return
 			}
 			results[i] = out.Result
-		}()
+		})
 	}
 	wg.Wait()
 	return results
@@ -174,12 +164,4 @@ func done(r report.Result) int {
 		}
 	}
 	return n
-}
-
-func repeat(s string, n int) []string {
-	out := make([]string, n)
-	for i := range out {
-		out[i] = s
-	}
-	return out
 }

@@ -554,29 +554,39 @@ func (s *Sandbox) ecsDescribeServices(c *awsCall) (any, *apiError) {
 	if !s.clusterOK(in.Cluster) {
 		return nil, errClusterNotFound()
 	}
-	if len(in.Services) == 0 {
-		return nil, errInvalidParam("Services cannot be empty.")
+	found, failures, e := describe(in.Services, "Services", 10, s.lookupService, s.serviceARN, s.serviceJSON)
+	if e != nil {
+		return nil, e
 	}
-	if len(in.Services) > 10 {
-		return nil, errInvalidParam("Services cannot contain more than 10 entries.")
-	}
-	out := struct {
+	return struct {
 		Services []ecsServiceJSON `json:"services"`
 		Failures []ecsFailure     `json:"failures"`
-	}{Services: []ecsServiceJSON{}, Failures: []ecsFailure{}}
-	for _, ref := range in.Services {
-		svc := s.lookupService(ref)
-		if svc == nil {
+	}{found, failures}, nil
+}
+
+// describe is what DescribeServices and DescribeTasks share: 1 to max references (names,
+// ids or ARNs), each found or reported as a MISSING failure under its ARN.
+func describe[T, J any](refs []string, param string, max int, lookup func(string) *T, arnOf func(string) string, render func(*T) J) ([]J, []ecsFailure, *apiError) {
+	if len(refs) == 0 {
+		return nil, nil, errInvalidParam(param + " cannot be empty.")
+	}
+	if len(refs) > max {
+		return nil, nil, errInvalidParam(fmt.Sprintf("%s cannot contain more than %d entries.", param, max))
+	}
+	found, failures := []J{}, []ecsFailure{}
+	for _, ref := range refs {
+		v := lookup(ref)
+		if v == nil {
 			arn := ref
 			if !strings.HasPrefix(ref, "arn:") {
-				arn = s.serviceARN(ref)
+				arn = arnOf(ref)
 			}
-			out.Failures = append(out.Failures, ecsFailure{Arn: arn, Reason: "MISSING"})
+			failures = append(failures, ecsFailure{Arn: arn, Reason: "MISSING"})
 			continue
 		}
-		out.Services = append(out.Services, s.serviceJSON(svc))
+		found = append(found, render(v))
 	}
-	return out, nil
+	return found, failures, nil
 }
 
 func (s *Sandbox) ecsUpdateService(c *awsCall) (any, *apiError) {
@@ -747,29 +757,14 @@ func (s *Sandbox) ecsDescribeTasks(c *awsCall) (any, *apiError) {
 	if !s.clusterOK(in.Cluster) {
 		return nil, errClusterNotFound()
 	}
-	if len(in.Tasks) == 0 {
-		return nil, errInvalidParam("Tasks cannot be empty.")
+	found, failures, e := describe(in.Tasks, "Tasks", 100, s.lookupTask, s.taskARN, s.taskJSON)
+	if e != nil {
+		return nil, e
 	}
-	if len(in.Tasks) > 100 {
-		return nil, errInvalidParam("Tasks cannot contain more than 100 entries.")
-	}
-	out := struct {
+	return struct {
 		Tasks    []ecsTaskJSON `json:"tasks"`
 		Failures []ecsFailure  `json:"failures"`
-	}{Tasks: []ecsTaskJSON{}, Failures: []ecsFailure{}}
-	for _, ref := range in.Tasks {
-		t := s.lookupTask(ref)
-		if t == nil {
-			arn := ref
-			if !strings.HasPrefix(ref, "arn:") {
-				arn = s.taskARN(ref)
-			}
-			out.Failures = append(out.Failures, ecsFailure{Arn: arn, Reason: "MISSING"})
-			continue
-		}
-		out.Tasks = append(out.Tasks, s.taskJSON(t))
-	}
-	return out, nil
+	}{found, failures}, nil
 }
 
 func (s *Sandbox) ecsDescribeTaskDefinition(c *awsCall) (any, *apiError) {

@@ -191,18 +191,18 @@ func (f *Fixture) Close() {
 
 // Invoke runs one event of the case's function through a fresh emulator.
 func (f *Fixture) Invoke(ctx context.Context, event string) (*Outcome, error) {
-	out, err := invoke(ctx, f.e, f.Case.Function, event, f.Env, f.Sandbox, f.Timeout)
+	return f.InvokeFunction(ctx, f.Case.Function, event)
+}
+
+// InvokeFunction runs one event of any function in the case's world: the same sandbox, ledger,
+// broker and environment, as when two alarms reach two functions at once.
+func (f *Fixture) InvokeFunction(ctx context.Context, function, event string) (*Outcome, error) {
+	out, err := invoke(ctx, f.e, function, event, f.Env, f.Sandbox, f.Timeout)
 	if out != nil {
 		out.Broker = f.Case.Broker
 		out.Queues = f.Case.Broker.depths()
 	}
 	return out, err
-}
-
-// InvokeFunction runs one event of another function in the same world: the same sandbox,
-// ledger, broker and environment, as when two alarms reach two functions at once.
-func (f *Fixture) InvokeFunction(ctx context.Context, function, event string) (*Outcome, error) {
-	return invoke(ctx, f.e, function, event, f.Env, f.Sandbox, f.Timeout)
 }
 
 // Setup builds a case's world.

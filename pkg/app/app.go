@@ -1,12 +1,13 @@
 // Package app wires what every function shares: configuration, the AWS configuration, the
-// guard and its ledger, the report destinations and the pager. Every function's main.go
-// calls Load and Runner, builds the clients its own playbook needs, and hands the playbook
-// to lambda.Start, so all four are wired the same way and each links only what it uses
-// (the zipped bootstraps stay under 5 MB).
+// guard and its ledger, the report destinations and the pager. Every function's main.go calls
+// Start with a builder of its playbook, which creates only the clients that playbook needs, so
+// all four are wired the same way and each links only what it uses (the zipped bootstraps
+// stay under 5 MB).
 package app
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
@@ -43,6 +45,22 @@ type App struct {
 	SSM      *ssm.Client
 	Ledger   guard.Ledger
 	HTTP     *http.Client
+}
+
+// Start wires function, builds its playbook with build, and hands its handler to the Lambda
+// runtime; it does not return. A configuration that does not load is logged (on stdout, as
+// JSON) and ends the process, so Lambda reports a failed init rather than failing every event.
+func Start[E any](function string, build func(*App) playbook.Playbook[E]) {
+	a, err := Load(context.Background(), function, os.Getenv)
+	if err != nil {
+		slog.New(slog.NewJSONHandler(os.Stdout, nil)).Error("cannot start", "function", function, "error", err.Error())
+		os.Exit(1)
+	}
+	pb := build(a)
+	runner := a.Runner()
+	lambda.Start(func(ctx context.Context, payload json.RawMessage) (report.Result, error) {
+		return playbook.Handle(ctx, runner, pb, payload)
+	})
 }
 
 // Load reads the configuration and builds the clients. AWS endpoints come from the SDK's own
