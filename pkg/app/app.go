@@ -12,15 +12,12 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
@@ -99,37 +96,12 @@ func Load(ctx context.Context, function string, getenv func(string) string) (*Ap
 }
 
 // AWSConfig builds the SDK configuration the way Lambda provides it: region, credentials
-// and endpoint settings from the environment, read by the SDK's own EnvConfig, so
-// AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE> work exactly as the SDK documents. The
-// full default chain of config.LoadDefaultConfig (profiles, SSO, STS, IMDS) is not linked:
-// a Lambda function never uses it, and it is half a megabyte of every zip. Locally,
-// `make invoke` resolves a developer's credentials and passes them in the environment.
-func AWSConfig() (aws.Config, error) {
-	env, err := awsconfig.NewEnvConfig()
-	if err != nil {
-		return aws.Config{}, fmt.Errorf("read the AWS settings from the environment: %w", err)
-	}
-	var missing []string
-	if env.Region == "" {
-		missing = append(missing, "AWS_REGION")
-	}
-	if !env.Credentials.HasKeys() {
-		missing = append(missing, "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
-	}
-	if len(missing) > 0 {
-		return aws.Config{}, fmt.Errorf("AWS settings: %s not set (Lambda always sets them; locally, make invoke does)", strings.Join(missing, ", "))
-	}
-	cfg := aws.Config{
-		Region:        env.Region,
-		Credentials:   aws.NewCredentialsCache(credentials.StaticCredentialsProvider{Value: env.Credentials}),
-		ConfigSources: []any{env},
-		Retryer:       Retryer,
-	}
-	if env.BaseEndpoint != "" {
-		cfg.BaseEndpoint = aws.String(env.BaseEndpoint)
-	}
-	return cfg, nil
-}
+// and endpoint settings from the environment, by the names the SDK documents, so
+// AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE> work exactly as the SDK describes (see
+// awsenv.go). The full default chain (profiles, SSO, STS, IMDS) is not linked: a Lambda
+// function never uses it. Locally, `make invoke` resolves a developer's credentials and
+// passes them in the environment.
+func AWSConfig() (aws.Config, error) { return awsConfigFromEnv(os.Getenv) }
 
 // Retryer is the SDK's adaptive retryer: it backs off on throttling across calls, which
 // matters when four probes hit ECS at once. Attempts and backoff are bounded so retries fit
