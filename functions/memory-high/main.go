@@ -14,8 +14,8 @@ import (
 	"github.com/arrakis/gp-remediation/pkg/logs"
 	"github.com/arrakis/gp-remediation/pkg/memoryhigh"
 	"github.com/arrakis/gp-remediation/pkg/metrics"
-	"github.com/arrakis/gp-remediation/pkg/notasks"
 	"github.com/arrakis/gp-remediation/pkg/playbook"
+	"github.com/arrakis/gp-remediation/pkg/service"
 )
 
 const function = "memory-high"
@@ -27,7 +27,7 @@ func main() {
 			ECS:     ecs.Client{API: awsecs.NewFromConfig(a.AWS), Cluster: a.Config.Cluster},
 			Logs:    logs.Client{API: cloudwatchlogs.NewFromConfig(a.AWS)},
 			Metrics: metrics.Client{API: cloudwatch.NewFromConfig(a.AWS)},
-			Discord: notasks.SecretDiscord{Secrets: a.Secrets, Secret: a.Config.DiscordSecret, APIURL: a.Config.DiscordAPIURL, HTTP: a.HTTP},
+			Discord: service.SecretDiscord{Secrets: a.Secrets, Secret: a.Config.DiscordSecret, APIURL: a.Config.DiscordAPIURL, HTTP: a.HTTP},
 		}
 	})
 }

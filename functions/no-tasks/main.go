@@ -14,6 +14,7 @@ import (
 	"github.com/arrakis/gp-remediation/pkg/metrics"
 	"github.com/arrakis/gp-remediation/pkg/notasks"
 	"github.com/arrakis/gp-remediation/pkg/playbook"
+	"github.com/arrakis/gp-remediation/pkg/service"
 )
 
 const function = "no-tasks"
@@ -25,7 +26,7 @@ func main() {
 			ECS:     ecs.Client{API: awsecs.NewFromConfig(a.AWS), Cluster: a.Config.Cluster},
 			Logs:    logs.Client{API: cloudwatchlogs.NewFromConfig(a.AWS)},
 			Metrics: metrics.Client{API: cloudwatch.NewFromConfig(a.AWS)},
-			Discord: notasks.SecretDiscord{Secrets: a.Secrets, Secret: a.Config.DiscordSecret, APIURL: a.Config.DiscordAPIURL, HTTP: a.HTTP},
+			Discord: service.SecretDiscord{Secrets: a.Secrets, Secret: a.Config.DiscordSecret, APIURL: a.Config.DiscordAPIURL, HTTP: a.HTTP},
 		}
 	})
 }

@@ -67,12 +67,13 @@ type Step struct {
 
 // LedgerEntry is an action recorded before a case runs.
 type LedgerEntry struct {
-	Target   string `json:"target"`
-	Kind     string `json:"kind"`
-	From     string `json:"from"`
-	To       string `json:"to"`
-	Function string `json:"function"`
-	Ago      string `json:"ago"` // e.g. "2h"
+	Target string `json:"target"`
+	Kind   string `json:"kind"`
+	// FromCount and ToCount are a scale's desired counts (a restart has none).
+	FromCount *int   `json:"fromCount,omitempty"`
+	ToCount   *int   `json:"toCount,omitempty"`
+	Function  string `json:"function"`
+	Ago       string `json:"ago"` // e.g. "2h"
 }
 
 // Expect is what a case must produce.

@@ -31,8 +31,12 @@ func newLedger(ctx context.Context, endpoint string, entries []LedgerEntry) (str
 		if err != nil {
 			return "", fmt.Errorf("ledger entry ago %q: %w", e.Ago, err)
 		}
-		if err := t.Record(ctx, guard.Entry{Target: e.Target, Kind: e.Kind, From: e.From, To: e.To, Outcome: "done",
-			Function: e.Function, AlarmKey: "seeded-by-case", At: time.Now().Add(-ago)}); err != nil {
+		rec := guard.Entry{Target: e.Target, Kind: e.Kind, Outcome: guard.OutcomeDone,
+			Function: e.Function, AlarmKey: "seeded-by-case", At: time.Now().Add(-ago)}
+		if e.FromCount != nil && e.ToCount != nil {
+			rec.FromCount, rec.ToCount, rec.HasCounts = *e.FromCount, *e.ToCount, true
+		}
+		if err := t.Record(ctx, rec); err != nil {
 			return "", err
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/arrakis/gp-remediation/pkg/guard"
 	"github.com/arrakis/gp-remediation/pkg/playbook"
 	"github.com/arrakis/gp-remediation/pkg/rabbit"
 	"github.com/arrakis/gp-remediation/pkg/report"
@@ -96,21 +97,21 @@ func Decide(in Input) playbook.Decision {
 	d.Finding.Summary = fmt.Sprintf("%s: %s", seen, classSummary(classes))
 
 	if n := classes[rabbit.ClassTransient]; n > 0 {
-		act := playbook.Action{Kind: Replay, Target: p.DLQ, From: fmt.Sprintf("%d transient", n), To: "their original queue(s)",
+		act := playbook.Action{Kind: Replay, Target: p.DLQ, Change: playbook.Change{Messages: n},
 			Reason: "transient failures (timeouts, refused connections, 429/503, expiry) are expected to succeed on a retry"}
 		switch {
 		case p.MaxReplaysPerRun <= 0:
-			act.Blocked = "cap: replays are disabled (GPR_MAX_REPLAYS_PER_RUN=0)"
+			act.Blocked = guard.Rule{Code: guard.RuleCap, Detail: "replays are disabled (GPR_MAX_REPLAYS_PER_RUN=0)"}
 		case p.MaxReplaysPerMsg <= 0:
-			act.Blocked = "cap: replays are disabled (GPR_MAX_REPLAYS_PER_MESSAGE=0)"
+			act.Blocked = guard.Rule{Code: guard.RuleCap, Detail: "replays are disabled (GPR_MAX_REPLAYS_PER_MESSAGE=0)"}
 		}
 		d.Actions = append(d.Actions, act)
 	}
 	if n := classes[rabbit.ClassBadData]; n > 0 {
-		act := playbook.Action{Kind: Park, Target: p.DLQ, From: fmt.Sprintf("%d bad-data", n), To: p.ParkingQueue,
+		act := playbook.Action{Kind: Park, Target: p.DLQ, Change: playbook.Change{Messages: n, Destination: p.ParkingQueue},
 			Reason: "bad data fails again whatever happens: parking keeps it out of the DLQ's way for a person to look at"}
 		if p.ParkingQueue == "" {
-			act.Blocked = "policy: no parking queue configured (GPR_PARKING_QUEUE); the messages stay in the DLQ"
+			act.Blocked = guard.Rule{Code: guard.RulePolicy, Detail: "no parking queue configured (GPR_PARKING_QUEUE); the messages stay in the DLQ"}
 		}
 		d.Actions = append(d.Actions, act)
 		d.Recommendations = append(d.Recommendations, "Bad data: find the producer of the malformed messages; delete them only once understood (runbook: if bad data, delete from DLQ).")

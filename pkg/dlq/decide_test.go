@@ -75,7 +75,7 @@ func TestDecide(t *testing.T) {
 			var got []string
 			for _, a := range d.Actions {
 				k := a.Kind
-				if a.Blocked != "" {
+				if a.Blocked.Set() {
 					k += "!"
 				}
 				got = append(got, k)

@@ -102,10 +102,10 @@ func (p *Playbook) Precheck(context.Context, playbook.Action) error { return nil
 // Act replays transient messages to the queue they died in, or parks bad data, each with the
 // no-loss protocol: publish with confirms and mandatory, ack the DLQ copy only after a
 // positive confirm with no return.
-func (p *Playbook) Act(ctx context.Context, act playbook.Action) (string, error) {
+func (p *Playbook) Act(ctx context.Context, act playbook.Action) (playbook.Effect, error) {
 	c, err := p.Conns.Broker(ctx)
 	if err != nil {
-		return "", err
+		return playbook.Effect{}, err
 	}
 	defer c.Close()
 	req := rabbit.ReplayRequest{DLQ: p.Config.DLQ, MaxPerRun: p.Config.MaxReplaysPerRun, MaxPerMessage: p.Config.MaxReplaysPerMsg,
@@ -118,13 +118,16 @@ func (p *Playbook) Act(ctx context.Context, act playbook.Action) (string, error)
 	case Park:
 		res, err = c.Park(ctx, req, func(m rabbit.Message) bool { return m.Class() == rabbit.ClassBadData })
 	default:
-		return "", fmt.Errorf("unknown action %q", act.Kind)
+		return playbook.Effect{}, fmt.Errorf("unknown action %q", act.Kind)
 	}
 	if err == nil && res.Replayed+res.Parked == 0 && len(res.MissingTargets) > 0 {
 		// Nothing could move: say it failed, so the report and the page say so.
 		err = fmt.Errorf("target queue(s) %s do not exist; the messages stay in %s", strings.Join(res.MissingTargets, ", "), p.Config.DLQ)
 	}
-	return Describe(act.Kind, res), err
+	// A run cut short (a closed connection) may still have moved messages: that is a change,
+	// verified and reported as such.
+	moved := res.Replayed + res.Parked
+	return playbook.Effect{Changed: moved > 0, Moved: moved, Detail: Describe(act.Kind, res)}, err
 }
 
 // Describe says what a replay or park run did, group by group.
@@ -184,13 +187,13 @@ func (p *Playbook) Verify(ctx context.Context, t playbook.Target, done []playboo
 }
 
 // Present builds the headline, commands and links.
-func (p *Playbook) Present(a alarm.Alarm, t playbook.Target, ev Evidence, r report.Result) playbook.Presentation {
+func (p *Playbook) Present(a alarm.Alarm, t playbook.Target, ev Evidence, r report.Result) report.Presentation {
 	cmds := runbook.Commands{C: p.Config}
 	s := r.Finding.Summary + " — " + actionsPhrase(r)
 	if next := nextStep(r); next != "" {
 		s += " — " + next
 	}
-	pres := playbook.Presentation{Headline: s}
+	pres := report.Presentation{Headline: s}
 	pres.Commands = []report.Command{cmds.RabbitSecret(), cmds.QueueDepth(p.Config.DLQ, 60)}
 	pres.Links = report.Links(report.LinkParams{Region: p.Config.Region, AlarmName: a.Name, Dashboard: p.Config.Dashboard,
 		LogGroups: []string{p.Config.WorkerLogGroup}, Window: time.Hour,

@@ -30,15 +30,34 @@ type Ledger interface {
 
 // Entry is one action the functions took (or tried), as the ledger keeps it.
 type Entry struct {
-	Target   string    `json:"target"`
-	Kind     string    `json:"kind"`
-	From     string    `json:"from"`
-	To       string    `json:"to"`
-	Outcome  string    `json:"outcome"`
+	Target string `json:"target"`
+	Kind   string `json:"kind"`
+	// FromCount and ToCount are the desired counts of a scale (the scale-back reads them);
+	// HasCounts says they were recorded (a restart has none).
+	FromCount int  `json:"fromCount,omitempty"`
+	ToCount   int  `json:"toCount,omitempty"`
+	HasCounts bool `json:"hasCounts,omitempty"`
+	// Moved is how many messages a replay or a parking moved.
+	Moved    int       `json:"moved,omitempty"`
+	Outcome  Outcome   `json:"outcome"`
 	AlarmKey string    `json:"alarmKey"`
 	Function string    `json:"function"`
 	At       time.Time `json:"at"`
 }
+
+// Outcome is what became of a recorded action.
+type Outcome string
+
+// Recorded outcomes. A failed action that still changed something (a replay cut after
+// moving some messages) is recorded as partial: it counts against budgets and cooldowns.
+const (
+	OutcomeDone    Outcome = "done"
+	OutcomePartial Outcome = "partial"
+	OutcomeFailed  Outcome = "failed"
+)
+
+// Changed says whether the action changed the target (and so spends its budget).
+func (o Outcome) Changed() bool { return o == OutcomeDone || o == OutcomePartial }
 
 // ErrLocked says another invocation is acting on the target right now.
 var ErrLocked = errors.New("target is locked by another invocation")
@@ -76,7 +95,7 @@ type Admission struct {
 	Reason  string
 	// Block, when set, is the rule that stops every action of this invocation while still
 	// diagnosing and reporting (kill switch engaged or unreadable, ledger unreachable).
-	Block string
+	Block Rule
 }
 
 // Admit checks mode, kill switch and idempotency for one alarm transition. key identifies the
@@ -89,10 +108,10 @@ func (g *Guard) Admit(ctx context.Context, key string) Admission {
 	}
 	adm := Admission{Proceed: true}
 	if g.Ledger != nil {
-		first, err := g.Ledger.Claim(ctx, "transition#"+key, g.Owner, g.claimTTL())
+		first, err := g.Ledger.Claim(ctx, key, g.Owner, g.claimTTL())
 		switch {
 		case err != nil:
-			adm.Block = "ledger-unavailable: " + err.Error()
+			adm.Block = Rule{RuleLedgerUnavailable, err.Error()}
 		case !first:
 			return Admission{Code: "duplicate", Reason: "this alarm transition was already handled (duplicate delivery or retry)"}
 		}
@@ -101,9 +120,9 @@ func (g *Guard) Admit(ctx context.Context, key string) Admission {
 		on, err := g.Kill.Engaged(ctx)
 		switch {
 		case err != nil:
-			adm.Block = "kill-switch-unreadable: " + err.Error() // fail safe: cannot tell, do not act
+			adm.Block = Rule{RuleKillSwitchUnreadable, err.Error()} // fail safe: cannot tell, do not act
 		case on:
-			adm.Block = "kill-switch: engaged"
+			adm.Block = Rule{RuleKillSwitch, "engaged"}
 		}
 	}
 	return adm
@@ -111,9 +130,9 @@ func (g *Guard) Admit(ctx context.Context, key string) Admission {
 
 // Verdict is the guard's answer for one action.
 type Verdict struct {
-	Allowed bool   // act now; call Release afterwards
-	DryRun  bool   // would act, but the mode is dry-run
-	Rule    string // why not, when neither Allowed nor DryRun
+	Allowed bool // act now; call Release afterwards
+	DryRun  bool // would act, but the mode is dry-run
+	Rule    Rule // why not, when neither Allowed nor DryRun
 	release func(context.Context)
 }
 
@@ -128,10 +147,10 @@ func (v Verdict) Release(ctx context.Context) {
 // and the lock. In dry-run the budget is still evaluated (read-only, no lock), so a report
 // says truthfully whether the action would have been allowed.
 func (g *Guard) Check(ctx context.Context, adm Admission, kind, target string) Verdict {
-	if adm.Block != "" {
+	if adm.Block.Set() {
 		return Verdict{Rule: adm.Block}
 	}
-	if rule := g.budget(ctx, kind, target); rule != "" {
+	if rule := g.budget(ctx, kind, target); rule.Set() {
 		return Verdict{Rule: rule}
 	}
 	if g.Mode != config.ModeOn {
@@ -140,64 +159,63 @@ func (g *Guard) Check(ctx context.Context, adm Admission, kind, target string) V
 	if g.Ledger == nil {
 		return Verdict{Allowed: true}
 	}
-	lockKey := "lock#" + target
-	if err := g.Ledger.Lock(ctx, lockKey, g.Owner, g.lockTTL()); err != nil {
+	if err := g.Ledger.Lock(ctx, target, g.Owner, g.lockTTL()); err != nil {
 		if errors.Is(err, ErrLocked) {
-			return Verdict{Rule: "lock: another invocation is acting on " + target}
+			return Verdict{Rule: Rule{RuleLock, "another invocation is acting on " + target}}
 		}
-		return Verdict{Rule: "ledger-unavailable: " + err.Error()}
+		return Verdict{Rule: Rule{RuleLedgerUnavailable, err.Error()}}
 	}
 	// Re-check the budget under the lock: another invocation may have acted between the
 	// first read and taking the lock.
-	if rule := g.budget(ctx, kind, target); rule != "" {
-		_ = g.Ledger.Unlock(ctx, lockKey, g.Owner)
+	if rule := g.budget(ctx, kind, target); rule.Set() {
+		_ = g.Ledger.Unlock(ctx, target, g.Owner)
 		return Verdict{Rule: rule}
 	}
-	return Verdict{Allowed: true, release: func(ctx context.Context) { _ = g.Ledger.Unlock(ctx, lockKey, g.Owner) }}
+	return Verdict{Allowed: true, release: func(ctx context.Context) { _ = g.Ledger.Unlock(ctx, target, g.Owner) }}
 }
 
 // budget returns the rule an action would break, or "". A budget keyed "<function>/<kind>"
 // applies to that function's actions only (memory-high restarts a leaking ingestor at most
 // every 6 h) and comes on top of the kind's budget, which counts every function's actions.
-func (g *Guard) budget(ctx context.Context, kind, target string) string {
+func (g *Guard) budget(ctx context.Context, kind, target string) Rule {
 	if g.Function != "" {
-		if rule := g.checkBudget(ctx, g.Function+"/"+kind, kind, target, g.Function); rule != "" {
+		if rule := g.checkBudget(ctx, g.Function+"/"+kind, kind, target, g.Function); rule.Set() {
 			return rule
 		}
 	}
 	return g.checkBudget(ctx, kind, kind, target, "")
 }
 
-func (g *Guard) checkBudget(ctx context.Context, key, kind, target, function string) string {
+func (g *Guard) checkBudget(ctx context.Context, key, kind, target, function string) Rule {
 	b, ok := g.Budgets[key]
 	if !ok || g.Ledger == nil {
-		return ""
+		return Rule{}
 	}
 	if b.Max <= 0 {
-		return fmt.Sprintf("budget: %s is disabled for %s (budget 0)", key, target)
+		return Rule{RuleBudget, fmt.Sprintf("%s is disabled for %s (budget 0)", key, target)}
 	}
 	now := g.now()
 	since := now.Add(-maxDur(b.Window, b.Cooldown))
 	hist, err := g.Ledger.History(ctx, target, kind, since)
 	if err != nil {
-		return "ledger-unavailable: " + err.Error()
+		return Rule{RuleLedgerUnavailable, err.Error()}
 	}
 	inWindow := 0
 	for _, e := range hist {
-		if e.Outcome != "done" || (function != "" && e.Function != function) {
+		if !e.Outcome.Changed() || (function != "" && e.Function != function) {
 			continue
 		}
 		if b.Cooldown > 0 && now.Sub(e.At) < b.Cooldown {
-			return fmt.Sprintf("cooldown: last %s on %s was %s ago (minimum %s)", key, target, now.Sub(e.At).Round(time.Second), b.Cooldown)
+			return Rule{RuleCooldown, fmt.Sprintf("last %s on %s was %s ago (minimum %s)", key, target, now.Sub(e.At).Round(time.Second), b.Cooldown)}
 		}
 		if now.Sub(e.At) < b.Window {
 			inWindow++
 		}
 	}
 	if b.Window > 0 && inWindow >= b.Max {
-		return fmt.Sprintf("budget: %d %s on %s in the last %s (maximum %d)", inWindow, key, target, b.Window, b.Max)
+		return Rule{RuleBudget, fmt.Sprintf("%d %s on %s in the last %s (maximum %d)", inWindow, key, target, b.Window, b.Max)}
 	}
-	return ""
+	return Rule{}
 }
 
 // Record writes what an action did to the ledger (nothing without a ledger).

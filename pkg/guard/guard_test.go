@@ -23,7 +23,7 @@ func TestCheck(t *testing.T) {
 		mode    config.Mode
 		history []time.Duration // ages of earlier done actions
 		kind    string
-		block   string
+		block   Rule
 		lockBy  string
 		want    string // "allow", "dry-run", or a rule prefix
 	}{
@@ -36,7 +36,7 @@ func TestCheck(t *testing.T) {
 		{name: "old actions do not count", mode: config.ModeOn, kind: "restart", history: []time.Duration{25 * time.Hour, 26 * time.Hour, 27 * time.Hour}, want: "allow"},
 		{name: "zero budget disables the kind", mode: config.ModeOn, kind: "never", want: "budget: never is disabled"},
 		{name: "kinds without budget are only locked", mode: config.ModeOn, kind: "other", history: []time.Duration{time.Minute}, want: "allow"},
-		{name: "admission block wins", mode: config.ModeOn, kind: "restart", block: "kill-switch: engaged", want: "kill-switch"},
+		{name: "admission block wins", mode: config.ModeOn, kind: "restart", block: Rule{RuleKillSwitch, "engaged"}, want: "kill-switch"},
 		{name: "locked by someone else", mode: config.ModeOn, kind: "restart", lockBy: "other-invocation", want: "lock:"},
 	}
 	for _, tc := range tests {
@@ -44,15 +44,15 @@ func TestCheck(t *testing.T) {
 			l := NewMemoryLedger()
 			l.Now = c.now
 			for _, age := range tc.history {
-				_ = l.Record(ctx, Entry{Target: "svc", Kind: tc.kind, Outcome: "done", At: c.t.Add(-age)})
+				_ = l.Record(ctx, Entry{Target: "svc", Kind: tc.kind, Outcome: OutcomeDone, At: c.t.Add(-age)})
 			}
 			if tc.lockBy != "" {
-				_ = l.Lock(ctx, "lock#svc", tc.lockBy, time.Minute)
+				_ = l.Lock(ctx, "svc", tc.lockBy, time.Minute)
 			}
 			g := &Guard{Mode: tc.mode, Ledger: l, Budgets: budgets, Owner: "me", Now: c.now}
 			v := g.Check(ctx, Admission{Proceed: true, Block: tc.block}, tc.kind, "svc")
 			defer v.Release(ctx)
-			got := v.Rule
+			got := v.Rule.String()
 			switch {
 			case v.Allowed:
 				got = "allow"
@@ -81,7 +81,7 @@ func TestLockIsReleased(t *testing.T) {
 	va.Release(ctx)
 	vb := b.Check(ctx, Admission{Proceed: true}, "restart", "svc")
 	if !vb.Allowed {
-		t.Fatalf("lock not released: %q", vb.Rule)
+		t.Fatalf("lock not released: %s", vb.Rule)
 	}
 	vb.Release(ctx)
 }
@@ -90,7 +90,7 @@ func TestAdmit(t *testing.T) {
 	ctx := context.Background()
 	l := NewMemoryLedger()
 	g := &Guard{Mode: config.ModeOn, Ledger: l, Owner: "x"}
-	if adm := g.Admit(ctx, "k1"); !adm.Proceed || adm.Block != "" {
+	if adm := g.Admit(ctx, "k1"); !adm.Proceed || adm.Block.Set() {
 		t.Fatalf("first admit: %+v", adm)
 	}
 	if adm := g.Admit(ctx, "k1"); adm.Proceed || adm.Code != "duplicate" {
@@ -101,7 +101,7 @@ func TestAdmit(t *testing.T) {
 		t.Fatalf("off: %+v", adm)
 	}
 	broken := &Guard{Mode: config.ModeOn, Ledger: failingLedger{NewMemoryLedger()}}
-	if adm := broken.Admit(ctx, "k3"); !adm.Proceed || !strings.HasPrefix(adm.Block, "ledger-unavailable") {
+	if adm := broken.Admit(ctx, "k3"); !adm.Proceed || adm.Block.Code != RuleLedgerUnavailable {
 		t.Fatalf("ledger down: %+v", adm)
 	}
 }
@@ -129,25 +129,25 @@ func TestFunctionBudgetComesOnTopOfTheKindBudget(t *testing.T) {
 	c := &clock{t: time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)}
 	budgets := map[string]Budget{"restart": {Max: 3, Window: 24 * time.Hour}, "memory-high/restart": {Max: 1, Window: 6 * time.Hour}}
 	l := NewMemoryLedger()
-	_ = l.Record(ctx, Entry{Target: "svc", Kind: "restart", Outcome: "done", Function: "no-tasks", At: c.t.Add(-time.Hour)})
+	_ = l.Record(ctx, Entry{Target: "svc", Kind: "restart", Outcome: OutcomeDone, Function: "no-tasks", At: c.t.Add(-time.Hour)})
 	mh := &Guard{Mode: config.ModeOn, Ledger: l, Budgets: budgets, Owner: "a", Function: "memory-high", Now: c.now}
 	if v := mh.Check(ctx, Admission{Proceed: true}, "restart", "svc"); !v.Allowed {
-		t.Fatalf("another function's restart must not spend memory-high's budget: %q", v.Rule)
+		t.Fatalf("another function's restart must not spend memory-high's budget: %s", v.Rule)
 	} else {
 		v.Release(ctx)
 	}
-	_ = l.Record(ctx, Entry{Target: "svc", Kind: "restart", Outcome: "done", Function: "memory-high", At: c.t.Add(-2 * time.Hour)})
-	if v := mh.Check(ctx, Admission{Proceed: true}, "restart", "svc"); v.Allowed || !strings.Contains(v.Rule, "memory-high/restart") {
+	_ = l.Record(ctx, Entry{Target: "svc", Kind: "restart", Outcome: OutcomeDone, Function: "memory-high", At: c.t.Add(-2 * time.Hour)})
+	if v := mh.Check(ctx, Admission{Proceed: true}, "restart", "svc"); v.Allowed || !strings.Contains(v.Rule.String(), "memory-high/restart") {
 		t.Fatalf("memory-high restarted 2h ago: want its 6h budget to deny, got %+v", v)
 	}
 	nt := &Guard{Mode: config.ModeOn, Ledger: l, Budgets: budgets, Owner: "b", Function: "no-tasks", Now: c.now}
 	if v := nt.Check(ctx, Admission{Proceed: true}, "restart", "svc"); !v.Allowed {
-		t.Fatalf("no-tasks has budget left (2 of 3): %q", v.Rule)
+		t.Fatalf("no-tasks has budget left (2 of 3): %s", v.Rule)
 	} else {
 		v.Release(ctx)
 	}
-	_ = l.Record(ctx, Entry{Target: "svc", Kind: "restart", Outcome: "done", Function: "no-tasks", At: c.t.Add(-3 * time.Hour)})
-	if v := nt.Check(ctx, Admission{Proceed: true}, "restart", "svc"); v.Allowed || !strings.HasPrefix(v.Rule, "budget: 3 restart") {
+	_ = l.Record(ctx, Entry{Target: "svc", Kind: "restart", Outcome: OutcomeDone, Function: "no-tasks", At: c.t.Add(-3 * time.Hour)})
+	if v := nt.Check(ctx, Admission{Proceed: true}, "restart", "svc"); v.Allowed || !strings.HasPrefix(v.Rule.String(), "budget: 3 restart") {
 		t.Fatalf("three restarts by any function in 24h: want the kind budget to deny, got %+v", v)
 	}
 }

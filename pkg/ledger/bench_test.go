@@ -29,7 +29,7 @@ func BenchmarkClaim(b *testing.B) {
 	i := 0
 	for b.Loop() {
 		i++
-		if ok, err := l.Claim(ctx, "transition#"+strconv.Itoa(i), "req", time.Hour); err != nil || !ok {
+		if ok, err := l.Claim(ctx, strconv.Itoa(i), "req", time.Hour); err != nil || !ok {
 			b.Fatalf("Claim = %v, %v", ok, err)
 		}
 	}
@@ -38,11 +38,11 @@ func BenchmarkClaim(b *testing.B) {
 func BenchmarkClaimDuplicate(b *testing.B) {
 	l := benchLedger(b)
 	ctx := context.Background()
-	if _, err := l.Claim(ctx, "transition#dup", "req", time.Hour); err != nil {
+	if _, err := l.Claim(ctx, "dup", "req", time.Hour); err != nil {
 		b.Fatal(err)
 	}
 	for b.Loop() {
-		if ok, err := l.Claim(ctx, "transition#dup", "req-2", time.Hour); err != nil || ok {
+		if ok, err := l.Claim(ctx, "dup", "req-2", time.Hour); err != nil || ok {
 			b.Fatalf("Claim = %v, %v; want a duplicate", ok, err)
 		}
 	}
@@ -65,7 +65,7 @@ func BenchmarkRecord(b *testing.B) {
 	l := benchLedger(b)
 	ctx := context.Background()
 	for b.Loop() {
-		if err := l.Record(ctx, guard.Entry{Target: "svc", Kind: "scale-service", From: "1", To: "2", Outcome: "done", Function: "queue-depth"}); err != nil {
+		if err := l.Record(ctx, guard.Entry{Target: "svc", Kind: "scale-service", FromCount: 1, ToCount: 2, HasCounts: true, Outcome: guard.OutcomeDone, Function: "queue-depth"}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -77,7 +77,7 @@ func BenchmarkHistory(b *testing.B) {
 	ctx := context.Background()
 	now := time.Now()
 	for i := range 10 {
-		if err := l.Record(ctx, guard.Entry{Target: "svc", Kind: "force-new-deployment", Outcome: "done", At: now.Add(-time.Duration(i) * time.Hour)}); err != nil {
+		if err := l.Record(ctx, guard.Entry{Target: "svc", Kind: "force-new-deployment", Outcome: guard.OutcomeDone, At: now.Add(-time.Duration(i) * time.Hour)}); err != nil {
 			b.Fatal(err)
 		}
 	}

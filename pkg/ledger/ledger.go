@@ -5,7 +5,7 @@
 //
 // One table holds three kinds of item, told apart by the partition key's prefix:
 //
-//	claim   pk "claim#<key>"                 sk "claim"                      idempotency per alarm transition
+//	claim   pk "claim#transition#<key>"      sk "claim"                      idempotency per alarm transition
 //	lock    pk "lock#<target>"               sk "lock"                       a short lock per target
 //	action  pk "action#<kind>#<target>"      sk "<fixed-width UTC time>#<random>"  one per action taken
 //
@@ -42,11 +42,16 @@ const (
 // Item attributes besides the keys, as they appear in the table (operators read them in the
 // console, so they are spelled out).
 const (
-	attrOwner    = "owner"
-	attrClaimed  = "claimedAt"
-	attrLocked   = "lockedAt"
-	attrTarget   = "target"
-	attrKind     = "kind"
+	attrOwner     = "owner"
+	attrClaimed   = "claimedAt"
+	attrLocked    = "lockedAt"
+	attrTarget    = "target"
+	attrKind      = "kind"
+	attrFromCount = "fromCount"
+	attrToCount   = "toCount"
+	attrMoved     = "moved"
+	// attrFrom and attrTo are the text the first releases stored for a scale's desired
+	// counts; items written then are still read (see decodeEntry) until their TTL ends.
 	attrFrom     = "from"
 	attrTo       = "to"
 	attrOutcome  = "outcome"
@@ -56,7 +61,10 @@ const (
 )
 
 const (
-	prefixClaim  = "claim#"
+	// The claim prefix keeps the keys the first releases wrote (the guard then added
+	// "transition#" itself), so a transition claimed before an upgrade is still a duplicate after
+	// it. Locks live minutes; their key is "lock#<target>" now (it was "lock#lock#<target>").
+	prefixClaim  = "claim#transition#"
 	prefixLock   = "lock#"
 	prefixAction = "action#"
 	skClaim      = "claim"
@@ -278,11 +286,18 @@ func (t *Table) Record(ctx context.Context, e guard.Entry) error {
 	// Optional fields are left out when empty rather than stored as "" (which older DynamoDB
 	// emulators reject); a missing attribute reads back as "".
 	for name, v := range map[string]string{
-		attrFrom: e.From, attrTo: e.To, attrOutcome: e.Outcome, attrAlarmKey: e.AlarmKey, attrFunction: e.Function,
+		attrOutcome: string(e.Outcome), attrAlarmKey: e.AlarmKey, attrFunction: e.Function,
 	} {
 		if v != "" {
 			item[name] = s(v)
 		}
+	}
+	if e.HasCounts {
+		item[attrFromCount] = n(int64(e.FromCount))
+		item[attrToCount] = n(int64(e.ToCount))
+	}
+	if e.Moved > 0 {
+		item[attrMoved] = n(int64(e.Moved))
 	}
 	_, err = t.api.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName:                aws.String(t.name),
@@ -357,16 +372,34 @@ func decodeEntry(item map[string]types.AttributeValue) (guard.Entry, error) {
 	if err != nil {
 		return guard.Entry{}, fmt.Errorf("attribute %s: %w", attrAt, err)
 	}
-	return guard.Entry{
+	e := guard.Entry{
 		Target:   getS(item, attrTarget),
 		Kind:     getS(item, attrKind),
-		From:     getS(item, attrFrom),
-		To:       getS(item, attrTo),
-		Outcome:  getS(item, attrOutcome),
+		Outcome:  guard.Outcome(getS(item, attrOutcome)),
 		AlarmKey: getS(item, attrAlarmKey),
 		Function: getS(item, attrFunction),
 		At:       at,
-	}, nil
+	}
+	from, errFrom := getN(item, attrFromCount)
+	to, errTo := getN(item, attrToCount)
+	if errFrom == nil && errTo == nil {
+		e.FromCount, e.ToCount, e.HasCounts = int(from), int(to), true
+	} else if f, t, ok := legacyCounts(item); ok {
+		e.FromCount, e.ToCount, e.HasCounts = f, t, true
+	}
+	if moved, err := getN(item, attrMoved); err == nil {
+		e.Moved = int(moved)
+	}
+	return e, nil
+}
+
+// legacyCounts reads the desired counts of a scale recorded by the first releases, which
+// stored them as text ("1", "2"). Anything else in those attributes (a restart's "84 %") is
+// not a count.
+func legacyCounts(item map[string]types.AttributeValue) (from, to int, ok bool) {
+	f, err1 := strconv.Atoi(getS(item, attrFrom))
+	t, err2 := strconv.Atoi(getS(item, attrTo))
+	return f, t, err1 == nil && err2 == nil
 }
 
 // actionPK puts kind first: kinds never contain '#' (checked), so the key splits one way only,

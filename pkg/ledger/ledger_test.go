@@ -115,16 +115,16 @@ func TestClaim(t *testing.T) {
 		return ok
 	}
 
-	if !claim("transition#a", "req-1") {
+	if !claim("a", "req-1") {
 		t.Fatal("first claim refused")
 	}
-	if claim("transition#a", "req-2") {
+	if claim("a", "req-2") {
 		t.Fatal("duplicate delivery (another invocation) claimed a claimed transition")
 	}
-	if claim("transition#a", "req-1") {
+	if claim("a", "req-1") {
 		t.Fatal("Lambda retry (same request id) claimed a claimed transition")
 	}
-	if !claim("transition#b", "req-2") {
+	if !claim("b", "req-2") {
 		t.Fatal("a different transition was refused")
 	}
 
@@ -137,14 +137,14 @@ func TestClaim(t *testing.T) {
 	// Expired but not yet deleted (DynamoDB's TTL is lazy; dynalite never deletes): still
 	// refused up to its expiry second, free after it.
 	e.clock.Advance(ttl)
-	if claim("transition#a", "req-3") {
+	if claim("a", "req-3") {
 		t.Fatal("claimed at the expiry instant, before the item expired")
 	}
 	e.clock.Advance(2 * time.Second)
-	if !claim("transition#a", "req-3") {
+	if !claim("a", "req-3") {
 		t.Fatal("an expired claim still blocks")
 	}
-	if claim("transition#a", "req-4") {
+	if claim("a", "req-4") {
 		t.Fatal("the renewed claim does not block")
 	}
 }
@@ -252,11 +252,11 @@ func TestHistory(t *testing.T) {
 		l := e.ledger(t)
 		at := time.Date(2026, 11, 27, 9, 30, 0, 987_654_321, time.FixedZone("CET", 3600))
 		want := guard.Entry{
-			Target: target, Kind: kind, From: "1", To: "3", Outcome: "done",
+			Target: target, Kind: kind, FromCount: 1, ToCount: 3, HasCounts: true, Outcome: guard.OutcomeDone,
 			AlarmKey: "arrakis-staging-queue-depth-high#2026-11-27T08:29:00.000+0000",
 			Function: "queue-depth", At: at,
 		}
-		sparse := guard.Entry{Target: target, Kind: kind, Outcome: "failed", At: at.Add(-time.Minute)}
+		sparse := guard.Entry{Target: target, Kind: kind, Outcome: guard.OutcomeFailed, At: at.Add(-time.Minute)}
 		for _, en := range []guard.Entry{want, sparse} {
 			if err := l.Record(ctx, en); err != nil {
 				t.Fatal(err)
@@ -275,7 +275,7 @@ func TestHistory(t *testing.T) {
 	t.Run("a zero At is stamped with the clock", func(t *testing.T) {
 		e := newEnv(t)
 		l := e.ledger(t)
-		if err := l.Record(ctx, guard.Entry{Target: target, Kind: kind, Outcome: "done"}); err != nil {
+		if err := l.Record(ctx, guard.Entry{Target: target, Kind: kind, Outcome: guard.OutcomeDone}); err != nil {
 			t.Fatal(err)
 		}
 		got, err := l.History(ctx, target, kind, time.Time{})
@@ -293,7 +293,7 @@ func TestHistory(t *testing.T) {
 		offsets := []time.Duration{0, time.Nanosecond, 100 * time.Millisecond, time.Second, time.Second, 10 * time.Minute, 59 * time.Minute}
 		// Record out of order; two entries share an instant and must both stay.
 		for i, j := range rand.Perm(len(offsets)) {
-			en := guard.Entry{Target: target, Kind: kind, To: strconv.Itoa(j), At: base.Add(offsets[j])}
+			en := guard.Entry{Target: target, Kind: kind, ToCount: j, HasCounts: true, At: base.Add(offsets[j])}
 			if err := l.Record(ctx, en); err != nil {
 				t.Fatalf("record %d: %v", i, err)
 			}
@@ -346,7 +346,7 @@ func TestHistory(t *testing.T) {
 	t.Run("expired entries are not history", func(t *testing.T) {
 		e := newEnv(t)
 		l := e.ledger(t, ledger.WithRetention(time.Hour))
-		if err := l.Record(ctx, guard.Entry{Target: target, Kind: kind, Outcome: "done"}); err != nil {
+		if err := l.Record(ctx, guard.Entry{Target: target, Kind: kind, Outcome: guard.OutcomeDone}); err != nil {
 			t.Fatal(err)
 		}
 		e.clock.Advance(30 * time.Minute)
@@ -363,15 +363,15 @@ func TestHistory(t *testing.T) {
 		e := newEnv(t)
 		l := e.ledger(t, ledger.WithSuffix(func() (string, error) { return "same", nil }))
 		at := e.clock.Now()
-		if err := l.Record(ctx, guard.Entry{Target: target, Kind: kind, To: "first", At: at}); err != nil {
+		if err := l.Record(ctx, guard.Entry{Target: target, Kind: kind, ToCount: 1, HasCounts: true, At: at}); err != nil {
 			t.Fatal(err)
 		}
-		err := l.Record(ctx, guard.Entry{Target: target, Kind: kind, To: "second", At: at})
+		err := l.Record(ctx, guard.Entry{Target: target, Kind: kind, ToCount: 2, HasCounts: true, At: at})
 		if err == nil || !strings.Contains(err.Error(), "already exists") {
 			t.Fatalf("second entry on the same key: err = %v, want 'already exists'", err)
 		}
 		got, _ := l.History(ctx, target, kind, time.Time{})
-		if len(got) != 1 || got[0].To != "first" {
+		if len(got) != 1 || got[0].ToCount != 1 {
 			t.Fatalf("History = %+v, want the first entry only", got)
 		}
 	})
@@ -426,7 +426,7 @@ func TestHistoryPagination(t *testing.T) {
 				go func() {
 					defer wg.Done()
 					defer func() { <-sem }()
-					errs <- l.Record(ctx, guard.Entry{Target: target, Kind: kind, From: strconv.Itoa(i), AlarmKey: pad, At: base.Add(time.Duration(i) * time.Second)})
+					errs <- l.Record(ctx, guard.Entry{Target: target, Kind: kind, FromCount: i, HasCounts: true, AlarmKey: pad, At: base.Add(time.Duration(i) * time.Second)})
 				}()
 			}
 			wg.Wait()
@@ -444,8 +444,8 @@ func TestHistoryPagination(t *testing.T) {
 				t.Fatalf("got %d entries, want %d", len(got), tc.entries)
 			}
 			for i, en := range got {
-				if want := strconv.Itoa(tc.entries - 1 - i); en.From != want {
-					t.Fatalf("entry %d has From %s, want %s (newest first across pages)", i, en.From, want)
+				if want := tc.entries - 1 - i; en.FromCount != want {
+					t.Fatalf("entry %d has FromCount %d, want %d (newest first across pages)", i, en.FromCount, want)
 				}
 			}
 			if pages := api.queries.Load(); pages < tc.minPages {
@@ -550,7 +550,7 @@ func TestLockConcurrent(t *testing.T) {
 				}
 			}
 			acquired.Add(1)
-			if err := l.Record(ctx, guard.Entry{Target: target, Kind: kind, Outcome: "done", Function: owner}); err != nil {
+			if err := l.Record(ctx, guard.Entry{Target: target, Kind: kind, Outcome: guard.OutcomeDone, Function: owner}); err != nil {
 				errs <- fmt.Errorf("%s: record: %w", owner, err)
 			}
 			time.Sleep(time.Millisecond)
@@ -608,7 +608,7 @@ func TestWithGuard(t *testing.T) {
 	// lock and the cooldown are the target's, whichever function holds or spent them.
 	first, second := g("req-1", "no-tasks"), g("req-2", "memory-high")
 	adm := first.Admit(ctx, "alarm#2026-11-27T10:00:00Z")
-	if !adm.Proceed || adm.Block != "" {
+	if !adm.Proceed || adm.Block.Set() {
 		t.Fatalf("first delivery: %+v", adm)
 	}
 	if dup := second.Admit(ctx, "alarm#2026-11-27T10:00:00Z"); dup.Proceed || dup.Code != "duplicate" {
@@ -620,14 +620,14 @@ func TestWithGuard(t *testing.T) {
 	if !v.Allowed {
 		t.Fatalf("first check: %+v", v)
 	}
-	if v2 := second.Check(ctx, adm2, "force-new-deployment", "arrakis-staging-ingestor"); v2.Allowed || !strings.HasPrefix(v2.Rule, "lock:") {
+	if v2 := second.Check(ctx, adm2, "force-new-deployment", "arrakis-staging-ingestor"); v2.Allowed || !strings.HasPrefix(v2.Rule.String(), "lock:") {
 		t.Fatalf("check while locked: %+v, want the lock rule", v2)
 	}
-	if err := first.Record(ctx, guard.Entry{Target: "arrakis-staging-ingestor", Kind: "force-new-deployment", Outcome: "done"}); err != nil {
+	if err := first.Record(ctx, guard.Entry{Target: "arrakis-staging-ingestor", Kind: "force-new-deployment", Outcome: guard.OutcomeDone}); err != nil {
 		t.Fatal(err)
 	}
 	v.Release(ctx)
-	if v2 := second.Check(ctx, adm2, "force-new-deployment", "arrakis-staging-ingestor"); v2.Allowed || !strings.HasPrefix(v2.Rule, "cooldown:") {
+	if v2 := second.Check(ctx, adm2, "force-new-deployment", "arrakis-staging-ingestor"); v2.Allowed || !strings.HasPrefix(v2.Rule.String(), "cooldown:") {
 		t.Fatalf("check after a restart: %+v, want the cooldown rule", v2)
 	}
 	e.clock.Advance(16 * time.Minute)
@@ -719,5 +719,33 @@ func TestMissingTable(t *testing.T) {
 	}
 	if err := l.Lock(context.Background(), "svc", "o", time.Minute); errors.Is(err, guard.ErrLocked) || !errors.As(err, &rnf) {
 		t.Fatalf("Lock on a missing table = %v; want ResourceNotFoundException", err)
+	}
+}
+
+// TestFirstReleaseItemsStayReadable: the first releases stored a scale's desired counts as
+// text in "from" and "to". Such items are read as counts until their TTL removes them, so a
+// scale-back after an upgrade still finds the count to return to.
+func TestFirstReleaseItemsStayReadable(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	l := e.ledger(t)
+	at := e.clock.Now().Add(-time.Minute).UTC()
+	_, err := e.client.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(e.table), Item: map[string]types.AttributeValue{
+		ledger.AttrPartitionKey: &types.AttributeValueMemberS{Value: "action#scale-service#svc"},
+		ledger.AttrSortKey:      &types.AttributeValueMemberS{Value: at.Format("2006-01-02T15:04:05.000000000Z") + "#old"},
+		ledger.AttrExpiresAt:    &types.AttributeValueMemberN{Value: strconv.FormatInt(at.Add(time.Hour).Unix(), 10)},
+		"target":                &types.AttributeValueMemberS{Value: "svc"},
+		"kind":                  &types.AttributeValueMemberS{Value: "scale-service"},
+		"from":                  &types.AttributeValueMemberS{Value: "1"},
+		"to":                    &types.AttributeValueMemberS{Value: "2"},
+		"outcome":               &types.AttributeValueMemberS{Value: "done"},
+		"at":                    &types.AttributeValueMemberS{Value: at.Format(time.RFC3339Nano)},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := l.History(ctx, "svc", "scale-service", time.Time{})
+	if err != nil || len(got) != 1 || !got[0].HasCounts || got[0].FromCount != 1 || got[0].ToCount != 2 || got[0].Outcome != guard.OutcomeDone {
+		t.Fatalf("History = %+v, %v; want the old item's counts 1 -> 2", got, err)
 	}
 }

@@ -9,11 +9,12 @@ import (
 	"time"
 
 	"github.com/arrakis/gp-remediation/pkg/ecs"
+	"github.com/arrakis/gp-remediation/pkg/guard"
 	"github.com/arrakis/gp-remediation/pkg/logs"
 	"github.com/arrakis/gp-remediation/pkg/metrics"
-	"github.com/arrakis/gp-remediation/pkg/notasks"
 	"github.com/arrakis/gp-remediation/pkg/playbook"
 	"github.com/arrakis/gp-remediation/pkg/report"
+	"github.com/arrakis/gp-remediation/pkg/service"
 	"github.com/arrakis/gp-remediation/pkg/trend"
 )
 
@@ -40,7 +41,7 @@ type Evidence struct {
 	Memory5m metrics.Series
 	CPU      metrics.Series
 	Logs     logs.Excerpt
-	Discord  notasks.DiscordEvidence
+	Discord  service.DiscordEvidence
 }
 
 // Policy is the environment's settings the decision depends on.
@@ -95,7 +96,7 @@ func Decide(in Input) playbook.Decision {
 		for _, d := range ev.Service.Deployments {
 			if ev.Now.Sub(d.CreatedAt) <= MetricsWindow {
 				evidence = append(evidence, fmt.Sprintf("deployment %s (%s) of %s %s ago: memory changes around it may be the deployment",
-					d.ID, d.Status, ecs.Short(d.TaskDefinition), notasks.Ago(ev.Now.Sub(d.CreatedAt))))
+					d.ID, d.Status, ecs.Short(d.TaskDefinition), playbook.Ago(ev.Now.Sub(d.CreatedAt))))
 			}
 		}
 	}
@@ -114,22 +115,22 @@ func Decide(in Input) playbook.Decision {
 	switch mc.Class {
 	case trend.MemoryLeak:
 		d.Finding.Summary = fmt.Sprintf("%s is leaking memory: +%.1f %%/h (R² %.2f), %.0f %% now, 100 %% in about %s",
-			t.Service, mc.SlopePctPerHour, mc.R2, mc.Last, notasks.Ago(mc.TimeToFull))
-		act := playbook.Action{Kind: notasks.ForceNewDeployment, Target: t.Service, Expect: prim.ID,
-			From: fmt.Sprintf("%.0f %%", mc.Last), To: "fresh tasks",
+			t.Service, mc.SlopePctPerHour, mc.R2, mc.Last, playbook.Ago(mc.TimeToFull))
+		act := playbook.Action{Kind: playbook.KindForceNewDeployment, Target: t.Service, Expect: prim.ID,
+			Change: playbook.Change{MemoryPercent: mc.Last},
 			Reason: "a rolling restart clears leaked memory before the tasks are OOM-killed"}
 		switch {
 		case in.Failed[ProbeService] != "":
-			act.Blocked = "missing-evidence: the service could not be read"
+			act.Blocked = guard.Rule{Code: guard.RuleMissingEvidence, Detail: "the service could not be read"}
 		case ev.Service.Running == 0:
-			act.Blocked = "state: no task is running (the no-tasks function handles that)"
+			act.Blocked = guard.Rule{Code: guard.RuleState, Detail: "no task is running (the no-tasks function handles that)"}
 		default:
-			act.Blocked = notasks.DiscordBlock(ev.Discord, in.Failed[ProbeDiscord], p.MinDiscordSessions)
+			act.Blocked = service.DiscordBlock(ev.Discord, in.Failed[ProbeDiscord], p.MinDiscordSessions)
 		}
 		d.Actions = []playbook.Action{act}
 		d.Recommendations = []string{fmt.Sprintf(
 			"File a bug: ingestor memory grows %.1f %%/h (R² %.2f) and would reach 100 %% in about %s; attach the memory graph (dashboard link below).",
-			mc.SlopePctPerHour, mc.R2, notasks.Ago(mc.TimeToFull))}
+			mc.SlopePctPerHour, mc.R2, playbook.Ago(mc.TimeToFull))}
 	case trend.MemorySustainedHigh:
 		d.Finding.Summary = fmt.Sprintf("%s memory is high but stable: above %.0f %% for %.0f %% of the last hour (now %.0f %%); it needs more memory, a restart would not help",
 			t.Service, mc.HighPct, mc.ShareAboveHigh*100, mc.Last)
@@ -151,23 +152,23 @@ func Decide(in Input) playbook.Decision {
 
 func raise(t playbook.Target, ev Evidence, failed map[string]string, p Policy) playbook.Action {
 	prim, _ := ev.Service.Primary()
-	act := playbook.Action{Kind: notasks.RaiseTaskMemory, Target: t.Service, Ref: ev.TaskDef.ARN, Expect: prim.ID,
+	act := playbook.Action{Kind: playbook.KindRaiseTaskMemory, Target: t.Service, Ref: ev.TaskDef.ARN, Expect: prim.ID,
 		Reason: "memory stays above the high line: the tasks need more"}
 	cur := ev.TaskDef.MemoryMiB
 	if failed[ProbeTaskDef] != "" || cur == 0 {
-		act.Blocked = "missing-evidence: the task definition's memory could not be read"
+		act.Blocked = guard.Rule{Code: guard.RuleMissingEvidence, Detail: "the task definition's memory could not be read"}
 		return act
 	}
 	next := min(int(math.Ceil(float64(cur)*p.MemoryFactor)), p.MaxTaskMemoryMiB)
-	act.From, act.To = fmt.Sprintf("%d MiB (%s)", cur, ecs.Short(ev.TaskDef.ARN)), fmt.Sprintf("%d MiB", next)
+	act.Change = playbook.Change{FromMiB: cur, ToMiB: next, FromTaskDefinition: ev.TaskDef.ARN}
 	switch {
 	case next <= cur:
-		act.Blocked = fmt.Sprintf("cap: task memory is already %d MiB, the cap is %d MiB (GPR_MAX_TASK_MEMORY_MIB)", cur, p.MaxTaskMemoryMiB)
+		act.Blocked = guard.Rule{Code: guard.RuleCap, Detail: fmt.Sprintf("task memory is already %d MiB, the cap is %d MiB (GPR_MAX_TASK_MEMORY_MIB)", cur, p.MaxTaskMemoryMiB)}
 	case !p.AllowRaiseMemory:
-		act.Blocked = "policy: raise-task-memory is off in this environment (GPR_ALLOW_RAISE_MEMORY=false)"
+		act.Blocked = guard.Rule{Code: guard.RulePolicy, Detail: "raise-task-memory is off in this environment (GPR_ALLOW_RAISE_MEMORY=false)"}
 	default:
 		// Deploying the new revision restarts the ingestor: the Discord guard applies.
-		act.Blocked = notasks.DiscordBlock(ev.Discord, failed[ProbeDiscord], p.MinDiscordSessions)
+		act.Blocked = service.DiscordBlock(ev.Discord, failed[ProbeDiscord], p.MinDiscordSessions)
 	}
 	return act
 }

@@ -9,16 +9,16 @@ import (
 
 	"github.com/arrakis/gp-remediation/pkg/ecs"
 	"github.com/arrakis/gp-remediation/pkg/metrics"
-	"github.com/arrakis/gp-remediation/pkg/notasks"
 	"github.com/arrakis/gp-remediation/pkg/playbook"
 	"github.com/arrakis/gp-remediation/pkg/report"
+	"github.com/arrakis/gp-remediation/pkg/service"
 )
 
 var (
 	now      = time.Date(2026, 11, 27, 3, 13, 0, 0, time.UTC)
 	ingestor = playbook.Target{Service: "arrakis-staging-ingestor", Role: "ingestor", Severity: report.SeverityWarning}
 	policy   = Policy{HighPct: 85, MemoryFactor: 1.5, MaxTaskMemoryMiB: 4096, MinDiscordSessions: 5}
-	budgetOK = notasks.DiscordEvidence{Checked: true, Remaining: 900, Total: 1000}
+	budgetOK = service.DiscordEvidence{Checked: true, Remaining: 900, Total: 1000}
 	td       = "arn:aws:ecs:us-east-1:123456789012:task-definition/arrakis-staging-ingestor:17"
 )
 
@@ -79,25 +79,25 @@ func TestDecide(t *testing.T) {
 		missing  bool
 		inSumOrR string
 	}{
-		{name: "leak: restart", ev: evidence(leak), want: "leak", actions: []string{notasks.ForceNewDeployment}, inSumOrR: "%/h"},
-		{name: "noisy leak with gaps: restart", ev: evidence(gaps(noisy(1, 1.5, leak))), want: "leak", actions: []string{notasks.ForceNewDeployment}},
+		{name: "leak: restart", ev: evidence(leak), want: "leak", actions: []string{playbook.KindForceNewDeployment}, inSumOrR: "%/h"},
+		{name: "noisy leak with gaps: restart", ev: evidence(gaps(noisy(1, 1.5, leak))), want: "leak", actions: []string{playbook.KindForceNewDeployment}},
 		{name: "leak but Discord budget low: blocked", ev: func() Evidence {
 			e := evidence(leak)
-			e.Discord = notasks.DiscordEvidence{Checked: true, Remaining: 2, Total: 1000, ResetAfter: 3 * time.Hour}
+			e.Discord = service.DiscordEvidence{Checked: true, Remaining: 2, Total: 1000, ResetAfter: 3 * time.Hour}
 			return e
-		}(), want: "leak", actions: []string{notasks.ForceNewDeployment + "!"}, inRule: "discord-budget"},
+		}(), want: "leak", actions: []string{playbook.KindForceNewDeployment + "!"}, inRule: "discord-budget"},
 		{name: "leak but Discord unreadable: blocked", ev: evidence(leak), failed: map[string]string{ProbeDiscord: "timeout"},
-			want: "leak", actions: []string{notasks.ForceNewDeployment + "!"}, inRule: "discord-budget-unknown"},
+			want: "leak", actions: []string{playbook.KindForceNewDeployment + "!"}, inRule: "discord-budget-unknown"},
 		{name: "leak with no task running: leave it to no-tasks", ev: func() Evidence {
 			e := evidence(leak)
 			e.Service.Running = 0
 			return e
-		}(), want: "leak", actions: []string{notasks.ForceNewDeployment + "!"}, inRule: "no task is running"},
+		}(), want: "leak", actions: []string{playbook.KindForceNewDeployment + "!"}, inRule: "no task is running"},
 		{name: "spike: nothing", ev: evidence(spike), want: "spike"},
-		{name: "sustained high: raise blocked by policy", ev: evidence(high), want: "sustained-high", actions: []string{notasks.RaiseTaskMemory + "!"}, inRule: "policy"},
-		{name: "sustained high, policy on: raise", ev: evidence(high), policy: allow, want: "sustained-high", actions: []string{notasks.RaiseTaskMemory}},
+		{name: "sustained high: raise blocked by policy", ev: evidence(high), want: "sustained-high", actions: []string{playbook.KindRaiseTaskMemory + "!"}, inRule: "policy"},
+		{name: "sustained high, policy on: raise", ev: evidence(high), policy: allow, want: "sustained-high", actions: []string{playbook.KindRaiseTaskMemory}},
 		{name: "sustained high at the cap", ev: func() Evidence { e := evidence(high); e.TaskDef.MemoryMiB = 4096; return e }(), policy: allow,
-			want: "sustained-high", actions: []string{notasks.RaiseTaskMemory + "!"}, inRule: "cap"},
+			want: "sustained-high", actions: []string{playbook.KindRaiseTaskMemory + "!"}, inRule: "cap"},
 		{name: "recovering: nothing", ev: evidence(recovering), want: "recovering"},
 		{name: "flat and low: normal", ev: evidence(func(float64) float64 { return 40 }), want: "normal"},
 		{name: "no data: insufficient", ev: evidence(func(float64) float64 { return math.NaN() }), want: "insufficient-data"},
@@ -119,10 +119,10 @@ func TestDecide(t *testing.T) {
 			var got []string
 			for _, a := range d.Actions {
 				k := a.Kind
-				if a.Blocked != "" {
+				if a.Blocked.Set() {
 					k += "!"
-					if tc.inRule != "" && !strings.Contains(a.Blocked, tc.inRule) {
-						t.Errorf("rule %q lacks %q", a.Blocked, tc.inRule)
+					if tc.inRule != "" && !strings.Contains(a.Blocked.String(), tc.inRule) {
+						t.Errorf("rule %q lacks %q", a.Blocked.String(), tc.inRule)
 					}
 				}
 				got = append(got, k)

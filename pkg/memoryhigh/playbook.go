@@ -13,10 +13,10 @@ import (
 	"github.com/arrakis/gp-remediation/pkg/ecs"
 	"github.com/arrakis/gp-remediation/pkg/logs"
 	"github.com/arrakis/gp-remediation/pkg/metrics"
-	"github.com/arrakis/gp-remediation/pkg/notasks"
 	"github.com/arrakis/gp-remediation/pkg/playbook"
 	"github.com/arrakis/gp-remediation/pkg/report"
 	"github.com/arrakis/gp-remediation/pkg/runbook"
+	"github.com/arrakis/gp-remediation/pkg/service"
 )
 
 // Playbook adapts the memory-high decision to the pipeline.
@@ -25,7 +25,7 @@ type Playbook struct {
 	ECS     ecs.Client
 	Logs    logs.Client
 	Metrics metrics.Client
-	Discord notasks.DiscordBudget
+	Discord service.DiscordBudget
 	Now     func() time.Time
 }
 
@@ -47,7 +47,7 @@ func (p *Playbook) Policy() Policy {
 // Scope accepts memory alarms on the ingestor (the runbook's alarm). The worker has no such
 // alarm in the runbook, and restarting it has other consequences, so it is not handled here.
 func (p *Playbook) Scope(a alarm.Alarm) (playbook.Target, error) {
-	t, err := notasks.ScopeService(p.Config, a, report.SeverityWarning)
+	t, err := service.Scope(p.Config, a, report.SeverityWarning)
 	if err != nil {
 		return t, err
 	}
@@ -135,9 +135,8 @@ func (p *Playbook) Precheck(ctx context.Context, act playbook.Action) error {
 }
 
 // Act restarts the service or raises its memory, like no-tasks does.
-func (p *Playbook) Act(ctx context.Context, act playbook.Action) (string, error) {
-	nt := notasks.Playbook{Config: p.Config, ECS: p.ECS}
-	return nt.Act(ctx, act)
+func (p *Playbook) Act(ctx context.Context, act playbook.Action) (playbook.Effect, error) {
+	return service.Operator{ECS: p.ECS}.Act(ctx, act)
 }
 
 // Verify waits for the new deployment to run, then for the memory metric to show the drop.
@@ -146,14 +145,14 @@ func (p *Playbook) Act(ctx context.Context, act playbook.Action) (string, error)
 func (p *Playbook) Verify(ctx context.Context, t playbook.Target, done []playbook.Action) report.Verification {
 	start := time.Now()
 	restartedAt := p.now()
-	v := notasks.WaitForRunning(ctx, p.ECS, t.Service, p.Config.VerifyInterval)
+	v := service.WaitForRunning(ctx, p.ECS, t.Service, p.Config.VerifyInterval)
 	if v.Status != report.Verified {
 		return v
 	}
 	before := math.NaN()
 	for _, a := range done {
-		if a.Kind == notasks.ForceNewDeployment {
-			fmt.Sscanf(strings.TrimSuffix(a.From, " %"), "%g", &before)
+		if a.Kind == playbook.KindForceNewDeployment && a.Change.MemoryPercent > 0 {
+			before = a.Change.MemoryPercent
 		}
 	}
 	if math.IsNaN(before) {
@@ -181,9 +180,9 @@ func (p *Playbook) Verify(ctx context.Context, t playbook.Target, done []playboo
 }
 
 // Present builds the headline, commands, links and the memory sparkline.
-func (p *Playbook) Present(a alarm.Alarm, t playbook.Target, ev Evidence, r report.Result) playbook.Presentation {
+func (p *Playbook) Present(a alarm.Alarm, t playbook.Target, ev Evidence, r report.Result) report.Presentation {
 	cmds := runbook.Commands{C: p.Config}
-	pres := playbook.Presentation{Headline: headline(t.Service, r)}
+	pres := report.Presentation{Headline: headline(t.Service, r)}
 	pres.Commands = append(pres.Commands, cmds.ServiceMetric(t.Service, "MemoryUtilization", 60, 300))
 	switch r.Finding.Code {
 	case "leak":

@@ -170,3 +170,10 @@ func describe(qs []Query) string {
 	}
 	return out
 }
+
+// QueueDepth is the AWS/AmazonMQ MessageCount of a queue at one-minute resolution, under the
+// query id "depth".
+func QueueDepth(broker, vhost, queue string) Query {
+	return Query{ID: "depth", Namespace: "AWS/AmazonMQ", Metric: "MessageCount", Stat: "Average", Period: time.Minute,
+		Dimensions: map[string]string{"Broker": broker, "VirtualHost": vhost, "Queue": queue}}
+}

@@ -11,10 +11,12 @@ import (
 	"time"
 
 	"github.com/arrakis/gp-remediation/pkg/ecs"
+	"github.com/arrakis/gp-remediation/pkg/guard"
 	"github.com/arrakis/gp-remediation/pkg/logs"
 	"github.com/arrakis/gp-remediation/pkg/metrics"
 	"github.com/arrakis/gp-remediation/pkg/playbook"
 	"github.com/arrakis/gp-remediation/pkg/report"
+	"github.com/arrakis/gp-remediation/pkg/service"
 )
 
 // Finding codes.
@@ -58,17 +60,7 @@ type Evidence struct {
 	Logs     logs.Excerpt
 	Queue    metrics.Series // worker only: AWS/AmazonMQ MessageCount
 	Memory   metrics.Series // MemoryUtilization of the service
-	Discord  DiscordEvidence
-}
-
-// DiscordEvidence is the ingestor's gateway session budget, read before any restart: each
-// restart opens new gateway sessions, and Discord allows only so many per day.
-type DiscordEvidence struct {
-	Checked      bool
-	Unauthorized bool // Discord answered 401: the stored bot token is invalid
-	Remaining    int
-	Total        int
-	ResetAfter   time.Duration
+	Discord  service.DiscordEvidence
 }
 
 // Policy is the environment's settings the decision depends on.
@@ -136,7 +128,7 @@ func Decide(in Input) playbook.Decision {
 	if line := queueEvidence(ev.Queue); line != "" {
 		evidence = append(evidence, line)
 	}
-	if line := discordEvidence(ev.Discord); line != "" {
+	if line := service.DiscordLine(ev.Discord); line != "" {
 		evidence = append(evidence, line)
 	}
 	if _, bad := in.Failed[ProbeLogs]; bad {
@@ -167,20 +159,20 @@ func Decide(in Input) playbook.Decision {
 		}
 	case sig.oom > 0:
 		d.Finding.Code = OOMKilled
-		d.Finding.Summary = fmt.Sprintf("%s is being OOM-killed: %d of %d tasks stopped in the last hour ran out of memory (exit 137)%s",
-			t.Service, sig.oom, len(ev.Stopped), memoryNote(ev.TaskDef))
+		d.Finding.Summary = fmt.Sprintf("%s is being OOM-killed: %d of %d tasks stopped in the last hour ran out of memory%s%s",
+			t.Service, sig.oom, len(ev.Stopped), exit137Note(sig), memoryNote(ev.TaskDef))
 		d.Actions = oomActions(t, ev, in.Failed, p)
 		d.Recommendations = []string{"Restarting buys time; the fix is more task memory or a fix for the leak. File a bug with the memory graph."}
 	case sig.badDeployment:
 		d.Finding.Code = BadDeployment
 		prim, _ := svc.Primary()
 		d.Finding.Summary = fmt.Sprintf("%s has failed since deployment %s of %s (%s ago); %s ran steadily before",
-			t.Service, prim.ID, ecs.Short(prim.TaskDefinition), Ago(ev.Now.Sub(prim.CreatedAt)), ecs.Short(ev.Previous))
+			t.Service, prim.ID, ecs.Short(prim.TaskDefinition), playbook.Ago(ev.Now.Sub(prim.CreatedAt)), ecs.Short(ev.Previous))
 		act := playbook.Action{Kind: Rollback, Target: t.Service, Ref: ev.Previous, Expect: prim.ID,
-			From: ecs.Short(prim.TaskDefinition), To: ecs.Short(ev.Previous),
+			Change: playbook.Change{FromTaskDefinition: prim.TaskDefinition, ToTaskDefinition: ev.Previous},
 			Reason: "every task of the new revision fails; the previous revision was healthy"}
 		if !p.AllowRollback {
-			act.Blocked = "policy: rollback is off in this environment (GPR_ALLOW_ROLLBACK=false)"
+			act.Blocked = guard.Rule{Code: guard.RulePolicy, Detail: "rollback is off in this environment (GPR_ALLOW_ROLLBACK=false)"}
 			d.Recommendations = append(d.Recommendations, "Roll back to "+ecs.Short(ev.Previous)+" (command below) or fix forward.")
 		}
 		d.Actions = []playbook.Action{act}
@@ -205,6 +197,7 @@ type signals struct {
 	network       int
 	networkWhy    string
 	oom           int
+	oomExit137    int // OOM-killed tasks a container of which reported exit code 137
 	crashed       int
 	crashWhy      string
 	badDeployment bool
@@ -240,6 +233,9 @@ func readSignals(t playbook.Target, ev Evidence, badWindow time.Duration) signal
 			}
 		case isOOM(task, ev.Logs):
 			s.oom++
+			if reportedExit(task, 137) {
+				s.oomExit137++
+			}
 		case crashed(task):
 			s.crashed++
 			if s.crashWhy == "" {
@@ -291,6 +287,29 @@ func isOOM(task ecs.Task, lg logs.Excerpt) bool {
 	return false
 }
 
+// reportedExit says whether a container of the task reported exit code code. A task whose
+// containers returned no exit code at all (killed before starting, some emulators) did not.
+func reportedExit(task ecs.Task, code int) bool {
+	for _, c := range task.Containers {
+		if c.ExitCode != nil && *c.ExitCode == code {
+			return true
+		}
+	}
+	return false
+}
+
+// exit137Note says what the containers reported: exit 137 only where a container did.
+func exit137Note(s signals) string {
+	switch {
+	case s.oomExit137 == 0:
+		return " (no container exit code was returned)"
+	case s.oomExit137 == s.oom:
+		return " (exit 137)"
+	default:
+		return fmt.Sprintf(" (%d with exit 137; the others returned no exit code)", s.oomExit137)
+	}
+}
+
 func crashed(task ecs.Task) bool {
 	if task.StopCode == "EssentialContainerExited" {
 		return true
@@ -322,27 +341,11 @@ func exitSummary(task ecs.Task) string {
 func restart(t playbook.Target, ev Evidence, failed map[string]string, p Policy, why string) playbook.Action {
 	prim, _ := ev.Service.Primary()
 	act := playbook.Action{Kind: ForceNewDeployment, Target: t.Service, Reason: why, Expect: prim.ID,
-		From: ecs.Short(ev.Service.TaskDefinition), To: "new deployment of " + ecs.Short(ev.Service.TaskDefinition)}
-	if t.Role == "ingestor" {
-		act.Blocked = DiscordBlock(ev.Discord, failed[ProbeDiscord], p.MinDiscordSessions)
+		Change: playbook.Change{FromTaskDefinition: ev.Service.TaskDefinition}}
+	if t.Role == service.RoleIngestor {
+		act.Blocked = service.DiscordBlock(ev.Discord, failed[ProbeDiscord], p.MinDiscordSessions)
 	}
 	return act
-}
-
-// DiscordBlock returns the rule that forbids an ingestor restart, or "".
-func DiscordBlock(d DiscordEvidence, probeErr string, min int) string {
-	switch {
-	case probeErr != "":
-		return "discord-budget-unknown: could not read the gateway session budget (" + probeErr + "); not restarting blind"
-	case !d.Checked:
-		return "discord-budget-unknown: the gateway session budget was not checked"
-	case d.Unauthorized:
-		return "discord-token-invalid: Discord rejects the bot token; a restart cannot log in"
-	case d.Remaining < min:
-		return fmt.Sprintf("discord-budget: only %d gateway session starts left (minimum %d); the budget resets in %s",
-			d.Remaining, min, Ago(d.ResetAfter))
-	}
-	return ""
 }
 
 func oomActions(t playbook.Target, ev Evidence, failed map[string]string, p Policy) []playbook.Action {
@@ -353,22 +356,22 @@ func oomActions(t playbook.Target, ev Evidence, failed map[string]string, p Poli
 	cur := ev.TaskDef.MemoryMiB
 	switch {
 	case failed[ProbeTaskDefinition] != "" || cur == 0:
-		raise.Blocked = "missing-evidence: the task definition's memory could not be read"
+		raise.Blocked = guard.Rule{Code: guard.RuleMissingEvidence, Detail: "the task definition's memory could not be read"}
 	default:
 		next := int(math.Ceil(float64(cur) * p.MemoryFactor))
 		next = min(next, p.MaxTaskMemoryMiB)
-		raise.From, raise.To = fmt.Sprintf("%d MiB (%s)", cur, ecs.Short(ev.TaskDef.ARN)), fmt.Sprintf("%d MiB", next)
+		raise.Change = playbook.Change{FromMiB: cur, ToMiB: next, FromTaskDefinition: ev.TaskDef.ARN}
 		switch {
 		case next <= cur:
-			raise.Blocked = fmt.Sprintf("cap: task memory is already %d MiB, the cap is %d MiB (GPR_MAX_TASK_MEMORY_MIB)", cur, p.MaxTaskMemoryMiB)
+			raise.Blocked = guard.Rule{Code: guard.RuleCap, Detail: fmt.Sprintf("task memory is already %d MiB, the cap is %d MiB (GPR_MAX_TASK_MEMORY_MIB)", cur, p.MaxTaskMemoryMiB)}
 		case !p.AllowRaiseMemory:
-			raise.Blocked = "policy: raise-task-memory is off in this environment (GPR_ALLOW_RAISE_MEMORY=false)"
+			raise.Blocked = guard.Rule{Code: guard.RulePolicy, Detail: "raise-task-memory is off in this environment (GPR_ALLOW_RAISE_MEMORY=false)"}
 		}
 	}
-	if raise.Blocked == "" {
+	if !raise.Blocked.Set() {
 		// The new revision's deployment restarts the service too; a separate restart would
 		// only add a second rollout.
-		if rst.Blocked != "" {
+		if rst.Blocked.Set() {
 			raise.Blocked = rst.Blocked // the Discord guard applies to any ingestor rollout
 		}
 		return []playbook.Action{raise}
@@ -388,7 +391,7 @@ func serviceEvidence(svc ecs.Service, now time.Time) []string {
 		svc.Name, svc.Desired, svc.Running, svc.Pending, ecs.Short(svc.TaskDefinition))}
 	for _, d := range svc.Deployments {
 		line := fmt.Sprintf("deployment %s (%s) of %s created %s ago: rollout %s, running %d/%d, failed tasks %d",
-			d.ID, d.Status, ecs.Short(d.TaskDefinition), Ago(now.Sub(d.CreatedAt)), d.RolloutState, d.Running, d.Desired, d.Failed)
+			d.ID, d.Status, ecs.Short(d.TaskDefinition), playbook.Ago(now.Sub(d.CreatedAt)), d.RolloutState, d.Running, d.Desired, d.Failed)
 		if d.RolloutReason != "" {
 			line += " (" + playbook.Clip(d.RolloutReason, 160) + ")"
 		}
@@ -457,19 +460,6 @@ func stackFrame(msg string) bool {
 		strings.HasPrefix(msg, "goroutine ") || strings.HasPrefix(t, "created by ")
 }
 
-// Ago renders a duration for people: "25m", "3h05m", "6d2h".
-func Ago(d time.Duration) string {
-	d = d.Round(time.Minute)
-	switch {
-	case d < time.Hour:
-		return fmt.Sprintf("%dm", int(d.Minutes()))
-	case d < 48*time.Hour:
-		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
-	default:
-		return fmt.Sprintf("%dd%dh", int(d.Hours())/24, int(d.Hours())%24)
-	}
-}
-
 func queueEvidence(s metrics.Series) string {
 	last, ok := s.Last()
 	if !ok {
@@ -484,17 +474,6 @@ func queueEvidence(s metrics.Series) string {
 	}
 	return fmt.Sprintf("queue depth: %.0f messages now, %.0f at %s (messages are kept in the queue and will be processed once the worker runs)",
 		last.V, first.V, first.T.UTC().Format("15:04"))
-}
-
-func discordEvidence(d DiscordEvidence) string {
-	switch {
-	case !d.Checked:
-		return ""
-	case d.Unauthorized:
-		return "Discord: GET /gateway/bot answered 401 Unauthorized for the stored bot token"
-	default:
-		return fmt.Sprintf("Discord: %d of %d gateway session starts left, resets in %s", d.Remaining, d.Total, Ago(d.ResetAfter))
-	}
 }
 
 func containsAny(s string, subs []string) bool {

@@ -1,6 +1,7 @@
 package notasks
 
 import (
+	"github.com/arrakis/gp-remediation/pkg/service"
 	"strings"
 	"testing"
 	"time"
@@ -24,12 +25,12 @@ var (
 	ingestor = playbook.Target{Service: "arrakis-staging-ingestor", Role: "ingestor", Severity: report.SeverityCritical}
 	worker   = playbook.Target{Service: "arrakis-staging-gp-worker", Role: "worker", Severity: report.SeverityCritical}
 	policy   = Policy{MemoryFactor: 1.5, MaxTaskMemoryMiB: 4096, MinDiscordSessions: 5, BadDeploymentWindow: 24 * time.Hour}
-	budgetOK = DiscordEvidence{Checked: true, Remaining: 900, Total: 1000, ResetAfter: 3 * time.Hour}
+	budgetOK = service.DiscordEvidence{Checked: true, Remaining: 900, Total: 1000, ResetAfter: 3 * time.Hour}
 )
 
 func exit(n int) *int { return &n }
 
-func service(name, td string, desired, running int, deployedAgo time.Duration, events ...ecs.Event) ecs.Service {
+func svc(name, td string, desired, running int, deployedAgo time.Duration, events ...ecs.Event) ecs.Service {
 	return ecs.Service{Name: name, Status: "ACTIVE", Desired: desired, Running: running, TaskDefinition: td,
 		Deployments: []ecs.Deployment{{ID: "ecs-svc/1111", Status: "PRIMARY", TaskDefinition: td, RolloutState: "FAILED",
 			Desired: desired, CreatedAt: now.Add(-deployedAgo)}},
@@ -85,77 +86,77 @@ func TestDecide(t *testing.T) {
 	}{
 		{name: "service unreadable: nothing acts", target: ingestor, failed: map[string]string{ProbeService: "throttled"},
 			wantCode: Unknown, wantMissing: true, wantEsc: true},
-		{name: "scaled to zero is deliberate", target: ingestor, ev: Evidence{Service: service("arrakis-staging-ingestor", tdIngestor7, 0, 0, time.Hour)},
+		{name: "scaled to zero is deliberate", target: ingestor, ev: Evidence{Service: svc("arrakis-staging-ingestor", tdIngestor7, 0, 0, time.Hour)},
 			wantCode: ScaledToZero, wantBenign: true},
-		{name: "already running again", target: worker, ev: Evidence{Service: service("arrakis-staging-gp-worker", tdWorker42, 2, 1, time.Hour)},
+		{name: "already running again", target: worker, ev: Evidence{Service: svc("arrakis-staging-gp-worker", tdWorker42, 2, 1, time.Hour)},
 			wantCode: Recovered, wantBenign: true},
-		{name: "stopped tasks unreadable: nothing acts", target: worker, ev: Evidence{Service: service("arrakis-staging-gp-worker", tdWorker42, 1, 0, time.Hour)},
+		{name: "stopped tasks unreadable: nothing acts", target: worker, ev: Evidence{Service: svc("arrakis-staging-gp-worker", tdWorker42, 1, 0, time.Hour)},
 			failed: map[string]string{ProbeStoppedTasks: "AccessDenied"}, wantCode: Unknown, wantMissing: true, wantEsc: true},
 		{name: "oom: restart, memory raise blocked by policy", target: ingestor,
-			ev: Evidence{Service: service("arrakis-staging-ingestor", tdIngestor7, 1, 0, 48*time.Hour), Stopped: []ecs.Task{oomTask(2 * time.Minute), oomTask(9 * time.Minute)},
+			ev: Evidence{Service: svc("arrakis-staging-ingestor", tdIngestor7, 1, 0, 48*time.Hour), Stopped: []ecs.Task{oomTask(2 * time.Minute), oomTask(9 * time.Minute)},
 				TaskDef: ecs.TaskDefinition{ARN: tdIngestor7, MemoryMiB: 512}, Discord: budgetOK},
 			wantCode: OOMKilled, wantActions: []string{ForceNewDeployment, RaiseTaskMemory + "!"}, wantInSum: "512 MiB"},
 		{name: "oom with policy on: raise memory replaces the restart", target: ingestor, policy: allow,
-			ev: Evidence{Service: service("arrakis-staging-ingestor", tdIngestor7, 1, 0, 48*time.Hour), Stopped: []ecs.Task{oomTask(2 * time.Minute)},
+			ev: Evidence{Service: svc("arrakis-staging-ingestor", tdIngestor7, 1, 0, 48*time.Hour), Stopped: []ecs.Task{oomTask(2 * time.Minute)},
 				TaskDef: ecs.TaskDefinition{ARN: tdIngestor7, MemoryMiB: 512}, Discord: budgetOK},
 			wantCode: OOMKilled, wantActions: []string{RaiseTaskMemory}},
 		{name: "oom at the memory cap: restart only", target: ingestor, policy: allow,
-			ev: Evidence{Service: service("arrakis-staging-ingestor", tdIngestor7, 1, 0, 48*time.Hour), Stopped: []ecs.Task{oomTask(2 * time.Minute)},
+			ev: Evidence{Service: svc("arrakis-staging-ingestor", tdIngestor7, 1, 0, 48*time.Hour), Stopped: []ecs.Task{oomTask(2 * time.Minute)},
 				TaskDef: ecs.TaskDefinition{ARN: tdIngestor7, MemoryMiB: 4096}, Discord: budgetOK},
 			wantCode: OOMKilled, wantActions: []string{ForceNewDeployment, RaiseTaskMemory + "!"}},
 		{name: "137 without OOM evidence is a crash, not oom", target: worker,
-			ev:       Evidence{Service: service("arrakis-staging-gp-worker", tdWorker42, 1, 0, 48*time.Hour), Stopped: []ecs.Task{crashTask(tdWorker42, time.Minute, 137)}},
+			ev:       Evidence{Service: svc("arrakis-staging-gp-worker", tdWorker42, 1, 0, 48*time.Hour), Stopped: []ecs.Task{crashTask(tdWorker42, time.Minute, 137)}},
 			wantCode: CrashLoop, wantActions: []string{ForceNewDeployment}},
 		{name: "137 with out-of-memory log is oom", target: worker,
-			ev: Evidence{Service: service("arrakis-staging-gp-worker", tdWorker42, 1, 0, 48*time.Hour), Stopped: []ecs.Task{crashTask(tdWorker42, time.Minute, 137)},
+			ev: Evidence{Service: svc("arrakis-staging-gp-worker", tdWorker42, 1, 0, 48*time.Hour), Stopped: []ecs.Task{crashTask(tdWorker42, time.Minute, 137)},
 				Logs: lines("fatal error: runtime: out of memory")},
 			wantCode: OOMKilled, wantActions: []string{ForceNewDeployment, RaiseTaskMemory + "!"}},
 		{name: "token rejected in logs: no restart", target: ingestor,
-			ev: Evidence{Service: service("arrakis-staging-ingestor", tdIngestor7, 1, 0, 48*time.Hour), Stopped: []ecs.Task{crashTask(tdIngestor7, time.Minute, 1)},
+			ev: Evidence{Service: svc("arrakis-staging-ingestor", tdIngestor7, 1, 0, 48*time.Hour), Stopped: []ecs.Task{crashTask(tdIngestor7, time.Minute, 1)},
 				Logs: lines("Shard 0 closed: 4004 Authentication failed"), Discord: budgetOK},
 			wantCode: DiscordTokenInvalid, wantEsc: true},
 		{name: "token rejected by Discord API", target: ingestor,
-			ev: Evidence{Service: service("arrakis-staging-ingestor", tdIngestor7, 1, 0, 48*time.Hour), Stopped: []ecs.Task{crashTask(tdIngestor7, time.Minute, 1)},
-				Discord: DiscordEvidence{Checked: true, Unauthorized: true}},
+			ev: Evidence{Service: svc("arrakis-staging-ingestor", tdIngestor7, 1, 0, 48*time.Hour), Stopped: []ecs.Task{crashTask(tdIngestor7, time.Minute, 1)},
+				Discord: service.DiscordEvidence{Checked: true, Unauthorized: true}},
 			wantCode: DiscordTokenInvalid, wantEsc: true},
 		{name: "4004 in worker logs is not a token problem", target: worker,
-			ev: Evidence{Service: service("arrakis-staging-gp-worker", tdWorker42, 1, 0, 48*time.Hour), Stopped: []ecs.Task{crashTask(tdWorker42, time.Minute, 1)},
+			ev: Evidence{Service: svc("arrakis-staging-gp-worker", tdWorker42, 1, 0, 48*time.Hour), Stopped: []ecs.Task{crashTask(tdWorker42, time.Minute, 1)},
 				Logs: lines("order 4004 failed")},
 			wantCode: CrashLoop, wantActions: []string{ForceNewDeployment}},
 		{name: "image pull network error: no restart", target: worker,
-			ev:       Evidence{Service: service("arrakis-staging-gp-worker", tdWorker42, 1, 0, 48*time.Hour), Stopped: []ecs.Task{pullTask(time.Minute), pullTask(5 * time.Minute)}},
+			ev:       Evidence{Service: svc("arrakis-staging-gp-worker", tdWorker42, 1, 0, 48*time.Hour), Stopped: []ecs.Task{pullTask(time.Minute), pullTask(5 * time.Minute)}},
 			wantCode: NetworkError, wantEsc: true, wantInSum: "2 of 2"},
 		{name: "bad deployment: rollback blocked by policy", target: worker,
-			ev: Evidence{Service: service("arrakis-staging-gp-worker", tdWorker42, 2, 0, 25*time.Minute, steady), Previous: tdWorker41,
+			ev: Evidence{Service: svc("arrakis-staging-gp-worker", tdWorker42, 2, 0, 25*time.Minute, steady), Previous: tdWorker41,
 				Stopped: []ecs.Task{crashTask(tdWorker42, time.Minute, 2), crashTask(tdWorker42, 10*time.Minute, 2)}},
 			wantCode: BadDeployment, wantActions: []string{Rollback + "!"}, wantInSum: "arrakis-staging-gp-worker:41"},
 		{name: "bad deployment with rollback allowed", target: worker, policy: allow,
-			ev: Evidence{Service: service("arrakis-staging-gp-worker", tdWorker42, 2, 0, 25*time.Minute, steady), Previous: tdWorker41,
+			ev: Evidence{Service: svc("arrakis-staging-gp-worker", tdWorker42, 2, 0, 25*time.Minute, steady), Previous: tdWorker41,
 				Stopped: []ecs.Task{crashTask(tdWorker42, time.Minute, 2)}},
 			wantCode: BadDeployment, wantActions: []string{Rollback}},
 		{name: "old deployment without a steady state before: crash loop", target: worker,
-			ev: Evidence{Service: service("arrakis-staging-gp-worker", tdWorker42, 2, 0, 25*time.Minute), Previous: tdWorker41,
+			ev: Evidence{Service: svc("arrakis-staging-gp-worker", tdWorker42, 2, 0, 25*time.Minute), Previous: tdWorker41,
 				Stopped: []ecs.Task{crashTask(tdWorker42, time.Minute, 2)}},
 			wantCode: CrashLoop, wantActions: []string{ForceNewDeployment}},
 		{name: "deployment older than the window: crash loop", target: worker,
-			ev: Evidence{Service: service("arrakis-staging-gp-worker", tdWorker42, 2, 0, 72*time.Hour, ecs.Event{At: now.Add(-80 * time.Hour), Message: "has reached a steady state."}), Previous: tdWorker41,
+			ev: Evidence{Service: svc("arrakis-staging-gp-worker", tdWorker42, 2, 0, 72*time.Hour, ecs.Event{At: now.Add(-80 * time.Hour), Message: "has reached a steady state."}), Previous: tdWorker41,
 				Stopped: []ecs.Task{crashTask(tdWorker42, time.Minute, 2)}},
 			wantCode: CrashLoop, wantActions: []string{ForceNewDeployment}},
 		{name: "ingestor crash loop with budget: restart", target: ingestor,
-			ev:       Evidence{Service: service("arrakis-staging-ingestor", tdIngestor7, 1, 0, 48*time.Hour), Stopped: []ecs.Task{crashTask(tdIngestor7, time.Minute, 1)}, Discord: budgetOK},
+			ev:       Evidence{Service: svc("arrakis-staging-ingestor", tdIngestor7, 1, 0, 48*time.Hour), Stopped: []ecs.Task{crashTask(tdIngestor7, time.Minute, 1)}, Discord: budgetOK},
 			wantCode: CrashLoop, wantActions: []string{ForceNewDeployment}},
 		{name: "ingestor restart blocked: Discord budget low", target: ingestor,
-			ev: Evidence{Service: service("arrakis-staging-ingestor", tdIngestor7, 1, 0, 48*time.Hour), Stopped: []ecs.Task{crashTask(tdIngestor7, time.Minute, 1)},
-				Discord: DiscordEvidence{Checked: true, Remaining: 2, Total: 1000, ResetAfter: 3 * time.Hour}},
+			ev: Evidence{Service: svc("arrakis-staging-ingestor", tdIngestor7, 1, 0, 48*time.Hour), Stopped: []ecs.Task{crashTask(tdIngestor7, time.Minute, 1)},
+				Discord: service.DiscordEvidence{Checked: true, Remaining: 2, Total: 1000, ResetAfter: 3 * time.Hour}},
 			wantCode: CrashLoop, wantActions: []string{ForceNewDeployment + "!"}},
 		{name: "ingestor restart blocked: Discord budget unreadable", target: ingestor,
-			ev:     Evidence{Service: service("arrakis-staging-ingestor", tdIngestor7, 1, 0, 48*time.Hour), Stopped: []ecs.Task{crashTask(tdIngestor7, time.Minute, 1)}},
+			ev:     Evidence{Service: svc("arrakis-staging-ingestor", tdIngestor7, 1, 0, 48*time.Hour), Stopped: []ecs.Task{crashTask(tdIngestor7, time.Minute, 1)}},
 			failed: map[string]string{ProbeDiscord: "timeout"}, wantCode: CrashLoop, wantActions: []string{ForceNewDeployment + "!"}},
 		{name: "no stopped task explains it", target: worker,
-			ev:       Evidence{Service: service("arrakis-staging-gp-worker", tdWorker42, 1, 0, 48*time.Hour, ecs.Event{At: now, Message: "(service x) was unable to place a task because no container instance met all of its requirements."})},
+			ev:       Evidence{Service: svc("arrakis-staging-gp-worker", tdWorker42, 1, 0, 48*time.Hour, ecs.Event{At: now, Message: "(service x) was unable to place a task because no container instance met all of its requirements."})},
 			wantCode: Unknown, wantEsc: true},
 		{name: "logs unreadable still decides from tasks", target: worker,
-			ev:     Evidence{Service: service("arrakis-staging-gp-worker", tdWorker42, 1, 0, 48*time.Hour), Stopped: []ecs.Task{crashTask(tdWorker42, time.Minute, 1)}},
+			ev:     Evidence{Service: svc("arrakis-staging-gp-worker", tdWorker42, 1, 0, 48*time.Hour), Stopped: []ecs.Task{crashTask(tdWorker42, time.Minute, 1)}},
 			failed: map[string]string{ProbeLogs: "throttled"}, wantCode: CrashLoop, wantActions: []string{ForceNewDeployment}},
 	}
 	for _, tc := range tests {
@@ -175,7 +176,7 @@ func TestDecide(t *testing.T) {
 			var got []string
 			for _, a := range d.Actions {
 				k := a.Kind
-				if a.Blocked != "" {
+				if a.Blocked.Set() {
 					k += "!"
 				}
 				got = append(got, k)
@@ -208,36 +209,12 @@ func TestDecide(t *testing.T) {
 }
 
 func TestDecideIsPure(t *testing.T) {
-	ev := Evidence{Now: now, Service: service("arrakis-staging-ingestor", tdIngestor7, 1, 0, 48*time.Hour), Stopped: []ecs.Task{oomTask(time.Minute)},
+	ev := Evidence{Now: now, Service: svc("arrakis-staging-ingestor", tdIngestor7, 1, 0, 48*time.Hour), Stopped: []ecs.Task{oomTask(time.Minute)},
 		TaskDef: ecs.TaskDefinition{ARN: tdIngestor7, MemoryMiB: 512}, Discord: budgetOK}
 	in := Input{Target: ingestor, Evidence: ev, Failed: map[string]string{}, Policy: policy}
 	a, b := Decide(in), Decide(in)
 	if a.Finding.Summary != b.Finding.Summary || len(a.Actions) != len(b.Actions) || strings.Join(a.Finding.Evidence, "\n") != strings.Join(b.Finding.Evidence, "\n") {
 		t.Fatal("Decide gave different answers for the same input")
-	}
-}
-
-func TestDiscordBlock(t *testing.T) {
-	tests := []struct {
-		name string
-		d    DiscordEvidence
-		err  string
-		want string
-	}{
-		{"ok", budgetOK, "", ""},
-		{"probe failed", DiscordEvidence{}, "timeout", "discord-budget-unknown"},
-		{"not checked", DiscordEvidence{}, "", "discord-budget-unknown"},
-		{"unauthorized", DiscordEvidence{Checked: true, Unauthorized: true}, "", "discord-token-invalid"},
-		{"low", DiscordEvidence{Checked: true, Remaining: 4, ResetAfter: 90 * time.Minute}, "", "discord-budget: only 4"},
-		{"at minimum", DiscordEvidence{Checked: true, Remaining: 5}, "", ""},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			got := DiscordBlock(tc.d, tc.err, 5)
-			if (tc.want == "") != (got == "") || !strings.HasPrefix(got, tc.want) {
-				t.Errorf("got %q, want prefix %q", got, tc.want)
-			}
-		})
 	}
 }
 
@@ -247,13 +224,5 @@ func TestLogEvidenceSkipsStackFrames(t *testing.T) {
 	got := strings.Join(logEvidence(ex, 5), "\n")
 	if strings.Contains(got, "panic.go") || strings.Contains(got, "goroutine 1") || !strings.Contains(got, "nil pointer") || !strings.Contains(got, "cannot connect") {
 		t.Errorf("log evidence:\n%s", got)
-	}
-}
-
-func TestAgo(t *testing.T) {
-	for d, want := range map[time.Duration]string{25 * time.Minute: "25m", 185 * time.Minute: "3h05m", 144 * time.Hour: "6d0h", 50 * time.Hour: "2d2h"} {
-		if got := Ago(d); got != want {
-			t.Errorf("Ago(%s) = %q, want %q", d, got, want)
-		}
 	}
 }

@@ -3,8 +3,6 @@ package notasks
 import (
 	"context"
 	"errors"
-	"fmt"
-	"strings"
 	"time"
 
 	"github.com/arrakis/gp-remediation/pkg/alarm"
@@ -14,12 +12,8 @@ import (
 	"github.com/arrakis/gp-remediation/pkg/metrics"
 	"github.com/arrakis/gp-remediation/pkg/playbook"
 	"github.com/arrakis/gp-remediation/pkg/report"
+	"github.com/arrakis/gp-remediation/pkg/service"
 )
-
-// DiscordBudget reads the ingestor's gateway session budget.
-type DiscordBudget interface {
-	SessionBudget(ctx context.Context) (DiscordEvidence, error)
-}
 
 // Playbook adapts the no-tasks decision to the pipeline.
 type Playbook struct {
@@ -27,7 +21,7 @@ type Playbook struct {
 	ECS     ecs.Client
 	Logs    logs.Client
 	Metrics metrics.Client
-	Discord DiscordBudget // nil: the ingestor is never restarted (the budget cannot be checked)
+	Discord service.DiscordBudget // nil: the ingestor is never restarted (the budget cannot be checked)
 	Now     func() time.Time
 	// StoppedWindow is how far back stopped tasks and logs are read (the runbook: 1 hour).
 	StoppedWindow time.Duration
@@ -61,36 +55,7 @@ func (p *Playbook) Policy() Policy {
 // Scope finds the service: the alarm's ServiceName dimension, else its name. An alarm about
 // another cluster or environment is not ours.
 func (p *Playbook) Scope(a alarm.Alarm) (playbook.Target, error) {
-	return ScopeService(p.Config, a, report.SeverityCritical)
-}
-
-// ScopeService maps an alarm to one of this environment's two services.
-func ScopeService(c config.Config, a alarm.Alarm, sev report.Severity) (playbook.Target, error) {
-	if cl := a.Dimension("ClusterName"); cl != "" && cl != c.Cluster {
-		return playbook.Target{}, fmt.Errorf("%w: alarm %q is about cluster %q, this environment's is %q", playbook.ErrNotActionable, a.Name, cl, c.Cluster)
-	}
-	roles := map[string]string{c.IngestorService: "ingestor", c.WorkerService: "worker"}
-	if svc := a.Dimension("ServiceName"); svc != "" {
-		if role, ok := roles[svc]; ok {
-			return playbook.Target{Service: svc, Role: role, Severity: sev}, nil
-		}
-		return playbook.Target{}, fmt.Errorf("%w: alarm %q is about service %q, which environment %s does not own", playbook.ErrNotActionable, a.Name, svc, c.Environment)
-	}
-	name := strings.ToLower(a.Name)
-	for svc, role := range roles {
-		if strings.Contains(name, svc) {
-			return playbook.Target{Service: svc, Role: role, Severity: sev}, nil
-		}
-	}
-	if strings.Contains(name, c.Environment) {
-		switch {
-		case strings.Contains(name, "ingestor"):
-			return playbook.Target{Service: c.IngestorService, Role: "ingestor", Severity: sev}, nil
-		case strings.Contains(name, "worker"):
-			return playbook.Target{Service: c.WorkerService, Role: "worker", Severity: sev}, nil
-		}
-	}
-	return playbook.Target{}, fmt.Errorf("%w: alarm %q names no service of environment %s (no ServiceName dimension, no service in its name)", playbook.ErrNotActionable, a.Name, c.Environment)
+	return service.Scope(p.Config, a, report.SeverityCritical)
 }
 
 // Diagnose runs the probes concurrently. The task-definition lookups need the service's
@@ -150,7 +115,7 @@ func (p *Playbook) Diagnose(ctx context.Context, a alarm.Alarm, t playbook.Targe
 	}
 	if t.Role == "worker" {
 		probes = append(probes, playbook.Probe{Name: ProbeQueueDepth, Run: func(ctx context.Context) error {
-			s, err := p.Metrics.Fetch(ctx, now.Add(-15*time.Minute), now, QueueDepthQuery(p.Config, p.Config.Queue))
+			s, err := p.Metrics.Fetch(ctx, now.Add(-15*time.Minute), now, metrics.QueueDepth(p.Config.Broker, p.Config.VirtualHost, p.Config.Queue))
 			ev.Queue = s["depth"]
 			return err
 		}})
@@ -169,12 +134,6 @@ func (p *Playbook) Diagnose(ctx context.Context, a alarm.Alarm, t playbook.Targe
 	return ev, append(diags, chained...)
 }
 
-// QueueDepthQuery is the AWS/AmazonMQ MessageCount of a queue at one-minute resolution.
-func QueueDepthQuery(c config.Config, queue string) metrics.Query {
-	return metrics.Query{ID: "depth", Namespace: "AWS/AmazonMQ", Metric: "MessageCount", Stat: "Average", Period: time.Minute,
-		Dimensions: map[string]string{"Broker": c.Broker, "VirtualHost": c.VirtualHost, "Queue": queue}}
-}
-
 // Decide implements playbook.Playbook.
 func (p *Playbook) Decide(_ alarm.Alarm, t playbook.Target, ev Evidence, failed map[string]string) playbook.Decision {
 	return Decide(Input{Target: t, Evidence: ev, Failed: failed, Policy: p.Policy()})
@@ -187,113 +146,16 @@ func (p *Playbook) Precheck(ctx context.Context, act playbook.Action) error {
 	if err != nil {
 		return err
 	}
-	return StillDown(svc, act.Expect)
+	return service.StillDown(svc, act.Expect)
 }
 
-// StillDown says why acting on svc is no longer right, or nil.
-func StillDown(svc ecs.Service, expectPrimary string) error {
-	prim, _ := svc.Primary()
-	switch {
-	case svc.Desired == 0:
-		return fmt.Errorf("desired count is now 0 (scaled down on purpose)")
-	case svc.Running > 0:
-		return fmt.Errorf("%d task(s) are running now", svc.Running)
-	case expectPrimary != "" && prim.ID != expectPrimary:
-		return fmt.Errorf("a new deployment (%s) started since the diagnosis", prim.ID)
-	}
-	return nil
-}
-
-// Act performs one action.
-func (p *Playbook) Act(ctx context.Context, act playbook.Action) (string, error) {
-	switch act.Kind {
-	case ForceNewDeployment:
-		svc, err := p.ECS.ForceNewDeployment(ctx, act.Target)
-		if err != nil {
-			return "", err
-		}
-		prim, _ := svc.Primary()
-		return fmt.Sprintf("new deployment %s of %s", prim.ID, ecs.Short(prim.TaskDefinition)), nil
-	case Rollback:
-		svc, err := p.ECS.SetTaskDefinition(ctx, act.Target, act.Ref)
-		if err != nil {
-			return "", err
-		}
-		prim, _ := svc.Primary()
-		return fmt.Sprintf("%s -> %s (deployment %s)", act.From, ecs.Short(act.Ref), prim.ID), nil
-	case RaiseTaskMemory:
-		td, err := p.ECS.TaskDefinition(ctx, act.Ref)
-		if err != nil {
-			return "", err
-		}
-		var mib int
-		if _, err := fmt.Sscanf(act.To, "%d MiB", &mib); err != nil {
-			return "", fmt.Errorf("raise memory: bad target %q", act.To)
-		}
-		next, err := p.ECS.RegisterWithMemory(ctx, td, mib)
-		if err != nil {
-			return "", err
-		}
-		svc, err := p.ECS.SetTaskDefinition(ctx, act.Target, next.ARN)
-		if err != nil {
-			return fmt.Sprintf("registered %s with %d MiB but could not deploy it", ecs.Short(next.ARN), mib), err
-		}
-		prim, _ := svc.Primary()
-		return fmt.Sprintf("registered %s with %d MiB (was %d MiB), deployment %s", ecs.Short(next.ARN), mib, td.MemoryMiB, prim.ID), nil
-	}
-	return "", fmt.Errorf("unknown action %q", act.Kind)
+// Act restarts, rolls back or raises memory (pkg/service).
+func (p *Playbook) Act(ctx context.Context, act playbook.Action) (playbook.Effect, error) {
+	return service.Operator{ECS: p.ECS}.Act(ctx, act)
 }
 
 // Verify polls the service until a task of the new deployment runs, the new deployment fails,
 // or the bounded wait ends.
 func (p *Playbook) Verify(ctx context.Context, t playbook.Target, _ []playbook.Action) report.Verification {
-	return WaitForRunning(ctx, p.ECS, t.Service, p.Config.VerifyInterval)
-}
-
-// WaitForRunning is the no-tasks verification, shared with memory-high's restart: a task of
-// the PRIMARY deployment must be seen running on two consecutive polls (a crash-looping task
-// can run for a few seconds).
-func WaitForRunning(ctx context.Context, c ecs.Client, service string, interval time.Duration) report.Verification {
-	start := time.Now()
-	seen := 0
-	var last ecs.Service
-	var lastErr error
-	for {
-		svc, err := c.Service(ctx, service)
-		if err == nil {
-			last, lastErr = svc, nil
-			prim, _ := svc.Primary()
-			switch {
-			case prim.Running >= 1 || (prim.ID == "" && svc.Running >= 1):
-				seen++
-				if seen >= 2 || prim.RolloutState == "COMPLETED" {
-					return report.Verification{Status: report.Verified, MS: time.Since(start).Milliseconds(),
-						Detail: fmt.Sprintf("%d task(s) of deployment %s running (%s)", max(prim.Running, svc.Running), prim.ID, ecs.Short(prim.TaskDefinition))}
-				}
-			case prim.RolloutState == "FAILED" || prim.Failed > 0:
-				return report.Verification{Status: report.VerifyFailed, MS: time.Since(start).Milliseconds(),
-					Detail: fmt.Sprintf("deployment %s: %d task(s) failed to start (%s)", prim.ID, prim.Failed, nonEmpty(prim.RolloutReason, "rollout "+prim.RolloutState))}
-			default:
-				seen = 0
-			}
-		} else {
-			lastErr = err
-		}
-		select {
-		case <-ctx.Done():
-			if lastErr != nil {
-				return report.Verification{Status: report.Unverified, MS: time.Since(start).Milliseconds(), Detail: "could not read the service: " + lastErr.Error()}
-			}
-			return report.Verification{Status: report.Pending, MS: time.Since(start).Milliseconds(),
-				Detail: fmt.Sprintf("still starting after %s: running %d, pending %d", time.Since(start).Round(time.Second), last.Running, last.Pending)}
-		case <-time.After(interval):
-		}
-	}
-}
-
-func nonEmpty(s, def string) string {
-	if s != "" {
-		return s
-	}
-	return def
+	return service.WaitForRunning(ctx, p.ECS, t.Service, p.Config.VerifyInterval)
 }

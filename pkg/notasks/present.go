@@ -13,13 +13,13 @@ import (
 )
 
 // Present builds the report's headline, commands, links and sparkline.
-func (p *Playbook) Present(a alarm.Alarm, t playbook.Target, ev Evidence, r report.Result) playbook.Presentation {
+func (p *Playbook) Present(a alarm.Alarm, t playbook.Target, ev Evidence, r report.Result) report.Presentation {
 	cmds := runbook.Commands{C: p.Config}
 	logGroup := p.Config.IngestorLogGroup
 	if t.Role == "worker" {
 		logGroup = p.Config.WorkerLogGroup
 	}
-	pres := playbook.Presentation{Headline: Headline(t.Service, r)}
+	pres := report.Presentation{Headline: Headline(t.Service, r)}
 	switch r.Finding.Code {
 	case ScaledToZero:
 		pres.Commands = append(pres.Commands, cmds.Scale(t.Service, 1))
@@ -130,4 +130,11 @@ func nextStep(r report.Result) string {
 		return "on-call paged"
 	}
 	return ""
+}
+
+func nonEmpty(s, def string) string {
+	if s != "" {
+		return s
+	}
+	return def
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/arrakis/gp-remediation/pkg/playbook"
 	"github.com/arrakis/gp-remediation/pkg/queuedepth"
 	"github.com/arrakis/gp-remediation/pkg/report"
+	"github.com/arrakis/gp-remediation/pkg/service"
 )
 
 // scopedPlaybook is a small fake playbook: everything after Scope is canned (one restart of
@@ -45,17 +46,17 @@ func (p *scopedPlaybook) Decide(a alarm.Alarm, t playbook.Target, e string, fail
 	}
 }
 func (p *scopedPlaybook) Precheck(context.Context, playbook.Action) error { return nil }
-func (p *scopedPlaybook) Act(ctx context.Context, act playbook.Action) (string, error) {
+func (p *scopedPlaybook) Act(ctx context.Context, act playbook.Action) (playbook.Effect, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.acted = append(p.acted, act.Target)
-	return "restarted", nil
+	return playbook.Effect{Changed: true, Detail: "restarted"}, nil
 }
 func (p *scopedPlaybook) Verify(context.Context, playbook.Target, []playbook.Action) report.Verification {
 	return report.Verification{Status: report.Verified, Detail: "fake"}
 }
-func (p *scopedPlaybook) Present(a alarm.Alarm, t playbook.Target, e string, r report.Result) playbook.Presentation {
-	return playbook.Presentation{Headline: a.Name + ": " + r.Finding.Code}
+func (p *scopedPlaybook) Present(a alarm.Alarm, t playbook.Target, e string, r report.Result) report.Presentation {
+	return report.Presentation{Headline: a.Name + ": " + r.Finding.Code}
 }
 
 func stagingConfig(t testing.TB) config.Config {
@@ -151,7 +152,7 @@ func TestCorpusThroughThePipeline(t *testing.T) {
 			r, delivered := corpusRunner(t, "no-tasks", &logs)
 			c := r.Config
 			pb := &scopedPlaybook{scope: func(a alarm.Alarm) (playbook.Target, error) {
-				return notasks.ScopeService(c, a, report.SeverityCritical)
+				return service.Scope(c, a, report.SeverityCritical)
 			}}
 			res, err := playbook.Handle(context.Background(), r, playbook.Playbook[string](pb), payload)
 			if err != nil {

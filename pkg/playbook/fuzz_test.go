@@ -9,9 +9,9 @@ import (
 	"testing"
 
 	"github.com/arrakis/gp-remediation/pkg/alarm"
-	"github.com/arrakis/gp-remediation/pkg/notasks"
 	"github.com/arrakis/gp-remediation/pkg/playbook"
 	"github.com/arrakis/gp-remediation/pkg/report"
+	"github.com/arrakis/gp-remediation/pkg/service"
 )
 
 // maxFuzzSeed keeps the seeds small enough for the mutator to work on (the 250 KB reason is
@@ -40,7 +40,7 @@ func FuzzHandle(f *testing.F) {
 		var logs bytes.Buffer
 		r, _ := corpusRunner(t, "no-tasks", &logs)
 		pb := &scopedPlaybook{scope: func(a alarm.Alarm) (playbook.Target, error) {
-			return notasks.ScopeService(c, a, report.SeverityCritical)
+			return service.Scope(c, a, report.SeverityCritical)
 		}}
 		res, err := playbook.Handle(context.Background(), r, playbook.Playbook[string](pb), payload)
 		if err != nil {

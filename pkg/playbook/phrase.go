@@ -1,7 +1,9 @@
 package playbook
 
 import (
+	"fmt"
 	"strings"
+	"time"
 
 	"github.com/arrakis/gp-remediation/pkg/report"
 )
@@ -29,7 +31,7 @@ func ActionsPhrase(r report.Result) string {
 		case report.OutcomeDryRun:
 			would = append(would, verbs[1]+" (dry-run)")
 		case report.OutcomeSkipped:
-			skipped = append(skipped, a.Kind+" skipped ("+ruleName(a.Reason)+")")
+			skipped = append(skipped, a.Kind+" skipped ("+a.Rule+")")
 		case report.OutcomeFailed:
 			failed = append(failed, a.Kind+" FAILED")
 		}
@@ -41,10 +43,15 @@ func ActionsPhrase(r report.Result) string {
 	return strings.Join(all, "; ")
 }
 
-// ruleName keeps the rule part of a skip reason ("policy: rollback is off …" -> "policy").
-func ruleName(reason string) string {
-	if i := strings.Index(reason, ":"); i > 0 && i < 32 {
-		return reason[:i]
+// Ago renders a duration for people: "25m", "3h05m", "6d2h".
+func Ago(d time.Duration) string {
+	d = d.Round(time.Minute)
+	switch {
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+	default:
+		return fmt.Sprintf("%dd%dh", int(d.Hours())/24, int(d.Hours())%24)
 	}
-	return reason
 }

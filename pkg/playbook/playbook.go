@@ -11,8 +11,11 @@ package playbook
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 
 	"github.com/arrakis/gp-remediation/pkg/alarm"
+	"github.com/arrakis/gp-remediation/pkg/guard"
 	"github.com/arrakis/gp-remediation/pkg/report"
 )
 
@@ -44,8 +47,8 @@ type Action struct {
 	Kind   string // force-new-deployment, rollback, raise-task-memory, scale-service, replay, park
 	Target string // what it acts on (a service name, a queue)
 	Reason string // why, in a sentence
-	From   string // the state the decision saw (desired count, task definition, memory)
-	To     string // the state the action asks for
+	// Change is what the action changes, typed as the decision saw it and asks for it.
+	Change Change
 	// Ref is the resource the action uses (the task definition to deploy or copy).
 	Ref string
 	// Expect is the state Precheck must still find right before acting (e.g. the primary
@@ -56,7 +59,70 @@ type Action struct {
 	Budget string
 	// Blocked is a rule the decision itself applied (a cap, a policy switch that is off); the
 	// action is then reported as skipped with this rule and never executed.
-	Blocked string
+	Blocked guard.Rule
+}
+
+// Change is what an action changes. Which fields are set depends on the kind; Describe
+// renders them for the report, and nothing reads them back from text.
+type Change struct {
+	// FromCount and ToCount are desired task counts (scale-service).
+	FromCount, ToCount int
+	// FromMiB and ToMiB are task memory (raise-task-memory, which copies FromTaskDefinition).
+	FromMiB, ToMiB int
+	// FromTaskDefinition is the revision running now (a restart redeploys it); ToTaskDefinition
+	// the one a rollback deploys.
+	FromTaskDefinition, ToTaskDefinition string
+	// MemoryPercent is the utilisation a leak restart was decided on (its verification
+	// looks for the drop from it).
+	MemoryPercent float64
+	// Stalled is the number of running tasks that consume nothing (a restart of idle workers).
+	Stalled int
+	// Messages is how many messages a replay or a parking is about; Destination where they go
+	// ("" for a replay: each to its original queue).
+	Messages    int
+	Destination string
+}
+
+// Describe renders the change for a report ("1 -> 2", "84 % -> fresh tasks").
+func (a Action) Describe() string {
+	c := a.Change
+	switch a.Kind {
+	case KindScaleService:
+		return fmt.Sprintf("%d -> %d", c.FromCount, c.ToCount)
+	case KindRollback:
+		return shortRef(c.FromTaskDefinition) + " -> " + shortRef(c.ToTaskDefinition)
+	case KindRaiseTaskMemory:
+		if c.FromMiB == 0 {
+			return ""
+		}
+		return fmt.Sprintf("%d MiB (%s) -> %d MiB", c.FromMiB, shortRef(c.FromTaskDefinition), c.ToMiB)
+	case KindForceNewDeployment:
+		switch {
+		case c.MemoryPercent > 0:
+			return fmt.Sprintf("%.0f %% -> fresh tasks", c.MemoryPercent)
+		case c.Stalled > 0:
+			return fmt.Sprintf("%d running, 0 consumers -> new deployment of %s", c.Stalled, shortRef(c.FromTaskDefinition))
+		case c.FromTaskDefinition != "":
+			return shortRef(c.FromTaskDefinition) + " -> new deployment of " + shortRef(c.FromTaskDefinition)
+		}
+	case KindReplay:
+		return fmt.Sprintf("%d transient -> their original queue(s)", c.Messages)
+	case KindPark:
+		return fmt.Sprintf("%d bad-data -> %s", c.Messages, c.Destination)
+	}
+	return ""
+}
+
+// shortRef is the last part of an ARN ("family:revision" of a task definition).
+func shortRef(ref string) string { return ref[strings.LastIndex(ref, "/")+1:] }
+
+// Effect is what acting did. Changed is true when the target changed, even if the action
+// then failed (a replay cut after moving some messages): such an action is verified and
+// recorded like a done one, and the report says what it changed.
+type Effect struct {
+	Changed bool
+	Detail  string // what changed, for the report
+	Moved   int    // messages moved (replay, park)
 }
 
 // BudgetKey is the guard budget an action spends.
@@ -80,14 +146,6 @@ type Decision struct {
 	Benign bool
 }
 
-// Presentation is what a report needs beyond the Result.
-type Presentation struct {
-	Headline string
-	Commands []report.Command
-	Links    []report.Link
-	Series   *report.Series
-}
-
 // Playbook is one function's knowledge. E is its evidence type.
 type Playbook[E any] interface {
 	// Scope says what the alarm is about, or wraps ErrNotActionable with the reason.
@@ -101,12 +159,12 @@ type Playbook[E any] interface {
 	// Precheck re-reads the state an action depends on right before acting; an error means
 	// the world changed and the action is skipped with that reason.
 	Precheck(ctx context.Context, act Action) error
-	// Act performs one action and says what changed.
-	Act(ctx context.Context, act Action) (detail string, err error)
+	// Act performs one action and says what changed (also when it fails part-way).
+	Act(ctx context.Context, act Action) (Effect, error)
 	// Verify waits (bounded by ctx) for the effect of the actions that were done.
 	Verify(ctx context.Context, t Target, done []Action) report.Verification
 	// Present builds the headline, runbook commands, links and key metric for the report.
-	Present(a alarm.Alarm, t Target, e E, r report.Result) Presentation
+	Present(a alarm.Alarm, t Target, e E, r report.Result) report.Presentation
 }
 
 // OKHandler is implemented by playbooks that act on an alarm's return to OK (queue-depth

@@ -124,143 +124,187 @@ func Process[E any](ctx context.Context, r *Runner, pb Playbook[E], a alarm.Alar
 			res.Finding.Evidence = []string{"CloudWatch: " + Clip(a.Reason, 500)}
 		}
 		log.InfoContext(ctx, "alarm state is not acted on", "reason", res.Finding.Summary)
-		return r.finish(ctx, log, res, report.Report{Result: res, Severity: report.SeverityInfo,
+		return r.finish(ctx, log, res, report.SeverityInfo, report.Presentation{
 			Headline: fmt.Sprintf("%s is %s: no action taken", a.Name, safeState(a.State))})
 	}
 
-	g := r.Guard
-	g.Owner = r.requestID(ctx)
-	g.Function = r.Function
-	if g.Now == nil {
-		g.Now = r.now
+	inv := &invocation[E]{r: r, pb: pb, log: log, alarm: a, target: t, guard: r.Guard}
+	inv.guard.Owner = r.requestID(ctx)
+	inv.guard.Function = r.Function
+	if inv.guard.Now == nil {
+		inv.guard.Now = r.now
 	}
-	adm := g.Admit(ctx, a.Key())
-	if !adm.Proceed {
-		res.Finding = report.Finding{Code: adm.Code, Summary: adm.Reason, Evidence: []string{}}
-		log.InfoContext(ctx, "not admitted; nothing done", "code", adm.Code, "reason", adm.Reason)
+	inv.adm = inv.guard.Admit(ctx, a.Key())
+	if !inv.adm.Proceed {
+		res.Finding = report.Finding{Code: inv.adm.Code, Summary: inv.adm.Reason, Evidence: []string{}}
+		log.InfoContext(ctx, "not admitted; nothing done", "code", inv.adm.Code, "reason", inv.adm.Reason)
 		r.emit(res)
 		return res
 	}
+	return inv.run(ctx, res)
+}
 
-	work, cancel := r.workContext(ctx)
+// invocation is one admitted alarm going through the pipeline: what it is about and the
+// guard it acts under. Its methods return what they produce; run assembles the Result.
+type invocation[E any] struct {
+	r      *Runner
+	pb     Playbook[E]
+	log    *slog.Logger
+	alarm  alarm.Alarm
+	target Target
+	guard  guard.Guard
+	adm    guard.Admission
+}
+
+// run diagnoses, decides, acts, verifies, escalates and reports.
+func (inv *invocation[E]) run(ctx context.Context, res report.Result) report.Result {
+	work, cancel := inv.r.workContext(ctx)
 	defer cancel()
-	if r.Warm != nil {
-		go r.Warm(work)
+	if inv.r.Warm != nil {
+		go inv.r.Warm(work)
 	}
-	ev, diags := pb.Diagnose(work, a, t)
+	ev, diags := inv.pb.Diagnose(work, inv.alarm, inv.target)
+	dec := inv.pb.Decide(inv.alarm, inv.target, ev, Failed(diags))
 	res.Diagnostics = diags
-	failed := Failed(diags)
-	dec := pb.Decide(a, t, ev, failed)
 	res.Finding = dec.Finding
 	if res.Finding.Evidence == nil {
 		res.Finding.Evidence = []string{}
 	}
 	res.Recommendations = append(res.Recommendations, dec.Recommendations...)
-
-	res.Actions, res.Verification = act(work, r, log, pb, &g, adm, a, t, dec, actTime(diags))
-	res.Escalation = r.escalate(dec, t, a, res)
-	pres := pb.Present(a, t, ev, res)
-	rep := report.Report{Result: res, Severity: t.Severity, Headline: pres.Headline, Commands: pres.Commands, Links: pres.Links, Series: pres.Series}
-	switch {
-	case res.Escalation != nil && r.Pager != nil:
-		rctx, cancel := r.reportContext(ctx)
-		r.page(rctx, log, &rep)
-		cancel()
-		res = rep.Result
-	case r.Pager != nil && t.Severity == report.SeverityCritical && res.Verification != nil && res.Verification.Status == report.Verified:
-		// A fix verified now resolves the page an earlier, unfixed transition of this alarm
-		// opened (PagerDuty ignores a resolve for an incident that is not open).
-		key := DedupKey(r.Config.Environment, a.Name)
-		rctx, cancel := r.reportContext(ctx)
-		err := r.Pager.Resolve(rctx, key)
-		cancel()
-		res.Escalation = &report.Escalation{DedupKey: key, Reason: "the fix is verified", Resolution: true, Resolved: err == nil}
-		if err != nil {
-			res.Escalation.Reason += " (resolve failed: " + err.Error() + ")"
-		}
-		rep.Result = res
-	}
-	return r.finish(ctx, log, res, rep)
+	res.Actions, res.Verification = inv.act(work, dec, actTime(diags))
+	pres := inv.pb.Present(inv.alarm, inv.target, ev, res)
+	res.Escalation = inv.escalation(ctx, dec, res, pres)
+	return inv.r.finish(ctx, inv.log, res, inv.target.Severity, pres)
 }
 
 // act runs the guard over each proposed action, then acts and verifies. Actions run in the
 // order the decision gives (the runbook's order: worker before ingestor); after a failure the
 // rest are skipped, since they were planned on the assumption that the earlier ones worked.
-func act[E any](ctx context.Context, r *Runner, log *slog.Logger, pb Playbook[E], g *guard.Guard, adm guard.Admission, a alarm.Alarm, t Target, dec Decision, need time.Duration) ([]report.Action, *report.Verification) {
+func (inv *invocation[E]) act(ctx context.Context, dec Decision, need time.Duration) ([]report.Action, *report.Verification) {
 	out := []report.Action{}
-	var done []Action
+	var changed []Action
 	var failed string
 	dryRun := false
-	for _, act := range dec.Actions {
-		ra := report.Action{Kind: act.Kind, Target: act.Target, Reason: act.Reason, Detail: change(act)}
+	for _, action := range dec.Actions {
+		ra := report.Action{Kind: action.Kind, Target: action.Target, Reason: action.Reason, Detail: action.Describe()}
+		if rule := inv.standBack(ctx, dec, action, failed, need); rule.Set() {
+			out = append(out, skipped(ra, rule))
+			continue
+		}
+		v := inv.guard.Check(ctx, inv.adm, action.BudgetKey(), action.Target)
 		switch {
-		case len(dec.Missing) > 0:
-			ra.Outcome, ra.Reason = report.OutcomeSkipped, "missing-evidence: could not see "+strings.Join(dec.Missing, ", ")
-		case act.Blocked != "":
-			ra.Outcome, ra.Reason = report.OutcomeSkipped, act.Blocked
-		case failed != "":
-			ra.Outcome, ra.Reason = report.OutcomeSkipped, "previous-action-failed: "+failed
-		case tooLate(ctx, need):
-			ra.Outcome, ra.Reason = report.OutcomeSkipped, "deadline: too little time left in this invocation to act and verify safely"
+		case v.DryRun:
+			ra.Outcome, dryRun = report.OutcomeDryRun, true
+		case !v.Allowed:
+			ra = skipped(ra, v.Rule)
 		default:
-			v := g.Check(ctx, adm, act.BudgetKey(), act.Target)
-			switch {
-			case v.DryRun:
-				ra.Outcome, dryRun = report.OutcomeDryRun, true
-			case !v.Allowed:
-				ra.Outcome, ra.Reason = report.OutcomeSkipped, v.Rule
-			default:
-				ra = execute(ctx, log, pb, g, a, act, ra)
-				v.Release(context.WithoutCancel(ctx))
-				if ra.Outcome == report.OutcomeDone {
-					done = append(done, act)
-				} else if ra.Outcome == report.OutcomeFailed {
-					failed = act.Kind + " " + act.Target
-				}
+			var eff Effect
+			ra, eff = inv.execute(ctx, action, ra)
+			v.Release(context.WithoutCancel(ctx))
+			if eff.Changed {
+				changed = append(changed, action)
+			}
+			if ra.Outcome == report.OutcomeFailed {
+				failed = action.Kind + " " + action.Target
 			}
 		}
 		out = append(out, ra)
 	}
+	return out, inv.verify(ctx, changed, dryRun)
+}
+
+// standBack is the rule that keeps an action from even reaching the guard, or none.
+func (inv *invocation[E]) standBack(ctx context.Context, dec Decision, action Action, failed string, need time.Duration) guard.Rule {
 	switch {
-	case len(done) > 0:
-		vctx, cancel := context.WithTimeout(ctx, r.Config.VerifyTimeout)
+	case len(dec.Missing) > 0:
+		return guard.Rule{Code: guard.RuleMissingEvidence, Detail: "could not see " + strings.Join(dec.Missing, ", ")}
+	case action.Blocked.Set():
+		return action.Blocked
+	case failed != "":
+		return guard.Rule{Code: guard.RulePreviousActionFailed, Detail: failed}
+	case tooLate(ctx, need):
+		return guard.Rule{Code: guard.RuleDeadline, Detail: "too little time left in this invocation to act and verify safely"}
+	}
+	return guard.Rule{}
+}
+
+// verify waits (bounded) for the effect of every action that changed something, including
+// one that failed part-way: what it changed is checked and reported like any other change.
+func (inv *invocation[E]) verify(ctx context.Context, changed []Action, dryRun bool) *report.Verification {
+	switch {
+	case len(changed) > 0:
+		vctx, cancel := context.WithTimeout(ctx, inv.r.Config.VerifyTimeout)
 		defer cancel()
 		start := time.Now()
-		v := pb.Verify(vctx, t, done)
+		v := inv.pb.Verify(vctx, inv.target, changed)
 		if v.MS == 0 {
 			v.MS = time.Since(start).Milliseconds()
 		}
-		return out, &v
+		return &v
 	case dryRun:
-		return out, &report.Verification{Status: report.NotNeeded, Detail: "dry-run: nothing was changed"}
+		return &report.Verification{Status: report.NotNeeded, Detail: "dry-run: nothing was changed"}
 	default:
-		return out, &report.Verification{Status: report.NotNeeded, Detail: "no action was taken"}
+		return &report.Verification{Status: report.NotNeeded, Detail: "no action was taken"}
 	}
 }
 
-func execute[E any](ctx context.Context, log *slog.Logger, pb Playbook[E], g *guard.Guard, a alarm.Alarm, act Action, ra report.Action) report.Action {
-	if err := pb.Precheck(ctx, act); err != nil {
-		ra.Outcome, ra.Reason = report.OutcomeSkipped, "state-changed: "+err.Error()
-		log.InfoContext(ctx, "action skipped: state changed since diagnosis", "kind", act.Kind, "target", act.Target, "reason", err.Error())
-		return ra
+func skipped(ra report.Action, rule guard.Rule) report.Action {
+	ra.Outcome, ra.Reason, ra.Rule = report.OutcomeSkipped, rule.String(), string(rule.Code)
+	return ra
+}
+
+// execute re-reads the state, acts and records what the action did.
+func (inv *invocation[E]) execute(ctx context.Context, action Action, ra report.Action) (report.Action, Effect) {
+	if err := inv.pb.Precheck(ctx, action); err != nil {
+		inv.log.InfoContext(ctx, "action skipped: state changed since diagnosis", "kind", action.Kind, "target", action.Target, "reason", err.Error())
+		return skipped(ra, guard.Rule{Code: guard.RuleStateChanged, Detail: err.Error()}), Effect{}
 	}
-	detail, err := pb.Act(ctx, act)
-	if detail != "" {
-		ra.Detail = detail
+	eff, err := inv.pb.Act(ctx, action)
+	if eff.Detail != "" {
+		ra.Detail = eff.Detail
 	}
 	ra.Outcome = report.OutcomeDone
+	recorded := guard.OutcomeDone
 	if err != nil {
-		ra.Outcome = report.OutcomeFailed
-		ra.Reason = act.Reason + "; failed: " + err.Error()
+		ra.Outcome, recorded = report.OutcomeFailed, guard.OutcomeFailed
+		ra.Reason = action.Reason + "; failed: " + err.Error()
+		if eff.Changed {
+			recorded = guard.OutcomePartial
+			ra.Reason = action.Reason + "; failed after changing the target (" + eff.Detail + "): " + err.Error()
+		}
 	}
-	rec := guard.Entry{Target: act.Target, Kind: act.Kind, From: act.From, To: act.To, Outcome: string(ra.Outcome), AlarmKey: a.Key()}
-	if rerr := g.Record(context.WithoutCancel(ctx), rec); rerr != nil {
+	rec := guard.Entry{Target: action.Target, Kind: action.Kind, Outcome: recorded, AlarmKey: inv.alarm.Key(), Moved: eff.Moved}
+	if action.Kind == KindScaleService {
+		rec.FromCount, rec.ToCount, rec.HasCounts = action.Change.FromCount, action.Change.ToCount, true
+	}
+	if rerr := inv.guard.Record(context.WithoutCancel(ctx), rec); rerr != nil {
 		// The action happened; losing its record weakens later budgets, so say so loudly.
-		log.ErrorContext(ctx, "could not record action in the ledger", "kind", act.Kind, "target", act.Target, "error", rerr.Error())
+		inv.log.ErrorContext(ctx, "could not record action in the ledger", "kind", action.Kind, "target", action.Target, "error", rerr.Error())
 		ra.Detail = strings.TrimSpace(ra.Detail + " (not recorded in the ledger: " + rerr.Error() + ")")
 	}
-	log.InfoContext(ctx, "action", "kind", act.Kind, "target", act.Target, "outcome", string(ra.Outcome), "detail", ra.Detail)
-	return ra
+	inv.log.InfoContext(ctx, "action", "kind", action.Kind, "target", action.Target, "outcome", string(ra.Outcome), "detail", ra.Detail)
+	return ra, eff
+}
+
+// escalation pages when a human must look, or resolves the page an earlier, unfixed
+// transition of this alarm opened once a fix is verified; nil when neither applies.
+func (inv *invocation[E]) escalation(ctx context.Context, dec Decision, res report.Result, pres report.Presentation) *report.Escalation {
+	r := inv.r
+	esc := r.escalate(dec, inv.target, inv.alarm, res)
+	switch {
+	case esc != nil && r.Pager != nil:
+		res.Escalation = esc
+		paged := r.page(ctx, inv.log, report.Report{Result: res, Severity: inv.target.Severity, Presentation: pres}, *esc)
+		return &paged
+	case esc != nil:
+		return esc
+	case r.Pager != nil && inv.target.Severity == report.SeverityCritical && res.Verification != nil && res.Verification.Status == report.Verified:
+		// A fix verified now resolves the page an earlier, unfixed transition of this alarm
+		// opened (PagerDuty ignores a resolve for an incident that is not open).
+		resolved := r.resolve(ctx, DedupKey(r.Config.Environment, inv.alarm.Name), "the fix is verified")
+		return &resolved
+	}
+	return nil
 }
 
 // escalate decides whether a human must be paged: the decision says so, or a CRITICAL alarm
@@ -308,14 +352,30 @@ func notFixed(res report.Result) string {
 // verified fix or the alarm's return to OK resolves it.
 func DedupKey(env, alarmName string) string { return "gp-remediation/" + env + "/" + alarmName }
 
-func (r *Runner) page(ctx context.Context, log *slog.Logger, rep *report.Report) {
-	esc := rep.Result.Escalation
-	if err := r.Pager.Trigger(ctx, *rep, esc.DedupKey); err != nil {
+// page triggers the page and returns the escalation as it then stands.
+func (r *Runner) page(ctx context.Context, log *slog.Logger, rep report.Report, esc report.Escalation) report.Escalation {
+	rctx, cancel := r.reportContext(ctx)
+	defer cancel()
+	if err := r.Pager.Trigger(rctx, rep, esc.DedupKey); err != nil {
 		log.ErrorContext(ctx, "could not page", "error", err.Error())
 		esc.Reason += " (paging failed: " + err.Error() + ")"
-		return
+		return esc
 	}
 	esc.Paged = true
+	return esc
+}
+
+// resolve resolves the page with key and says how that went.
+func (r *Runner) resolve(ctx context.Context, key, why string) report.Escalation {
+	rctx, cancel := r.reportContext(ctx)
+	defer cancel()
+	esc := report.Escalation{DedupKey: key, Reason: why, Resolution: true}
+	if err := r.Pager.Resolve(rctx, key); err != nil {
+		esc.Reason += " (resolve failed: " + err.Error() + ")"
+		return esc
+	}
+	esc.Resolved = true
+	return esc
 }
 
 // recovered reports an alarm's return to OK and resolves its page, if any.
@@ -325,28 +385,18 @@ func (r *Runner) recovered(ctx context.Context, log *slog.Logger, a alarm.Alarm,
 		res.Finding.Evidence = []string{"CloudWatch: " + Clip(a.Reason, 500)}
 	}
 	if r.Pager != nil && t.Severity == report.SeverityCritical {
-		key := DedupKey(r.Config.Environment, a.Name)
-		esc := &report.Escalation{DedupKey: key, Reason: "alarm returned to OK", Resolution: true}
-		rctx, cancel := r.reportContext(ctx)
-		err := r.Pager.Resolve(rctx, key)
-		cancel()
-		if err != nil {
-			esc.Reason += " (resolve failed: " + err.Error() + ")"
-		} else {
-			esc.Resolved = true
-		}
-		res.Escalation = esc
+		esc := r.resolve(ctx, DedupKey(r.Config.Environment, a.Name), "alarm returned to OK")
+		res.Escalation = &esc
 	}
-	return r.finish(ctx, log, res, report.Report{Result: res, Severity: report.SeverityInfo,
+	return r.finish(ctx, log, res, report.SeverityInfo, report.Presentation{
 		Headline: fmt.Sprintf("RESOLVED %s returned to OK: no action needed", a.Name)})
 }
 
 // finish delivers the report, emits metrics and logs the Result.
-func (r *Runner) finish(ctx context.Context, log *slog.Logger, res report.Result, rep report.Report) report.Result {
-	rep.Result = res
+func (r *Runner) finish(ctx context.Context, log *slog.Logger, res report.Result, sev report.Severity, pres report.Presentation) report.Result {
 	if r.Deliver != nil {
 		dctx, cancel := r.reportContext(ctx) // report even when the work context ran out
-		res.Sinks = r.Deliver(dctx, rep)
+		res.Sinks = r.Deliver(dctx, report.Report{Result: res, Severity: sev, Presentation: pres})
 		cancel()
 		if res.Sinks == nil {
 			res.Sinks = []report.Sink{}
@@ -424,13 +474,6 @@ func (r *Runner) requestID(ctx context.Context) string {
 		}
 	}
 	return fmt.Sprintf("local-%d", r.now().UnixNano())
-}
-
-func change(a Action) string {
-	if a.From == "" && a.To == "" {
-		return ""
-	}
-	return a.From + " -> " + a.To
 }
 
 // safeState prints an alarm state for a message without trusting its content.

@@ -29,6 +29,7 @@ type fakePlaybook struct {
 	mu       sync.Mutex
 	acted    []string
 	verified int
+	partial  map[string]bool // kinds whose Act changes the target before failing
 }
 
 type fakeEvidence struct{ seen string }
@@ -46,11 +47,15 @@ func (f *fakePlaybook) Decide(a alarm.Alarm, t Target, e fakeEvidence, failed ma
 	return f.decision
 }
 func (f *fakePlaybook) Precheck(ctx context.Context, act Action) error { return f.precheck }
-func (f *fakePlaybook) Act(ctx context.Context, act Action) (string, error) {
+func (f *fakePlaybook) Act(ctx context.Context, act Action) (Effect, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.acted = append(f.acted, act.Kind)
-	return "did " + act.Kind, f.actErr[act.Kind]
+	err := f.actErr[act.Kind]
+	if f.partial[act.Kind] {
+		return Effect{Changed: true, Detail: "moved 104 of 500", Moved: 104}, err
+	}
+	return Effect{Changed: err == nil, Detail: "did " + act.Kind}, err
 }
 func (f *fakePlaybook) Verify(ctx context.Context, t Target, done []Action) report.Verification {
 	f.mu.Lock()
@@ -58,8 +63,8 @@ func (f *fakePlaybook) Verify(ctx context.Context, t Target, done []Action) repo
 	f.mu.Unlock()
 	return f.verify
 }
-func (f *fakePlaybook) Present(a alarm.Alarm, t Target, e fakeEvidence, r report.Result) Presentation {
-	return Presentation{Headline: "svc: " + r.Finding.Code}
+func (f *fakePlaybook) Present(a alarm.Alarm, t Target, e fakeEvidence, r report.Result) report.Presentation {
+	return report.Presentation{Headline: "svc: " + r.Finding.Code}
 }
 func (f *fakePlaybook) HandlesOK() bool { return f.handlesOK }
 
@@ -144,7 +149,7 @@ func TestPipeline(t *testing.T) {
 			pb:       &fakePlaybook{decision: Decision{Finding: report.Finding{Code: "unknown"}, Actions: []Action{{Kind: "restart", Target: "svc"}}, Missing: []string{"ecs.service"}}},
 			wantCode: "unknown", wantOutcomes: []report.Outcome{report.OutcomeSkipped}, wantReports: 1, wantReason: "missing-evidence"},
 		{name: "blocked action is skipped with its rule", mode: config.ModeOn, event: "ingestor-alarm.json",
-			pb:       &fakePlaybook{decision: Decision{Finding: report.Finding{Code: "bad-deployment"}, Actions: []Action{{Kind: "rollback", Target: "svc", Blocked: "policy: off"}}}},
+			pb:       &fakePlaybook{decision: Decision{Finding: report.Finding{Code: "bad-deployment"}, Actions: []Action{{Kind: "rollback", Target: "svc", Blocked: guard.Rule{Code: guard.RulePolicy, Detail: "off"}}}}},
 			wantCode: "bad-deployment", wantOutcomes: []report.Outcome{report.OutcomeSkipped}, wantReports: 1, wantReason: "policy: off"},
 		{name: "state changed before acting", mode: config.ModeOn, event: "ingestor-alarm.json", pb: &fakePlaybook{decision: restartDecision(), precheck: errors.New("1 task running now")},
 			wantCode: "crash-loop", wantOutcomes: []report.Outcome{report.OutcomeSkipped}, wantReports: 1, wantReason: "state-changed"},
@@ -342,5 +347,33 @@ func TestWorkContextKeepsTimeForTheReport(t *testing.T) {
 	outer, _ = short.Deadline()
 	if gap := outer.Sub(dl); gap < 900*time.Millisecond || gap > 1100*time.Millisecond {
 		t.Errorf("short deadline reserve = %s, want ~1s", gap)
+	}
+}
+
+// TestAnActionThatChangedSomethingIsVerified: a replay cut by a closed connection after moving
+// messages failed, but it changed the queues. Its verification runs and the report says what
+// it changed; the ledger records it as partial, so it spends its budget.
+func TestAnActionThatChangedSomethingIsVerified(t *testing.T) {
+	l := guard.NewMemoryLedger()
+	r, _, _ := newRunner(config.ModeOn, l, nil)
+	pb := &fakePlaybook{
+		decision: Decision{Finding: report.Finding{Code: "transient"}, Actions: []Action{{Kind: KindReplay, Target: "dlq", Reason: "r"}}},
+		actErr:   map[string]error{KindReplay: errors.New("connection lost during replay")},
+		partial:  map[string]bool{KindReplay: true},
+		verify:   report.Verification{Status: report.Verified, Detail: "dlq holds 396"},
+	}
+	res, err := Handle(context.Background(), r, Playbook[fakeEvidence](pb), event(t, "ingestor-alarm.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Actions) != 1 || res.Actions[0].Outcome != report.OutcomeFailed || !strings.Contains(res.Actions[0].Detail, "moved 104") {
+		t.Fatalf("actions = %+v, want one failed replay that says what it moved", res.Actions)
+	}
+	if pb.verified != 1 || res.Verification == nil || res.Verification.Status != report.Verified {
+		t.Fatalf("verification = %+v (verified %d times), want the change verified", res.Verification, pb.verified)
+	}
+	hist, _ := l.History(context.Background(), "dlq", KindReplay, time.Time{})
+	if len(hist) != 1 || hist[0].Outcome != guard.OutcomePartial || hist[0].Moved != 104 {
+		t.Fatalf("ledger = %+v, want one partial replay of 104", hist)
 	}
 }

@@ -6,7 +6,6 @@ package queuedepth
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -150,7 +149,7 @@ func Decide(in Input) playbook.Decision {
 		d.Finding.Summary = fmt.Sprintf("%d %s task(s) are running but %s has no consumer: the workers are up and not consuming", w.Running, w.Name, p.Queue)
 		prim, _ := w.Primary()
 		d.Actions = []playbook.Action{{Kind: ForceNewDeployment, Target: w.Name, Expect: prim.ID,
-			From: fmt.Sprintf("%d running, 0 consumers", w.Running), To: "new deployment of " + ecs.Short(w.TaskDefinition),
+			Change: playbook.Change{Stalled: w.Running, FromTaskDefinition: w.TaskDefinition},
 			Reason: "workers that run without consuming are stuck (lost broker connection, wedged consumer); a restart reconnects them"}}
 	default:
 		if why, ok := dbBottleneck(in); ok {
@@ -176,10 +175,10 @@ func Decide(in Input) playbook.Decision {
 func scaleUp(in Input) playbook.Action {
 	w, p := in.Evidence.Worker, in.Policy
 	to := min(w.Desired+max(1, p.ScaleStep), p.MaxWorkers)
-	act := playbook.Action{Kind: ScaleService, Target: w.Name, From: strconv.Itoa(w.Desired), To: strconv.Itoa(to),
-		Expect: strconv.Itoa(w.Desired), Reason: "more workers drain the queue faster (runbook: scale up workers)"}
+	act := playbook.Action{Kind: ScaleService, Target: w.Name, Change: playbook.Change{FromCount: w.Desired, ToCount: to},
+		Reason: "more workers drain the queue faster (runbook: scale up workers)"}
 	if to <= w.Desired {
-		act.Blocked = fmt.Sprintf("cap: %s already has %d desired tasks, the cap is %d (GPR_MAX_WORKERS)", w.Name, w.Desired, p.MaxWorkers)
+		act.Blocked = guard.Rule{Code: guard.RuleCap, Detail: fmt.Sprintf("%s already has %d desired tasks, the cap is %d (GPR_MAX_WORKERS)", w.Name, w.Desired, p.MaxWorkers)}
 	}
 	return act
 }
@@ -246,9 +245,7 @@ func decideOK(in Input) playbook.Decision {
 	var last *guard.Entry
 	for i := range ev.ScaleUps {
 		e := ev.ScaleUps[i]
-		from, err1 := strconv.Atoi(e.From)
-		to, err2 := strconv.Atoi(e.To)
-		if e.Outcome == string(report.OutcomeDone) && err1 == nil && err2 == nil && to > from {
+		if e.Outcome == guard.OutcomeDone && e.HasCounts && e.ToCount > e.FromCount {
 			last = &e
 			break
 		}
@@ -258,8 +255,7 @@ func decideOK(in Input) playbook.Decision {
 		d.Finding.Summary = "the queue is back to normal; this function did not scale the worker up, so there is nothing to scale back"
 		return d
 	}
-	from, _ := strconv.Atoi(last.From)
-	to, _ := strconv.Atoi(last.To)
+	from, to := last.FromCount, last.ToCount
 	d.Finding.Evidence = append(d.Finding.Evidence, fmt.Sprintf("scaled up %d -> %d at %s (alarm %s)", from, to, last.At.UTC().Format(time.RFC3339), last.AlarmKey))
 	switch {
 	case w.Desired != to:
@@ -271,8 +267,8 @@ func decideOK(in Input) playbook.Decision {
 	default:
 		d.Finding.Code = ScaledBack
 		d.Finding.Summary = fmt.Sprintf("the queue is back to normal: scale %s back from %d to %d, the count before this function scaled it up", w.Name, w.Desired, from)
-		d.Actions = []playbook.Action{{Kind: ScaleService, Budget: ScaleBack, Target: w.Name, From: strconv.Itoa(w.Desired), To: strconv.Itoa(from),
-			Expect: strconv.Itoa(w.Desired), Reason: "the alarm is OK again; return to the count recorded before the scale-up"}}
+		d.Actions = []playbook.Action{{Kind: ScaleService, Budget: ScaleBack, Target: w.Name, Change: playbook.Change{FromCount: w.Desired, ToCount: from},
+			Reason: "the alarm is OK again; return to the count recorded before the scale-up"}}
 	}
 	return d
 }

@@ -57,7 +57,7 @@ func TestDecide(t *testing.T) {
 		want     string
 		actions  []string
 		missing  bool
-		inDetail string
+		inDetail int
 	}{
 		{name: "growing with busy consumers: scale up", ev: Evidence{Queue: rabbit.QueueState{Ready: 2400, Consumers: 1}, Depth: growing, Worker: worker(1, 1), Slow: fullVisibility()},
 			want: UnderProvisioned, actions: []string{ScaleService}},
@@ -93,16 +93,16 @@ func TestDecide(t *testing.T) {
 			Mgmt: &rabbit.QueueInfo{Consumers: 1}}, failed: map[string]string{ProbeQueue: "refused"}, want: UnderProvisioned, actions: []string{ScaleService}},
 		// The alarm's return to OK.
 		{name: "OK after our scale-up: back to the recorded count", ok: true, ev: Evidence{Worker: worker(2, 2),
-			ScaleUps: []guard.Entry{{Kind: ScaleService, From: "1", To: "2", Outcome: "done", At: now.Add(-20 * time.Minute)}}},
-			want: ScaledBack, actions: []string{ScaleService}, inDetail: "1"},
+			ScaleUps: []guard.Entry{{Kind: ScaleService, FromCount: 1, ToCount: 2, HasCounts: true, Outcome: guard.OutcomeDone, At: now.Add(-20 * time.Minute)}}},
+			want: ScaledBack, actions: []string{ScaleService}, inDetail: 1},
 		{name: "OK: our last entry was a scale-back, the one before a scale-up", ok: true, ev: Evidence{Worker: worker(1, 1),
-			ScaleUps: []guard.Entry{{From: "2", To: "1", Outcome: "done"}, {From: "1", To: "2", Outcome: "done"}}}, want: NothingToScaleBack},
+			ScaleUps: []guard.Entry{{FromCount: 2, ToCount: 1, HasCounts: true, Outcome: guard.OutcomeDone}, {FromCount: 1, ToCount: 2, HasCounts: true, Outcome: guard.OutcomeDone}}}, want: NothingToScaleBack},
 		{name: "OK: someone changed the count since", ok: true, ev: Evidence{Worker: worker(3, 3),
-			ScaleUps: []guard.Entry{{From: "1", To: "2", Outcome: "done"}}}, want: NothingToScaleBack},
+			ScaleUps: []guard.Entry{{FromCount: 1, ToCount: 2, HasCounts: true, Outcome: guard.OutcomeDone}}}, want: NothingToScaleBack},
 		{name: "OK: a failed scale-up is not undone", ok: true, ev: Evidence{Worker: worker(1, 1),
-			ScaleUps: []guard.Entry{{From: "1", To: "2", Outcome: "failed"}}}, want: NothingToScaleBack},
+			ScaleUps: []guard.Entry{{FromCount: 1, ToCount: 2, HasCounts: true, Outcome: guard.OutcomeFailed}}}, want: NothingToScaleBack},
 		{name: "OK: never below the recorded count", ok: true, ev: Evidence{Worker: worker(2, 2),
-			ScaleUps: []guard.Entry{{From: "2", To: "3", Outcome: "done"}}}, want: NothingToScaleBack},
+			ScaleUps: []guard.Entry{{FromCount: 2, ToCount: 3, HasCounts: true, Outcome: guard.OutcomeDone}}}, want: NothingToScaleBack},
 		{name: "OK: ledger unreadable, nothing", ok: true, ev: Evidence{Worker: worker(2, 2)}, failed: map[string]string{ProbeLedger: "throttled"}, want: Unknown, missing: true},
 	}
 	for _, tc := range tests {
@@ -118,15 +118,15 @@ func TestDecide(t *testing.T) {
 			var got []string
 			for _, a := range d.Actions {
 				k := a.Kind
-				if a.Blocked != "" {
+				if a.Blocked.Set() {
 					k += "!"
 				}
 				got = append(got, k)
-				if tc.inDetail != "" && a.To != tc.inDetail {
-					t.Errorf("action to %q, want %q", a.To, tc.inDetail)
+				if tc.inDetail != 0 && a.Change.ToCount != tc.inDetail {
+					t.Errorf("action to %d, want %d", a.Change.ToCount, tc.inDetail)
 				}
-				if n := a.To; a.Kind == ScaleService && a.Blocked == "" && (n == "" || n > "3") {
-					t.Errorf("scale target %q beyond the cap", n)
+				if n := a.Change.ToCount; a.Kind == ScaleService && !a.Blocked.Set() && (n <= 0 || n > 3) {
+					t.Errorf("scale target %d beyond the cap", n)
 				}
 			}
 			if strings.Join(got, ",") != strings.Join(tc.actions, ",") {
@@ -144,7 +144,7 @@ func TestDecide(t *testing.T) {
 
 func TestScaleBackSpendsNoScaleBudget(t *testing.T) {
 	d := Decide(Input{Target: target, Recovered: true, Failed: map[string]string{}, Policy: policy,
-		Evidence: Evidence{Worker: worker(2, 2), ScaleUps: []guard.Entry{{From: "1", To: "2", Outcome: "done"}}}})
+		Evidence: Evidence{Worker: worker(2, 2), ScaleUps: []guard.Entry{{FromCount: 1, ToCount: 2, HasCounts: true, Outcome: guard.OutcomeDone}}}})
 	if len(d.Actions) != 1 || d.Actions[0].BudgetKey() != ScaleBack {
 		t.Fatalf("scale-back budget = %+v", d.Actions)
 	}

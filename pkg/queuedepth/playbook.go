@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"strconv"
 	"time"
 
 	"github.com/arrakis/gp-remediation/pkg/alarm"
@@ -14,12 +13,12 @@ import (
 	"github.com/arrakis/gp-remediation/pkg/guard"
 	"github.com/arrakis/gp-remediation/pkg/logs"
 	"github.com/arrakis/gp-remediation/pkg/metrics"
-	"github.com/arrakis/gp-remediation/pkg/notasks"
 	"github.com/arrakis/gp-remediation/pkg/pg"
 	"github.com/arrakis/gp-remediation/pkg/playbook"
 	"github.com/arrakis/gp-remediation/pkg/rabbit"
 	"github.com/arrakis/gp-remediation/pkg/report"
 	"github.com/arrakis/gp-remediation/pkg/runbook"
+	"github.com/arrakis/gp-remediation/pkg/service"
 )
 
 // Connections opens what the playbook talks to besides AWS. Each call opens a fresh
@@ -101,7 +100,7 @@ func (p *Playbook) Diagnose(ctx context.Context, a alarm.Alarm, t playbook.Targe
 			return err
 		}},
 		{Name: ProbeDepth, Run: func(ctx context.Context) error {
-			s, err := p.Metrics.Fetch(ctx, now.Add(-15*time.Minute), now, notasks.QueueDepthQuery(p.Config, p.Config.Queue))
+			s, err := p.Metrics.Fetch(ctx, now.Add(-15*time.Minute), now, metrics.QueueDepth(p.Config.Broker, p.Config.VirtualHost, p.Config.Queue))
 			ev.Depth = s["depth"]
 			return err
 		}},
@@ -204,8 +203,8 @@ func (p *Playbook) Precheck(ctx context.Context, act playbook.Action) error {
 	}
 	switch act.Kind {
 	case ScaleService:
-		if strconv.Itoa(svc.Desired) != act.Expect {
-			return fmt.Errorf("desired count is now %d, not %s", svc.Desired, act.Expect)
+		if svc.Desired != act.Change.FromCount {
+			return fmt.Errorf("desired count is now %d, not %d", svc.Desired, act.Change.FromCount)
 		}
 	case ForceNewDeployment:
 		prim, _ := svc.Primary()
@@ -228,22 +227,9 @@ func (p *Playbook) Precheck(ctx context.Context, act playbook.Action) error {
 	return nil
 }
 
-// Act scales or restarts the worker.
-func (p *Playbook) Act(ctx context.Context, act playbook.Action) (string, error) {
-	switch act.Kind {
-	case ScaleService:
-		n, err := strconv.Atoi(act.To)
-		if err != nil || n < 0 || n > p.Config.MaxWorkers {
-			return "", fmt.Errorf("refusing to scale to %q (cap %d)", act.To, p.Config.MaxWorkers)
-		}
-		if _, err := p.ECS.SetDesiredCount(ctx, act.Target, n); err != nil {
-			return "", err
-		}
-		return fmt.Sprintf("desired %s -> %d", act.From, n), nil
-	case ForceNewDeployment:
-		return (&notasks.Playbook{Config: p.Config, ECS: p.ECS}).Act(ctx, act)
-	}
-	return "", fmt.Errorf("unknown action %q", act.Kind)
+// Act scales or restarts the worker (pkg/service), never past the worker cap.
+func (p *Playbook) Act(ctx context.Context, act playbook.Action) (playbook.Effect, error) {
+	return service.Operator{ECS: p.ECS, MaxCount: p.Config.MaxWorkers}.Act(ctx, act)
 }
 
 // Verify waits until the worker runs at its new desired count, then, after a scale-up or a
@@ -313,7 +299,7 @@ func (p *Playbook) shrinking(ctx context.Context, before int, since time.Time) (
 			}
 		}
 	}
-	s, err := p.Metrics.Fetch(ctx, since.Add(-5*time.Minute), p.now().Add(time.Minute), notasks.QueueDepthQuery(p.Config, p.Config.Queue))
+	s, err := p.Metrics.Fetch(ctx, since.Add(-5*time.Minute), p.now().Add(time.Minute), metrics.QueueDepth(p.Config.Broker, p.Config.VirtualHost, p.Config.Queue))
 	if err != nil {
 		return "", false
 	}
@@ -340,18 +326,14 @@ func (p *Playbook) shrinking(ctx context.Context, before int, since time.Time) (
 	return "", false
 }
 
-func isDown(a playbook.Action) bool {
-	from, _ := strconv.Atoi(a.From)
-	to, _ := strconv.Atoi(a.To)
-	return to < from
-}
+func isDown(a playbook.Action) bool { return a.Change.ToCount < a.Change.FromCount }
 
 func ms(start time.Time) int64 { return time.Since(start).Milliseconds() }
 
 // Present builds the headline, commands, links and the depth sparkline.
-func (p *Playbook) Present(a alarm.Alarm, t playbook.Target, ev Evidence, r report.Result) playbook.Presentation {
+func (p *Playbook) Present(a alarm.Alarm, t playbook.Target, ev Evidence, r report.Result) report.Presentation {
 	cmds := runbook.Commands{C: p.Config}
-	pres := playbook.Presentation{Headline: headline(p.Config.Queue, r)}
+	pres := report.Presentation{Headline: headline(p.Config.Queue, r)}
 	switch r.Finding.Code {
 	case UnderProvisioned:
 		pres.Commands = append(pres.Commands, cmds.Scale(t.Service, p.Config.MaxWorkers))

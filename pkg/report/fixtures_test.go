@@ -21,7 +21,7 @@ func memorySeries() *Series {
 func fixtureOOM() Report {
 	return Report{
 		Severity: SeverityCritical,
-		Headline: "staging ingestor OOM-killed (exit 137) 3× in 1 h: restarted, 1/1 running; raise its task memory",
+
 		Result: Result{
 			Function:    "no-tasks",
 			Environment: "staging",
@@ -57,25 +57,23 @@ func fixtureOOM() Report {
 			Escalation:   &Escalation{Paged: false, Reason: "fixed and verified"},
 			Sinks:        []Sink{},
 		},
-		Commands: []Command{
+		Presentation: Presentation{Headline: "staging ingestor OOM-killed (exit 137) 3× in 1 h: restarted, 1/1 running; raise its task memory", Commands: []Command{
 			{Title: "Service events", Cmd: "aws ecs describe-services \\\n  --cluster arrakis-staging-cluster \\\n  --services arrakis-staging-ingestor \\\n  --query 'services[0].events[:5]'"},
 			{Title: "Crash lines of the last hour", Cmd: "aws logs filter-log-events \\\n  --log-group-name /ecs/arrakis-staging/ingestor \\\n  --start-time $(date -u -d '1 hour ago' +%s)000 \\\n  --filter-pattern '?fatal ?panic ?crash'"},
-		},
-		Links: Links(LinkParams{
+		}, Links: Links(LinkParams{
 			Region: "us-east-1", Cluster: "arrakis-staging-cluster", Service: "arrakis-staging-ingestor",
 			LogGroups: []string{"/ecs/arrakis-staging/ingestor"},
 			Query:     "fields @timestamp, @message\n| filter @message like /(?i)(fatal|panic|crash)/\n| sort @timestamp desc",
 			AlarmName: "No Ingestor Tasks Running", Dashboard: "arrakis-staging-gateway-proxy",
 			End: alarmTime,
-		}),
-		Series: memorySeries(),
+		}), Series: memorySeries()},
 	}
 }
 
 func fixtureDryRun() Report {
 	return Report{
 		Severity: SeverityWarning,
-		Headline: "staging queue arrakis.interactions at 4,210 and rising with 1 worker: would scale gp-worker 1 -> 2 (dry-run)",
+
 		Result: Result{
 			Function:    "queue-depth",
 			Environment: "staging",
@@ -102,20 +100,18 @@ func fixtureDryRun() Report {
 			},
 			Verification: &Verification{Status: NotNeeded, Detail: "dry-run: nothing was changed"},
 		},
-		Commands: []Command{
+		Presentation: Presentation{Headline: "staging queue arrakis.interactions at 4,210 and rising with 1 worker: would scale gp-worker 1 -> 2 (dry-run)", Commands: []Command{
 			{Title: "Scale the worker up", Cmd: "aws ecs update-service --cluster arrakis-staging-cluster --service arrakis-staging-gp-worker --desired-count 2"},
-		},
-		Links: Links(LinkParams{Region: "eu-west-1", Cluster: "arrakis-staging-cluster", Service: "arrakis-staging-gp-worker",
+		}, Links: Links(LinkParams{Region: "eu-west-1", Cluster: "arrakis-staging-cluster", Service: "arrakis-staging-gp-worker",
 			LogGroups: []string{"/ecs/arrakis-staging/gp-worker"}, Query: "fields @timestamp, @message\n| filter @message like /slow|timeout/",
-			Window: 15 * time.Minute}),
-		Series: &Series{Label: "MessageCount", Unit: "Count", Values: []float64{1200, 1500, math.NaN(), 2100, 2600, 3000, 3500, 3900, 4210}},
+			Window: 15 * time.Minute}), Series: &Series{Label: "MessageCount", Unit: "Count", Values: []float64{1200, 1500, math.NaN(), 2100, 2600, 3000, 3500, 3900, 4210}}},
 	}
 }
 
 func fixturePaged() Report {
 	return Report{
 		Severity: SeverityCritical,
-		Headline: "production worker replay FAILED: 37 transient DLQ messages still in arrakis.dlq; paged on-call",
+
 		Result: Result{
 			Function:    "dlq",
 			Environment: "production",
@@ -135,25 +131,27 @@ func fixturePaged() Report {
 			Verification:    &Verification{Status: Unverified, Detail: "DLQ depth still 37", MS: 10_000},
 			Escalation:      &Escalation{Paged: true, Reason: "replay failed on a CRITICAL alarm", DedupKey: "gp-remediation/production/DLQ Messages"},
 		},
+		Presentation: Presentation{Headline: "production worker replay FAILED: 37 transient DLQ messages still in arrakis.dlq; paged on-call"},
 	}
 }
 
 func fixtureInputError() Report {
 	return Report{
 		Severity: SeverityInfo,
-		Headline: "",
+
 		Result: Result{
 			Function:    "no-tasks",
 			Environment: "staging",
 			Error:       "not an SNS event: unexpected end of JSON input",
 		},
+		Presentation: Presentation{Headline: ""},
 	}
 }
 
 func fixtureScaleBack() Report {
 	return Report{
 		Severity: SeverityInfo,
-		Headline: "staging queue depth back to normal: gp-worker scaled back 3 -> 1",
+
 		Result: Result{
 			Function:    "queue-depth",
 			Environment: "staging",
@@ -166,6 +164,7 @@ func fixtureScaleBack() Report {
 			Escalation:   &Escalation{Resolved: true, DedupKey: "gp-remediation/staging/Queue Depth High"},
 			More:         []Result{{Alarm: AlarmRef{Name: "DLQ Messages"}, Finding: Finding{Code: "unknown"}}},
 		},
+		Presentation: Presentation{Headline: "staging queue depth back to normal: gp-worker scaled back 3 -> 1"},
 	}
 }
 

@@ -51,7 +51,7 @@ func FuzzRenderers(f *testing.F) {
 		n := int(repeat) % 300
 		r := Report{
 			Severity: Severity(sev),
-			Headline: headline,
+
 			Result: Result{
 				Function:        extra,
 				Environment:     target,
@@ -66,7 +66,7 @@ func FuzzRenderers(f *testing.F) {
 				Error:           strings.Repeat(extra, int(nActions)%3),
 				More:            []Result{{Alarm: AlarmRef{Name: headline}}},
 			},
-			Series: &Series{Label: kind, Unit: extra, Values: values},
+			Presentation: Presentation{Headline: headline, Series: &Series{Label: kind, Unit: extra, Values: values}},
 		}
 		for range n % 40 {
 			r.Commands = append(r.Commands, Command{Title: reason, Cmd: cmd})

@@ -14,6 +14,11 @@ const (
 type Report struct {
 	Result   Result
 	Severity Severity
+	Presentation
+}
+
+// Presentation is what a report shows beyond the Result; each playbook builds it.
+type Presentation struct {
 	// Headline is the one line an on-call engineer can act on; renderers never trim it.
 	Headline string
 	// Commands are the runbook commands still worth running, with the environment filled in.

@@ -58,6 +58,8 @@ type Action struct {
 	Target  string  `json:"target"`
 	Outcome Outcome `json:"outcome"`
 	Reason  string  `json:"reason"`
+	// Rule is the code of the rule that skipped the action (cooldown, cap, policy, …).
+	Rule string `json:"rule,omitempty"`
 	// Detail says what changed (e.g. "desired 1 -> 2", "task definition :41 -> :40").
 	Detail string `json:"detail,omitempty"`
 }
