@@ -100,14 +100,19 @@ func (n Network) String() string {
 type Task struct {
 	ARN            string
 	TaskDefinition string
-	LastStatus     string
-	StopCode       string
-	StoppedReason  string
-	CreatedAt      time.Time
-	StartedAt      time.Time
-	StoppedAt      time.Time
-	Containers     []Container
+	// Group is the task group ECS gives it: "service:<name>" for a service's tasks.
+	Group         string
+	LastStatus    string
+	StopCode      string
+	StoppedReason string
+	CreatedAt     time.Time
+	StartedAt     time.Time
+	StoppedAt     time.Time
+	Containers    []Container
 }
+
+// OfService says whether the task belongs to service, by its group ("service:<name>").
+func (t Task) OfService(service string) bool { return t.Group == "service:"+service }
 
 // ID is the task's short id (the last part of its ARN).
 func (t Task) ID() string { return t.ARN[strings.LastIndex(t.ARN, "/")+1:] }
@@ -212,6 +217,9 @@ func (c Client) StoppedTasks(ctx context.Context, service string, since time.Tim
 			if !task.StoppedAt.IsZero() && task.StoppedAt.Before(since) {
 				continue
 			}
+			if !task.OfService(service) {
+				continue // whatever the ListTasks filter returned, only the service's own tasks count
+			}
 			tasks = append(tasks, task)
 		}
 	}
@@ -231,7 +239,7 @@ func stopTime(t Task) time.Time {
 
 func fromTask(t types.Task) Task {
 	task := Task{
-		ARN: aws.ToString(t.TaskArn), TaskDefinition: aws.ToString(t.TaskDefinitionArn), LastStatus: aws.ToString(t.LastStatus),
+		ARN: aws.ToString(t.TaskArn), TaskDefinition: aws.ToString(t.TaskDefinitionArn), Group: aws.ToString(t.Group), LastStatus: aws.ToString(t.LastStatus),
 		StopCode: string(t.StopCode), StoppedReason: aws.ToString(t.StoppedReason),
 		CreatedAt: aws.ToTime(t.CreatedAt), StartedAt: aws.ToTime(t.StartedAt), StoppedAt: aws.ToTime(t.StoppedAt),
 	}

@@ -96,6 +96,15 @@ func TestDecide(t *testing.T) {
 			ev: Evidence{Service: svc("arrakis-staging-ingestor", tdIngestor7, 1, 0, 48*time.Hour), Stopped: []ecs.Task{oomTask(2 * time.Minute), oomTask(9 * time.Minute)},
 				TaskDef: ecs.TaskDefinition{ARN: tdIngestor7, MemoryMiB: 512}, Discord: budgetOK},
 			wantCode: OOMKilled, wantActions: []string{ForceNewDeployment, RaiseTaskMemory + "!"}, wantInSum: "512 MiB"},
+		{name: "oom with exit 137 reported: says so", target: ingestor,
+			ev: Evidence{Service: svc("arrakis-staging-ingestor", tdIngestor7, 1, 0, 48*time.Hour), Stopped: []ecs.Task{oomTask(2 * time.Minute)},
+				TaskDef: ecs.TaskDefinition{ARN: tdIngestor7, MemoryMiB: 512}, Discord: budgetOK},
+			wantCode: OOMKilled, wantActions: []string{ForceNewDeployment, RaiseTaskMemory + "!"}, wantInSum: "(exit 137)"},
+		{name: "oom without any exit code returned: never says exit 137", target: ingestor,
+			ev: Evidence{Service: svc("arrakis-staging-ingestor", tdIngestor7, 1, 0, 48*time.Hour),
+				Stopped: []ecs.Task{stopped(tdIngestor7, 2*time.Minute, "EssentialContainerExited", "OutOfMemoryError: Container killed due to memory usage", ecs.Container{Name: "ingestor"})},
+				TaskDef: ecs.TaskDefinition{ARN: tdIngestor7, MemoryMiB: 512}, Discord: budgetOK},
+			wantCode: OOMKilled, wantActions: []string{ForceNewDeployment, RaiseTaskMemory + "!"}, wantInSum: "no container exit code was returned"},
 		{name: "oom with policy on: raise memory replaces the restart", target: ingestor, policy: allow,
 			ev: Evidence{Service: svc("arrakis-staging-ingestor", tdIngestor7, 1, 0, 48*time.Hour), Stopped: []ecs.Task{oomTask(2 * time.Minute)},
 				TaskDef: ecs.TaskDefinition{ARN: tdIngestor7, MemoryMiB: 512}, Discord: budgetOK},
@@ -192,6 +201,9 @@ func TestDecide(t *testing.T) {
 			}
 			if (d.Escalate != "") != tc.wantEsc {
 				t.Errorf("escalate = %q, want %v", d.Escalate, tc.wantEsc)
+			}
+			if strings.Contains(d.Finding.Summary, "exit 137") && tc.wantInSum == "no container exit code was returned" {
+				t.Errorf("summary %q claims an exit code no container returned", d.Finding.Summary)
 			}
 			if !strings.Contains(d.Finding.Summary, tc.wantInSum) {
 				t.Errorf("summary %q lacks %q", d.Finding.Summary, tc.wantInSum)
