@@ -31,7 +31,7 @@ func (c Call) Duration() time.Duration { return c.End.Sub(c.Start) }
 // Dependency model. The chain is the longest path through the invocation's calls where an
 // edge a -> b exists when b started after a ended (within Tolerance) and the two may depend on
 // each other. Only one kind of pair is declared independent: two calls of different
-// diagnostic probe families. That is the design's claim (DESIGN.md §3: probes run in
+// diagnostic probe families. That is the design's claim (docs/design.md, "The pipeline": probes run in
 // parallel); everything else that ran one after the other is counted as a dependent step
 // (the guard's claim and kill-switch read, the budget check, paging, the report), whether or
 // not it had to be sequential. So the ratio wall ÷ (chain × per-call time) stays near 1 when

@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/arrakis/gp-remediation/pkg/config"
+	"github.com/arrakis/gp-remediation/pkg/deliver"
 	"github.com/arrakis/gp-remediation/pkg/guard"
 	"github.com/arrakis/gp-remediation/pkg/ledger"
 	"github.com/arrakis/gp-remediation/pkg/playbook"
@@ -115,7 +116,7 @@ func Retryer() aws.Retryer {
 	})
 }
 
-// Budgets are the per-kind action budgets of DESIGN.md §5, from the configuration.
+// Budgets are the per-kind action budgets of docs/design.md ("Guard rails"), from the configuration.
 func Budgets(c config.Config) map[string]guard.Budget {
 	return map[string]guard.Budget{
 		playbook.KindForceNewDeployment: {Max: c.RestartBudget, Window: 24 * time.Hour, Cooldown: c.RestartCooldown},
@@ -158,7 +159,7 @@ func requestID(ctx context.Context) string {
 // secret. The secret is read per invocation (cached a few minutes) so a rotated webhook
 // takes effect without a deployment.
 func (a *App) deliver(ctx context.Context, r report.Report) []report.Sink {
-	dests := []report.Destination{report.NewSNSSink(a.SNS, a.Config.ReportTopicARN)}
+	dests := []deliver.Destination{deliver.NewSNSSink(a.SNS, a.Config.ReportTopicARN)}
 	var failed []report.Sink
 	if name := a.Config.WebhooksSecret; name != "" {
 		f, err := a.Secrets.Fields(ctx, name)
@@ -166,14 +167,14 @@ func (a *App) deliver(ctx context.Context, r report.Report) []report.Sink {
 			failed = append(failed, report.Sink{Name: "webhooks", OK: false, Error: err.Error()})
 		} else {
 			if u := f["slack_webhook_url"]; u != "" {
-				dests = append(dests, report.NewSlackSink(u, a.HTTP))
+				dests = append(dests, deliver.NewSlackSink(u, a.HTTP))
 			}
 			if u := f["discord_webhook_url"]; u != "" {
-				dests = append(dests, report.NewDiscordSink(u, a.HTTP))
+				dests = append(dests, deliver.NewDiscordSink(u, a.HTTP))
 			}
 		}
 	}
-	return append(report.Deliver(ctx, r, dests), failed...)
+	return append(deliver.Deliver(ctx, r, dests), failed...)
 }
 
 // warm reads the sinks' secrets into the cache while the diagnosis runs.
@@ -197,12 +198,12 @@ func (a *App) pager() playbook.Pager {
 // up in the Result instead of failing the function at start.
 type secretPager struct{ app *App }
 
-func (p *secretPager) sink(ctx context.Context) (*report.PagerDutySink, error) {
+func (p *secretPager) sink(ctx context.Context) (*deliver.PagerDutySink, error) {
 	key, err := p.app.Secrets.Field(ctx, p.app.Config.PagerDutySecret, "routing_key")
 	if err != nil {
 		return nil, err
 	}
-	return report.NewPagerDutySink(key, p.app.Config.PagerDutyURL, p.app.HTTP), nil
+	return deliver.NewPagerDutySink(key, p.app.Config.PagerDutyURL, p.app.HTTP), nil
 }
 
 func (p *secretPager) Trigger(ctx context.Context, r report.Report, dedupKey string) error {

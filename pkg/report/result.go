@@ -1,5 +1,6 @@
-// Package report holds the Result every function returns (the JSON contract of DESIGN.md §6)
-// and renders it for people: Markdown, Slack Block Kit, a Discord embed and plain text.
+// Package report holds the contract: the Result every function returns (docs/design.md,
+// "Result and report") and the Report a person receives, which is the Result plus a headline,
+// commands, links and the key metric. Rendering is pkg/render's job, delivery pkg/deliver's.
 package report
 
 import "time"
@@ -15,7 +16,7 @@ const (
 )
 
 // Result is what every function returns and logs. Field names are a contract shared with
-// tests, `make invoke` and anyone's checks: change them only together with DESIGN.md §6.
+// tests, `make invoke` and anyone's checks: change them only together with docs/design.md ("Result and report").
 type Result struct {
 	Function        string        `json:"function"`
 	Environment     string        `json:"environment"`

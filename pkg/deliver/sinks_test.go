@@ -1,4 +1,4 @@
-package report
+package deliver
 
 import (
 	"bytes"
@@ -14,6 +14,11 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/arrakis/gp-remediation/internal/reportfixture"
+	"github.com/arrakis/gp-remediation/pkg/render"
+
+	"github.com/arrakis/gp-remediation/pkg/report"
 
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 )
@@ -115,7 +120,7 @@ func TestWebhookSinks(t *testing.T) {
 				if timeout == 0 {
 					timeout = DefaultSendTimeout
 				}
-				r := fixtureDryRun()
+				r := reportfixture.DryRun()
 				st := DeliverTimeout(context.Background(), r, []Destination{dest}, timeout)
 				if len(st) != 1 || st[0].Name != kind {
 					t.Fatalf("statuses %+v", st)
@@ -139,9 +144,9 @@ func TestWebhookSinks(t *testing.T) {
 				}
 				rec.mu.Lock()
 				defer rec.mu.Unlock()
-				want, _ := Slack(r)
+				want, _ := render.Slack(r)
 				if kind == "discord" {
-					want, _ = Discord(r)
+					want, _ = render.Discord(r)
 				}
 				for i, b := range rec.bodies {
 					if !bytes.Equal(b, want) {
@@ -172,13 +177,13 @@ func TestWebhookTransportErrors(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			st := Deliver(context.Background(), fixtureOOM(), []Destination{tc.dest})
+			st := Deliver(context.Background(), reportfixture.OOM(), []Destination{tc.dest})
 			if len(st) != 1 || st[0].OK || !strings.HasPrefix(st[0].Error, tc.want) {
 				t.Fatalf("status %+v, want an error starting %q", st, tc.want)
 			}
 			assertNoSecret(t, st[0].Error, deadURL)
 			// Called directly, without Deliver's scrubbing, the error is just as clean.
-			err := tc.dest.Send(context.Background(), fixtureOOM())
+			err := tc.dest.Send(context.Background(), reportfixture.OOM())
 			if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
 				t.Fatalf("Send: %v, want an error starting %q", err, tc.want)
 			}
@@ -233,12 +238,12 @@ func TestSNSSink(t *testing.T) {
 	const topic = "arn:aws:sns:us-east-1:123456789012:arrakis-staging-gp-remediation-reports"
 	t.Run("publishes the text rendering with filter attributes", func(t *testing.T) {
 		f := &fakeSNS{}
-		r := fixtureOOM()
+		r := reportfixture.OOM()
 		st := Deliver(context.Background(), r, []Destination{NewSNSSink(f, topic)})
 		if len(st) != 1 || !st[0].OK || st[0].Name != "sns" {
 			t.Fatalf("status %+v", st)
 		}
-		subject, body := Text(r)
+		subject, body := render.Text(r)
 		if *f.in.TopicArn != topic || *f.in.Subject != subject || *f.in.Message != body {
 			t.Errorf("PublishInput topic %q subject %q, message matches: %v", *f.in.TopicArn, *f.in.Subject, *f.in.Message == body)
 		}
@@ -255,7 +260,7 @@ func TestSNSSink(t *testing.T) {
 	})
 	t.Run("empty attributes are left out", func(t *testing.T) {
 		f := &fakeSNS{}
-		_ = NewSNSSink(f, topic).Send(context.Background(), fixtureInputError())
+		_ = NewSNSSink(f, topic).Send(context.Background(), reportfixture.InputError())
 		if _, ok := f.in.MessageAttributes["finding"]; ok {
 			t.Error("empty finding sent as an attribute (SNS rejects empty values)")
 		}
@@ -265,7 +270,7 @@ func TestSNSSink(t *testing.T) {
 	})
 	t.Run("failure is a status, wrapped with what was done", func(t *testing.T) {
 		f := &fakeSNS{err: errors.New("operation error SNS: Publish, NotFound: Topic does not exist")}
-		st := Deliver(context.Background(), fixtureOOM(), []Destination{NewSNSSink(f, topic)})
+		st := Deliver(context.Background(), reportfixture.OOM(), []Destination{NewSNSSink(f, topic)})
 		want := "publish report to " + topic + ": operation error SNS: Publish, NotFound: Topic does not exist"
 		if len(st) != 1 || st[0].OK || st[0].Error != want {
 			t.Errorf("status %+v, want %q", st, want)
@@ -273,7 +278,7 @@ func TestSNSSink(t *testing.T) {
 	})
 	t.Run("huge report stays within SNS size", func(t *testing.T) {
 		f := &fakeSNS{}
-		if err := NewSNSSink(f, topic).Send(context.Background(), hugeReport()); err != nil {
+		if err := NewSNSSink(f, topic).Send(context.Background(), reportfixture.Huge()); err != nil {
 			t.Fatal(err)
 		}
 		size := len(*f.in.Message)
@@ -305,8 +310,8 @@ type pdEventIn struct {
 				Summary  string   `json:"summary"`
 				Evidence []string `json:"evidence"`
 			} `json:"finding"`
-			Actions      []Action      `json:"actions"`
-			Verification *Verification `json:"verification"`
+			Actions      []report.Action      `json:"actions"`
+			Verification *report.Verification `json:"verification"`
 		} `json:"custom_details"`
 	} `json:"payload"`
 	Links []struct {
@@ -320,7 +325,7 @@ const routingKey = "R0UT1NGKEY0123456789abcdefabcdef"
 func TestPagerDutyTrigger(t *testing.T) {
 	rec := newRecorder(t, []int{202}, nil)
 	pd := NewPagerDutySink(routingKey, rec.srv.URL+"/v2/enqueue", rec.srv.Client())
-	r := fixturePaged()
+	r := reportfixture.Paged()
 	if err := pd.Trigger(context.Background(), r, "gp-remediation/production/DLQ Messages"); err != nil {
 		t.Fatal(err)
 	}
@@ -338,7 +343,7 @@ func TestPagerDutyTrigger(t *testing.T) {
 	}
 	cd := p.CustomDetails
 	if cd.Finding.Code != "transient" || len(cd.Finding.Evidence) != 1 || len(cd.Actions) != 1 ||
-		cd.Actions[0].Outcome != OutcomeFailed || cd.Verification == nil || cd.Verification.Status != Unverified {
+		cd.Actions[0].Outcome != report.OutcomeFailed || cd.Verification == nil || cd.Verification.Status != report.Unverified {
 		t.Errorf("custom_details %+v", cd)
 	}
 	if len(ev.Links) != len(r.Links) {
@@ -349,7 +354,7 @@ func TestPagerDutyTrigger(t *testing.T) {
 func TestPagerDutyLimits(t *testing.T) {
 	rec := newRecorder(t, []int{202}, nil)
 	pd := NewPagerDutySink(routingKey, rec.srv.URL+"/v2/enqueue", rec.srv.Client())
-	r := hugeReport()
+	r := reportfixture.Huge()
 	r.Headline = strings.Repeat("é", 3000)
 	if err := pd.Trigger(context.Background(), r, strings.Repeat("k", 400)); err != nil {
 		t.Fatal(err)
@@ -367,57 +372,52 @@ func TestPagerDutyLimits(t *testing.T) {
 	if len(rec.bodies[0]) > 512*1000 {
 		t.Errorf("event of %d bytes, PagerDuty takes 512 KB", len(rec.bodies[0]))
 	}
-	if n := len(ev.Payload.CustomDetails.Finding.Evidence); n != pdEvidenceLines+1 {
-		t.Errorf("%d evidence lines, want %d and a note", n, pdEvidenceLines)
+	if n := len(ev.Payload.CustomDetails.Finding.Evidence); n != 50+1 {
+		t.Errorf("%d evidence lines, want %d and a note", n, 50)
 	}
 	if ev.Payload.Severity != "critical" {
 		t.Errorf("severity %q", ev.Payload.Severity)
 	}
 }
 
-func TestPagerDutySend(t *testing.T) {
-	paged := fixturePaged()
-	resolved := fixtureScaleBack()
-	noKey := fixturePaged()
-	noKey.Result.Escalation = &Escalation{Paged: true, Reason: "x"}
-	warningFailed := fixturePaged()
-	warningFailed.Severity = SeverityWarning
+// TestPagerDutyTriggerAndResolve: the one PagerDuty path is the runner's pager, which
+// triggers with the dedup key it is given and resolves the same key.
+func TestPagerDutyTriggerAndResolve(t *testing.T) {
+	warningFailed := reportfixture.Paged()
+	warningFailed.Severity = report.SeverityWarning
 	cases := []struct {
 		name       string
-		r          Report
-		wantAction string // "" when nothing is sent
-		wantKey    string
+		resolve    bool
+		r          report.Report
+		key        string
+		wantAction string
 		wantSev    string
 	}{
-		{"paged triggers", paged, "trigger", "gp-remediation/production/DLQ Messages", "critical"},
-		{"resolved resolves", resolved, "resolve", "gp-remediation/staging/Queue Depth High", ""},
-		{"missing dedup key falls back to one per alarm", noKey, "trigger", "gp-remediation/production/DLQ Messages", "critical"},
-		{"failed action on a WARNING is an error", warningFailed, "trigger", "gp-remediation/production/DLQ Messages", "error"},
-		{"not paged sends nothing", fixtureOOM(), "", "", ""},
-		{"no escalation sends nothing", fixtureDryRun(), "", "", ""},
+		{"a page triggers with the key given", false, reportfixture.Paged(), "gp-remediation/production/inc-1", "trigger", "critical"},
+		{"a resolve carries no payload", true, report.Report{}, "gp-remediation/production/inc-1", "resolve", ""},
+		{"failed action on a WARNING is an error", false, warningFailed, "k", "trigger", "error"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := newRecorder(t, []int{202}, nil)
 			pd := NewPagerDutySink(routingKey, rec.srv.URL+"/v2/enqueue", rec.srv.Client())
-			st := Deliver(context.Background(), tc.r, []Destination{pd})
-			if tc.wantAction == "" {
-				if len(st) != 0 || rec.requests.Load() != 0 {
-					t.Errorf("statuses %+v, %d requests; want pagerduty left out", st, rec.requests.Load())
-				}
-				return
+			var err error
+			if tc.resolve {
+				err = pd.Resolve(context.Background(), tc.key)
+			} else {
+				err = pd.Trigger(context.Background(), tc.r, tc.key)
 			}
-			if len(st) != 1 || !st[0].OK || st[0].Name != "pagerduty" {
-				t.Fatalf("statuses %+v", st)
+			if err != nil {
+				t.Fatal(err)
 			}
 			var ev pdEventIn
 			if err := json.Unmarshal(rec.bodies[0], &ev); err != nil {
 				t.Fatal(err)
 			}
-			if ev.EventAction != tc.wantAction || ev.DedupKey != tc.wantKey || ev.RoutingKey != routingKey {
+			if ev.EventAction != tc.wantAction || ev.DedupKey != tc.key || ev.RoutingKey != routingKey {
 				t.Errorf("event %s %q", ev.EventAction, ev.DedupKey)
 			}
-			if tc.wantAction == "resolve" && ev.Payload != nil {
+			if tc.resolve && ev.Payload != nil {
 				t.Error("a resolve carries no payload")
 			}
 			if tc.wantSev != "" && ev.Payload.Severity != tc.wantSev {
@@ -431,7 +431,7 @@ func TestPagerDutyErrors(t *testing.T) {
 	for _, status := range []int{400, 429, 500} {
 		rec := newRecorder(t, []int{status, status}, []string{"0"})
 		pd := NewPagerDutySink(routingKey, rec.srv.URL+"/v2/enqueue", rec.srv.Client())
-		err := pd.Trigger(context.Background(), fixturePaged(), "k1")
+		err := pd.Trigger(context.Background(), reportfixture.Paged(), "k1")
 		want := fmt.Sprintf("pagerduty trigger: POST pagerduty event: status %d", status)
 		if err == nil || err.Error() != want {
 			t.Errorf("status %d: error %v, want %q", status, err, want)
@@ -447,7 +447,7 @@ func TestPagerDutyErrors(t *testing.T) {
 	if err := NewPagerDutySink("", "", nil).Resolve(context.Background(), "k"); err == nil || err.Error() != "pagerduty resolve: no routing key configured" {
 		t.Errorf("no routing key: %v", err)
 	}
-	if err := NewPagerDutySink(routingKey, "", nil).Trigger(context.Background(), Report{}, ""); err == nil {
+	if err := NewPagerDutySink(routingKey, "", nil).Trigger(context.Background(), report.Report{}, ""); err == nil {
 		t.Error("trigger without a dedup key sent")
 	}
 	if got := NewPagerDutySink(routingKey, "", nil).hook.url; got != DefaultPagerDutyURL {

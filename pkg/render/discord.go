@@ -1,8 +1,10 @@
-package report
+package render
 
 import (
 	"strings"
 	"time"
+
+	"github.com/arrakis/gp-remediation/pkg/report"
 )
 
 // Discord's limits for one embed.
@@ -66,7 +68,7 @@ type discordFooter struct {
 // Discord renders r as a webhook payload with one embed: the headline as its title (or,
 // when longer than a title may be, at the top of the description), the rest in fields. It
 // meets Discord's embed limits (DiscordMax*) by trimming lists, evidence first, links last.
-func Discord(r Report) ([]byte, error) {
+func Discord(r report.Report) ([]byte, error) {
 	v := newView(r)
 	return marshal(fit(v, v.discord))
 }
@@ -75,26 +77,26 @@ func Discord(r Report) ([]byte, error) {
 // page, unusable input, an unverified fix, or a CRITICAL alarm nothing fixed), green when
 // something was done and its effect verified (a guard's skip of another action does not
 // spoil that), else amber for WARNING and blue for INFO.
-func Colour(r Report) int {
+func Colour(r report.Report) int {
 	return colour(newView(r))
 }
 
 func colour(v *view) int {
 	failed, done := false, false
 	for _, a := range v.actions {
-		failed = failed || a.Outcome == OutcomeFailed
-		done = done || a.Outcome == OutcomeDone
+		failed = failed || a.Outcome == report.OutcomeFailed
+		done = done || a.Outcome == report.OutcomeDone
 	}
 	paged := v.escal != nil && v.escal.Paged && !v.escal.Resolved
-	verified := v.verif != nil && v.verif.Status == Verified
+	verified := v.verif != nil && v.verif.Status == report.Verified
 	switch {
-	case failed, paged, v.inputErr != "", v.verif != nil && v.verif.Status == Unverified:
+	case failed, paged, v.inputErr != "", v.verif != nil && v.verif.Status == report.Unverified:
 		return ColourRed
 	case done && verified:
 		return ColourGreen
-	case v.sev == SeverityCritical:
+	case v.sev == report.SeverityCritical:
 		return ColourRed
-	case v.sev == SeverityWarning:
+	case v.sev == report.SeverityWarning:
 		return ColourAmber
 	default:
 		return ColourBlue
@@ -258,7 +260,7 @@ func (v *view) discord(k keep) (discordMessage, bool) {
 }
 
 // discordLink is a masked link [title](url), the URL made safe by linkURL.
-func discordLink(l Link) string {
+func discordLink(l report.Link) string {
 	u := linkURL(truncU16(l.URL, discordURLCap))
 	title := l.Title
 	if title == "" {

@@ -1,4 +1,4 @@
-package report
+package render
 
 import (
 	"encoding/json"
@@ -7,6 +7,10 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/arrakis/gp-remediation/internal/reportfixture"
+
+	"github.com/arrakis/gp-remediation/pkg/report"
 )
 
 // The checks below restate each service's limits independently of the renderers' own
@@ -142,7 +146,7 @@ func checkText(subject, body string) []string {
 }
 
 // checkAll renders r every way and returns every broken limit.
-func checkAll(r Report) []string {
+func checkAll(r report.Report) []string {
 	errs := checkMarkdown(Markdown(r))
 	s, err := Slack(r)
 	if err != nil {
@@ -161,33 +165,7 @@ func checkAll(r Report) []string {
 	return append(errs, checkText(Text(r))...)
 }
 
-// hugeReport is the OOM fixture buried in evidence: 10,000 multi-byte lines, 1 MB strings
-// in evidence, recommendations, commands and diagnostics, and many links.
-func hugeReport() Report {
-	r := fixtureOOM()
-	r.Headline = "staging ingestor OOM-killed 3× — restarted; «日本語» ünïcødé 🚀 headline stays whole"
-	mb := strings.Repeat("日本語🚀é", 1<<20/16) // ~1 MB of 2-, 3- and 4-byte runes
-	ev := make([]string, 0, 10_002)
-	ev = append(ev, mb)
-	for i := range 10_000 {
-		ev = append(ev, fmt.Sprintf("line %05d: task stopped — OutOfMemoryError 🚀 exit 137 «%s»", i, strings.Repeat("ß", i%50)))
-	}
-	ev = append(ev, mb)
-	r.Result.Finding.Evidence = ev
-	r.Result.Recommendations = append(r.Result.Recommendations, mb)
-	for i := range 1000 {
-		r.Result.Diagnostics = append(r.Result.Diagnostics, Diagnostic{Name: fmt.Sprintf("probe-%d", i), Error: mb[:1000+i]})
-	}
-	r.Commands = append(r.Commands, Command{Title: "huge", Cmd: mb})
-	for i := range 200 {
-		r.Links = append(r.Links, Link{Title: fmt.Sprintf("link %d", i), URL: fmt.Sprintf("https://example.com/%d", i)})
-	}
-	r.Result.Actions = append(r.Result.Actions,
-		Action{Kind: "rollback", Target: "arrakis-staging-ingestor", Outcome: OutcomeFailed, Reason: "ClientException: revision :40 is INACTIVE", Detail: "task definition :41 -> :40"},
-		Action{Kind: "scale-service", Target: "arrakis-staging-gp-worker", Outcome: OutcomeDryRun, Reason: "worker before ingestor", Detail: "desired 0 -> 1"},
-	)
-	return r
-}
+var hugeReport = reportfixture.Huge
 
 func TestHugeReportStaysWithinLimits(t *testing.T) {
 	r := hugeReport()
@@ -345,22 +323,22 @@ func TestTrimOrder(t *testing.T) {
 func TestAbsurdInputsStayWithinLimits(t *testing.T) {
 	cases := []struct {
 		name string
-		edit func(*Report)
+		edit func(*report.Report)
 	}{
-		{"100k headline", func(r *Report) { r.Headline = strings.Repeat("🚀 long headline ", 6000) }},
-		{"500 actions", func(r *Report) {
+		{"100k headline", func(r *report.Report) { r.Headline = strings.Repeat("🚀 long headline ", 6000) }},
+		{"500 actions", func(r *report.Report) {
 			for i := range 500 {
-				r.Result.Actions = append(r.Result.Actions, Action{Kind: "replay", Target: fmt.Sprintf("q%d", i), Outcome: OutcomeDone, Reason: strings.Repeat("r", 900), Detail: strings.Repeat("d", 900)})
+				r.Result.Actions = append(r.Result.Actions, report.Action{Kind: "replay", Target: fmt.Sprintf("q%d", i), Outcome: report.OutcomeDone, Reason: strings.Repeat("r", 900), Detail: strings.Repeat("d", 900)})
 			}
 		}},
-		{"control characters", func(r *Report) {
+		{"control characters", func(r *report.Report) {
 			r.Headline = "a\x00b\r\nc\u2028d\x1b[31m"
 			r.Result.Finding.Evidence = []string{"\x00\x01\x02", "\xff\xfe invalid utf-8"}
 			r.Result.Environment = "st\nag\x00ing"
 		}},
-		{"empty report", func(r *Report) { *r = Report{} }},
-		{"non-finite series", func(r *Report) {
-			r.Series = &Series{Values: []float64{math.Inf(1), math.NaN(), -math.MaxFloat64, math.MaxFloat64, math.Inf(-1)}}
+		{"empty report", func(r *report.Report) { *r = report.Report{} }},
+		{"non-finite series", func(r *report.Report) {
+			r.Series = &report.Series{Values: []float64{math.Inf(1), math.NaN(), -math.MaxFloat64, math.MaxFloat64, math.Inf(-1)}}
 		}},
 	}
 	for _, tc := range cases {

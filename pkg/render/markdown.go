@@ -1,7 +1,9 @@
-package report
+package render
 
 import (
 	"strings"
+
+	"github.com/arrakis/gp-remediation/pkg/report"
 )
 
 // MaxMarkdownChars bounds the Markdown rendering: GitHub's limit for an issue or comment
@@ -21,7 +23,7 @@ const (
 // finding, evidence, actions, verification, escalation, recommendations, runbook commands,
 // console links, the metric's sparkline and the failed diagnostics. It stays within
 // MaxMarkdownChars by trimming lists (evidence first, links last) and says what it trimmed.
-func Markdown(r Report) string {
+func Markdown(r report.Report) string {
 	v := newView(r)
 	return fit(v, v.markdown)
 }
@@ -157,7 +159,7 @@ func mdFence(s, lang string) string {
 }
 
 // mdLink is [title](url), the URL made safe by linkURL.
-func mdLink(l Link) string {
+func mdLink(l report.Link) string {
 	title := truncU16(l.Title, 200)
 	if title == "" {
 		title = "link"

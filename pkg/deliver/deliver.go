@@ -1,4 +1,8 @@
-package report
+// Package deliver sends rendered reports to their destinations (the SNS topic, Slack and
+// Discord webhooks) with bounded retries, and pages through PagerDuty's Events API. A
+// destination that fails is reported in the Result's sinks and never fails the function;
+// secrets (webhook URLs, routing keys) never appear in an error.
+package deliver
 
 import (
 	"context"
@@ -7,6 +11,8 @@ import (
 	"regexp"
 	"sync"
 	"time"
+
+	"github.com/arrakis/gp-remediation/pkg/report"
 
 	scrubpkg "github.com/arrakis/gp-remediation/pkg/scrub"
 )
@@ -18,7 +24,7 @@ type Destination interface {
 	// Name is the stable name shown in the Result's sinks, e.g. "slack".
 	Name() string
 	// Send delivers r, or says why not. It must honour ctx.
-	Send(ctx context.Context, r Report) error
+	Send(ctx context.Context, r report.Report) error
 }
 
 // ErrNothingToSend is what a Destination returns when this report is not for it (PagerDuty
@@ -31,7 +37,7 @@ const DefaultSendTimeout = 5 * time.Second
 
 // Deliver sends r to every destination at once, each with DefaultSendTimeout, and returns
 // one status per destination in the order given. See DeliverTimeout.
-func Deliver(ctx context.Context, r Report, dests []Destination) []Sink {
+func Deliver(ctx context.Context, r report.Report, dests []Destination) []report.Sink {
 	return DeliverTimeout(ctx, r, dests, DefaultSendTimeout)
 }
 
@@ -40,11 +46,11 @@ func Deliver(ctx context.Context, r Report, dests []Destination) []Sink {
 // overrunning one is not waited for (it keeps its goroutine until it returns). Statuses
 // carry no secret: every error is scrubbed of URLs and of the secrets the destination
 // declares (secretHolder).
-func DeliverTimeout(ctx context.Context, r Report, dests []Destination, timeout time.Duration) []Sink {
+func DeliverTimeout(ctx context.Context, r report.Report, dests []Destination, timeout time.Duration) []report.Sink {
 	if timeout <= 0 {
 		timeout = DefaultSendTimeout
 	}
-	statuses := make([]Sink, len(dests))
+	statuses := make([]report.Sink, len(dests))
 	skip := make([]bool, len(dests))
 	var wg sync.WaitGroup
 	for i, d := range dests {
@@ -57,14 +63,14 @@ func DeliverTimeout(ctx context.Context, r Report, dests []Destination, timeout 
 			case errors.Is(err, ErrNothingToSend):
 				skip[i] = true
 			case err != nil:
-				statuses[i] = Sink{Name: name, OK: false, Error: scrub(err.Error(), secretsOf(d))}
+				statuses[i] = report.Sink{Name: name, OK: false, Error: scrub(err.Error(), secretsOf(d))}
 			default:
-				statuses[i] = Sink{Name: name, OK: true}
+				statuses[i] = report.Sink{Name: name, OK: true}
 			}
 		}()
 	}
 	wg.Wait()
-	out := make([]Sink, 0, len(dests))
+	out := make([]report.Sink, 0, len(dests))
 	for i, s := range statuses {
 		if !skip[i] {
 			out = append(out, s)
@@ -75,7 +81,7 @@ func DeliverTimeout(ctx context.Context, r Report, dests []Destination, timeout 
 
 // sendOne runs one Send with its own deadline, turning a panic into an error and not
 // waiting past the deadline for a destination that ignores its context.
-func sendOne(ctx context.Context, d Destination, r Report, timeout time.Duration) error {
+func sendOne(ctx context.Context, d Destination, r report.Report, timeout time.Duration) error {
 	if d == nil {
 		return errors.New("no destination")
 	}

@@ -1,10 +1,12 @@
-package report
+package render
 
 import (
 	"math"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/arrakis/gp-remediation/pkg/report"
 )
 
 // FuzzRenderers: no Report makes a renderer panic or break a limit. The fuzzer drives every
@@ -30,10 +32,10 @@ func FuzzRenderers(f *testing.F) {
 			}
 			ev = append(ev, lines...)
 		}
-		var actions []Action
+		var actions []report.Action
 		for i := range int(nActions) % 64 {
-			o := []Outcome{OutcomeDone, OutcomeDryRun, OutcomeSkipped, OutcomeFailed, Outcome(outcome)}[i%5]
-			actions = append(actions, Action{Kind: kind, Target: target, Outcome: o, Reason: reason, Detail: extra})
+			o := []report.Outcome{report.OutcomeDone, report.OutcomeDryRun, report.OutcomeSkipped, report.OutcomeFailed, report.Outcome(outcome)}[i%5]
+			actions = append(actions, report.Action{Kind: kind, Target: target, Outcome: o, Reason: reason, Detail: extra})
 		}
 		var values []float64
 		for _, b := range series {
@@ -49,28 +51,28 @@ func FuzzRenderers(f *testing.F) {
 			}
 		}
 		n := int(repeat) % 300
-		r := Report{
-			Severity: Severity(sev),
+		r := report.Report{
+			Severity: report.Severity(sev),
 
-			Result: Result{
+			Result: report.Result{
 				Function:        extra,
 				Environment:     target,
 				Mode:            outcome,
-				Alarm:           AlarmRef{Name: kind, State: sev, ChangedAt: time.Unix(int64(repeat)*1000, 0)},
-				Finding:         Finding{Code: kind, Summary: reason, Evidence: ev},
+				Alarm:           report.AlarmRef{Name: kind, State: sev, ChangedAt: time.Unix(int64(repeat)*1000, 0)},
+				Finding:         report.Finding{Code: kind, Summary: reason, Evidence: ev},
 				Actions:         actions,
 				Recommendations: repeatString(reason, n),
-				Diagnostics:     []Diagnostic{{Name: kind, Error: evidence}, {Name: "ok", OK: true}},
-				Verification:    &Verification{Status: outcome, Detail: extra, MS: int64(repeat)},
-				Escalation:      &Escalation{Paged: nActions%2 == 0, Reason: reason, DedupKey: target, Resolved: nActions%3 == 0},
+				Diagnostics:     []report.Diagnostic{{Name: kind, Error: evidence}, {Name: "ok", OK: true}},
+				Verification:    &report.Verification{Status: outcome, Detail: extra, MS: int64(repeat)},
+				Escalation:      &report.Escalation{Paged: nActions%2 == 0, Reason: reason, DedupKey: target, Resolved: nActions%3 == 0},
 				Error:           strings.Repeat(extra, int(nActions)%3),
-				More:            []Result{{Alarm: AlarmRef{Name: headline}}},
+				More:            []report.Result{{Alarm: report.AlarmRef{Name: headline}}},
 			},
-			Presentation: Presentation{Headline: headline, Series: &Series{Label: kind, Unit: extra, Values: values}},
+			Presentation: report.Presentation{Headline: headline, Series: &report.Series{Label: kind, Unit: extra, Values: values}},
 		}
 		for range n % 40 {
-			r.Commands = append(r.Commands, Command{Title: reason, Cmd: cmd})
-			r.Links = append(r.Links, Link{Title: target, URL: "https://x/" + cmd})
+			r.Commands = append(r.Commands, report.Command{Title: reason, Cmd: cmd})
+			r.Links = append(r.Links, report.Link{Title: target, URL: "https://x/" + cmd})
 		}
 		for _, e := range checkAll(r) {
 			t.Error(e)

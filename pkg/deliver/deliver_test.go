@@ -1,4 +1,4 @@
-package report
+package deliver
 
 import (
 	"context"
@@ -9,19 +9,23 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/arrakis/gp-remediation/internal/reportfixture"
+
+	"github.com/arrakis/gp-remediation/pkg/report"
 )
 
 // fakeDest is a Destination whose Send is a function.
 type fakeDest struct {
 	name    string
-	send    func(ctx context.Context, r Report) error
+	send    func(ctx context.Context, r report.Report) error
 	secret  string
 	mu      sync.Mutex
-	reports []Report
+	reports []report.Report
 }
 
 func (f *fakeDest) Name() string { return f.name }
-func (f *fakeDest) Send(ctx context.Context, r Report) error {
+func (f *fakeDest) Send(ctx context.Context, r report.Report) error {
 	f.mu.Lock()
 	f.reports = append(f.reports, r)
 	f.mu.Unlock()
@@ -31,23 +35,23 @@ func (f *fakeDest) secrets() []string { return []string{f.secret} }
 
 func TestDeliver(t *testing.T) {
 	const hookURL = "https://hooks.slack.com/services/T0/B0/XOXSECRET"
-	ok := func(context.Context, Report) error { return nil }
+	ok := func(context.Context, report.Report) error { return nil }
 	dests := []Destination{
 		&fakeDest{name: "sns", send: ok},
-		&fakeDest{name: "failing", send: func(context.Context, Report) error { return errors.New("POST slack webhook: status 500") }},
-		&fakeDest{name: "panicking", send: func(context.Context, Report) error { panic("boom at " + hookURL) }},
-		&fakeDest{name: "leaky", secret: "rk-0123456789abcdef", send: func(context.Context, Report) error {
+		&fakeDest{name: "failing", send: func(context.Context, report.Report) error { return errors.New("POST slack webhook: status 500") }},
+		&fakeDest{name: "panicking", send: func(context.Context, report.Report) error { panic("boom at " + hookURL) }},
+		&fakeDest{name: "leaky", secret: "rk-0123456789abcdef", send: func(context.Context, report.Report) error {
 			return fmt.Errorf("Post %q: dial tcp: refused (key rk-0123456789abcdef)", hookURL)
 		}},
-		&fakeDest{name: "stuck", send: func(context.Context, Report) error { select {} }}, // ignores its context
-		&fakeDest{name: "pagerduty", send: func(context.Context, Report) error { return ErrNothingToSend }},
-		&fakeDest{name: "ctx-aware", send: func(ctx context.Context, _ Report) error {
+		&fakeDest{name: "stuck", send: func(context.Context, report.Report) error { select {} }}, // ignores its context
+		&fakeDest{name: "pagerduty", send: func(context.Context, report.Report) error { return ErrNothingToSend }},
+		&fakeDest{name: "ctx-aware", send: func(ctx context.Context, _ report.Report) error {
 			<-ctx.Done()
 			return fmt.Errorf("POST discord webhook: %s", ctxReason(ctx))
 		}},
 	}
-	got := DeliverTimeout(context.Background(), fixtureOOM(), dests, 200*time.Millisecond)
-	want := []Sink{
+	got := DeliverTimeout(context.Background(), reportfixture.OOM(), dests, 200*time.Millisecond)
+	want := []report.Sink{
 		{Name: "sns", OK: true},
 		{Name: "failing", Error: "POST slack webhook: status 500"},
 		{Name: "panicking", Error: "panic: boom at [url]"},
@@ -58,7 +62,7 @@ func TestDeliver(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("statuses\n got %+v\nwant %+v", got, want)
 	}
-	if f := dests[0].(*fakeDest); len(f.reports) != 1 || f.reports[0].Headline != fixtureOOM().Headline {
+	if f := dests[0].(*fakeDest); len(f.reports) != 1 || f.reports[0].Headline != reportfixture.OOM().Headline {
 		t.Errorf("sns got %d reports", len(f.reports))
 	}
 }
@@ -73,7 +77,7 @@ func TestDeliverConcurrent(t *testing.T) {
 	go func() { started.Wait(); close(all) }()
 	var dests []Destination
 	for i := range n {
-		dests = append(dests, &fakeDest{name: fmt.Sprint("d", i), send: func(ctx context.Context, _ Report) error {
+		dests = append(dests, &fakeDest{name: fmt.Sprint("d", i), send: func(ctx context.Context, _ report.Report) error {
 			started.Done()
 			select {
 			case <-all:
@@ -83,7 +87,7 @@ func TestDeliverConcurrent(t *testing.T) {
 			}
 		}})
 	}
-	for _, s := range DeliverTimeout(context.Background(), Report{}, dests, 5*time.Second) {
+	for _, s := range DeliverTimeout(context.Background(), report.Report{}, dests, 5*time.Second) {
 		if !s.OK {
 			t.Errorf("%s: %s", s.Name, s.Error)
 		}
@@ -91,10 +95,10 @@ func TestDeliverConcurrent(t *testing.T) {
 }
 
 func TestDeliverEmptyAndNil(t *testing.T) {
-	if got := Deliver(context.Background(), Report{}, nil); len(got) != 0 {
+	if got := Deliver(context.Background(), report.Report{}, nil); len(got) != 0 {
 		t.Errorf("no destinations gave %v", got)
 	}
-	got := Deliver(context.Background(), Report{}, []Destination{nil})
+	got := Deliver(context.Background(), report.Report{}, []Destination{nil})
 	if len(got) != 1 || got[0].OK || got[0].Name != "unknown" {
 		t.Errorf("nil destination gave %+v", got)
 	}
@@ -123,18 +127,18 @@ func TestScrub(t *testing.T) {
 // TestDeliverCallerContext: the caller's deadline or cancellation bounds every destination,
 // and the status says which it was.
 func TestDeliverCallerContext(t *testing.T) {
-	stuck := &fakeDest{name: "stuck", send: func(context.Context, Report) error { select {} }}
+	stuck := &fakeDest{name: "stuck", send: func(context.Context, report.Report) error { select {} }}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	st := DeliverTimeout(ctx, Report{}, []Destination{stuck}, time.Minute)
+	st := DeliverTimeout(ctx, report.Report{}, []Destination{stuck}, time.Minute)
 	if len(st) != 1 || st[0].OK || !strings.HasPrefix(st[0].Error, "timed out after ") || strings.HasSuffix(st[0].Error, "1m0s") {
 		t.Errorf("status %+v, want a timeout at the caller's deadline", st)
 	}
 
 	ctx, cancel = context.WithCancel(context.Background())
 	go func() { time.Sleep(50 * time.Millisecond); cancel() }()
-	st = DeliverTimeout(ctx, Report{}, []Destination{stuck}, time.Minute)
+	st = DeliverTimeout(ctx, report.Report{}, []Destination{stuck}, time.Minute)
 	if len(st) != 1 || st[0].Error != "cancelled before it finished" {
 		t.Errorf("status %+v, want cancelled", st)
 	}

@@ -1,31 +1,36 @@
-package report
+// Package render turns a report.Report into what people read: Markdown, Slack Block Kit, a
+// Discord embed, plain text (the e-mail) and the PagerDuty event, each within its
+// destination's size limits by trimming evidence only; the headline is never cut.
+package render
 
 import (
 	"fmt"
 	"strings"
+
+	"github.com/arrakis/gp-remediation/pkg/report"
 )
 
 // view is a Report cleaned once for every rendering: valid UTF-8 everywhere, one-line
 // fields free of control characters, severity normalised, the headline never empty.
 type view struct {
-	sev      Severity
+	sev      report.Severity
 	headline string
 	mode     string
 	env, fn  string
-	alarm    AlarmRef
+	alarm    report.AlarmRef
 	code     string
 	summary  string
 	inputErr string
 
 	evidence    []string
-	actions     []Action
-	verif       *Verification
-	escal       *Escalation
+	actions     []report.Action
+	verif       *report.Verification
+	escal       *report.Escalation
 	recs        []string
-	cmds        []Command
-	links       []Link
-	series      *Series
-	failedDiags []Diagnostic
+	cmds        []report.Command
+	links       []report.Link
+	series      *report.Series
+	failedDiags []report.Diagnostic
 	more        []string // other alarms of the same event, "name: code"
 
 	total keep // items each list had before maxListItems
@@ -35,7 +40,7 @@ type view struct {
 // repeat them.
 const maxMore = 5
 
-func newView(r Report) *view {
+func newView(r report.Report) *view {
 	res := r.Result
 	v := &view{
 		sev:      normSeverity(r.Severity),
@@ -43,7 +48,7 @@ func newView(r Report) *view {
 		mode:     oneLine(res.Mode),
 		env:      oneLine(res.Environment),
 		fn:       oneLine(res.Function),
-		alarm: AlarmRef{
+		alarm: report.AlarmRef{
 			Name:      oneLine(res.Alarm.Name),
 			State:     oneLine(res.Alarm.State),
 			ChangedAt: res.Alarm.ChangedAt,
@@ -60,23 +65,23 @@ func newView(r Report) *view {
 		v.evidence = append(v.evidence, oneLine(e))
 	}
 	for _, a := range res.Actions {
-		v.actions = append(v.actions, Action{
+		v.actions = append(v.actions, report.Action{
 			Kind:    oneLine(a.Kind),
 			Target:  oneLine(a.Target),
-			Outcome: Outcome(oneLine(string(a.Outcome))),
+			Outcome: report.Outcome(oneLine(string(a.Outcome))),
 			Reason:  oneLine(a.Reason),
 			Detail:  oneLine(a.Detail),
 		})
 	}
 	if res.Verification != nil {
-		v.verif = &Verification{
+		v.verif = &report.Verification{
 			Status: oneLine(res.Verification.Status),
 			Detail: oneLine(res.Verification.Detail),
 			MS:     res.Verification.MS,
 		}
 	}
 	if res.Escalation != nil {
-		v.escal = &Escalation{
+		v.escal = &report.Escalation{
 			Paged:    res.Escalation.Paged,
 			Reason:   oneLine(res.Escalation.Reason),
 			DedupKey: oneLine(res.Escalation.DedupKey),
@@ -87,10 +92,10 @@ func newView(r Report) *view {
 		v.recs = append(v.recs, oneLine(s))
 	}
 	for _, c := range capList(r.Commands) {
-		v.cmds = append(v.cmds, Command{Title: oneLine(c.Title), Cmd: multiLine(c.Cmd)})
+		v.cmds = append(v.cmds, report.Command{Title: oneLine(c.Title), Cmd: multiLine(c.Cmd)})
 	}
 	for _, l := range capList(r.Links) {
-		v.links = append(v.links, Link{Title: oneLine(l.Title), URL: oneLine(l.URL)})
+		v.links = append(v.links, report.Link{Title: oneLine(l.Title), URL: oneLine(l.URL)})
 	}
 	for _, d := range res.Diagnostics {
 		if d.OK {
@@ -98,7 +103,7 @@ func newView(r Report) *view {
 		}
 		v.total[listDiagnostics]++
 		if len(v.failedDiags) < maxListItems {
-			v.failedDiags = append(v.failedDiags, Diagnostic{Name: oneLine(d.Name), Error: oneLine(d.Error), MS: d.MS})
+			v.failedDiags = append(v.failedDiags, report.Diagnostic{Name: oneLine(d.Name), Error: oneLine(d.Error), MS: d.MS})
 		}
 	}
 	v.total[listEvidence] = len(res.Finding.Evidence)
@@ -124,16 +129,16 @@ func newView(r Report) *view {
 
 // normSeverity maps a Report's severity to one of the three the runbook uses. An
 // unrecognised value is shown as WARNING: better a look too many than a missed alarm.
-func normSeverity(s Severity) Severity {
-	switch Severity(strings.ToUpper(strings.TrimSpace(string(s)))) {
-	case SeverityCritical:
-		return SeverityCritical
-	case SeverityWarning:
-		return SeverityWarning
-	case SeverityInfo, "":
-		return SeverityInfo
+func normSeverity(s report.Severity) report.Severity {
+	switch report.Severity(strings.ToUpper(strings.TrimSpace(string(s)))) {
+	case report.SeverityCritical:
+		return report.SeverityCritical
+	case report.SeverityWarning:
+		return report.SeverityWarning
+	case report.SeverityInfo, "":
+		return report.SeverityInfo
 	default:
-		return SeverityWarning
+		return report.SeverityWarning
 	}
 }
 
@@ -168,11 +173,11 @@ func defaultHeadline(v *view) string {
 }
 
 // sevEmoji is the colour dot people scan for in chat.
-func sevEmoji(s Severity) string {
+func sevEmoji(s report.Severity) string {
 	switch s {
-	case SeverityCritical:
+	case report.SeverityCritical:
 		return "🔴"
-	case SeverityWarning:
+	case report.SeverityWarning:
 		return "🟠"
 	default:
 		return "🔵"
@@ -182,15 +187,15 @@ func sevEmoji(s Severity) string {
 // actionWords describes what became of an action: an icon, the outcome word, the prefix
 // before the kind ("would" for a dry run) and the label of its Reason (for a skip the
 // Reason is the guard rule, for a failure the error).
-func actionWords(o Outcome) (icon, word, prefix, reasonLabel string) {
+func actionWords(o report.Outcome) (icon, word, prefix, reasonLabel string) {
 	switch o {
-	case OutcomeDone:
+	case report.OutcomeDone:
 		return "✅", "done", "", "why"
-	case OutcomeDryRun:
+	case report.OutcomeDryRun:
 		return "🔸", "dry-run", "would ", "why"
-	case OutcomeSkipped:
+	case report.OutcomeSkipped:
 		return "⏭️", "skipped", "", "rule"
-	case OutcomeFailed:
+	case report.OutcomeFailed:
 		return "❌", "FAILED", "", "error"
 	default:
 		if o == "" {
@@ -203,13 +208,13 @@ func actionWords(o Outcome) (icon, word, prefix, reasonLabel string) {
 // verifIcon marks a verification status.
 func verifIcon(status string) string {
 	switch status {
-	case Verified:
+	case report.Verified:
 		return "✅"
-	case Pending:
+	case report.Pending:
 		return "⏳"
-	case Unverified:
+	case report.Unverified:
 		return "⚠️"
-	case NotNeeded:
+	case report.NotNeeded:
 		return "➖"
 	default:
 		return "❔"
@@ -350,7 +355,7 @@ type style struct {
 // action is one action and what became of it: icon, outcome, kind ("would" kind for a dry
 // run), target, Detail (what changed) and Reason labelled by outcome (why / rule / error).
 // Free text is cut to textCap units.
-func (st style) action(a Action, textCap int) string {
+func (st style) action(a report.Action, textCap int) string {
 	icon, word, prefix, label := actionWords(a.Outcome)
 	s := icon + " " + st.bold(st.esc(truncU16(word, 40))) + ": " + prefix + st.code(truncU16(a.Kind, 100))
 	if a.Target != "" {
@@ -381,7 +386,7 @@ func (st style) finding(v *view, textCap int) string {
 }
 
 // verification is "✅ verified — detail (waited 42s)".
-func (st style) verification(vf *Verification, textCap int) string {
+func (st style) verification(vf *report.Verification, textCap int) string {
 	s := verifIcon(vf.Status) + " " + st.esc(truncU16(vf.Status, 40))
 	if vf.Detail != "" {
 		s += " — " + st.esc(truncU16(vf.Detail, textCap))
@@ -393,7 +398,7 @@ func (st style) verification(vf *Verification, textCap int) string {
 }
 
 // escalation says whether a person was paged, why, and under which dedup key.
-func (st style) escalation(e *Escalation, textCap int) string {
+func (st style) escalation(e *report.Escalation, textCap int) string {
 	var s string
 	switch {
 	case e.Resolved:
@@ -416,7 +421,7 @@ func (st style) escalation(e *Escalation, textCap int) string {
 }
 
 // diagnostic is "`name`: error".
-func (st style) diagnostic(d Diagnostic, textCap int) string {
+func (st style) diagnostic(d report.Diagnostic, textCap int) string {
 	s := st.code(truncU16(d.Name, 100))
 	if s == "" {
 		s = st.esc("(unnamed)")
@@ -430,7 +435,7 @@ func (st style) diagnostic(d Diagnostic, textCap int) string {
 }
 
 // series is "label `▁▂▄█` min … · max … · last …".
-func (st style) series(s *Series) string {
+func (st style) series(s *report.Series) string {
 	label, spark, stats := seriesLine(s)
 	out := st.esc(label) + " "
 	if spark != "" {

@@ -1,7 +1,9 @@
-package report
+package render
 
 import (
 	"strings"
+
+	"github.com/arrakis/gp-remediation/pkg/report"
 )
 
 // Slack's limits for an incoming-webhook message with Block Kit blocks.
@@ -48,7 +50,7 @@ type slackText struct {
 // a fallback text (what notifications show) that starts with the headline too. It meets
 // Slack's limits (SlackMax*) by trimming lists (evidence first, links last) and says what
 // it trimmed.
-func Slack(r Report) ([]byte, error) {
+func Slack(r report.Report) ([]byte, error) {
 	v := newView(r)
 	return marshal(fit(v, v.slack))
 }
@@ -225,7 +227,7 @@ var slackURLEscaper = strings.NewReplacer("|", "%7C", ">", "%3E", "<", "%3C", " 
 
 // slackLink is <url|title>. A URL may not hold the delimiters | and > (nor spaces), so those
 // are percent-encoded; & < > in the title are escaped as everywhere in mrkdwn.
-func slackLink(l Link) string {
+func slackLink(l report.Link) string {
 	u := slackURLEscaper.Replace(truncU16(l.URL, slackURLCap))
 	title := l.Title
 	if title == "" {

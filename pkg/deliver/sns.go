@@ -1,8 +1,12 @@
-package report
+package deliver
 
 import (
 	"context"
 	"fmt"
+
+	"github.com/arrakis/gp-remediation/pkg/render"
+
+	"github.com/arrakis/gp-remediation/pkg/report"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
@@ -38,22 +42,14 @@ const maxAttrValue = 256
 // Send publishes Text(r) as Subject and Message, with the message attributes severity,
 // function, environment and finding for subscription filter policies (an attribute with
 // no value is left out: SNS rejects empty ones).
-func (s *SNSSink) Send(ctx context.Context, r Report) error {
+func (s *SNSSink) Send(ctx context.Context, r report.Report) error {
 	if s.client == nil || s.topicARN == "" {
 		return fmt.Errorf("publish report: no SNS client or topic configured")
 	}
-	subject, body := Text(r)
-	v := newView(r)
+	subject, body := render.Text(r)
 	attrs := map[string]types.MessageAttributeValue{}
-	for name, value := range map[string]string{
-		"severity":    string(v.sev),
-		"function":    v.fn,
-		"environment": v.env,
-		"finding":     v.code,
-	} {
-		if value = truncBytes(value, maxAttrValue); value != "" {
-			attrs[name] = types.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(value)}
-		}
+	for name, value := range render.Attributes(r, maxAttrValue) {
+		attrs[name] = types.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(value)}
 	}
 	_, err := s.client.Publish(ctx, &sns.PublishInput{
 		TopicArn:          aws.String(s.topicARN),

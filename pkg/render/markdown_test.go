@@ -1,10 +1,12 @@
-package report
+package render
 
 import (
 	"bytes"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/arrakis/gp-remediation/pkg/report"
 
 	"github.com/yuin/goldmark"
 	"github.com/yuin/goldmark/ast"
@@ -55,7 +57,7 @@ func TestMarkdownEscaping(t *testing.T) {
 // link targets are exactly the console URLs, code blocks hold the evidence and commands
 // byte for byte (even evidence containing a fence).
 func TestMarkdownStructure(t *testing.T) {
-	for _, fx := range []func() Report{fixtureOOM, fixtureDryRun} {
+	for _, fx := range []func() report.Report{fixtureOOM, fixtureDryRun} {
 		r := fx()
 		src := []byte(Markdown(r))
 		doc := gfm.Parser().Parse(text.NewReader(src))

@@ -1,6 +1,10 @@
-package report
+package render
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/arrakis/gp-remediation/pkg/report"
+)
 
 // Rendering happens once per invocation inside a Lambda's time budget; these show what it
 // costs for an ordinary report and for one buried in evidence (hugeReport: 10,000 lines,
@@ -10,7 +14,7 @@ import "testing"
 func BenchmarkRender(b *testing.B) {
 	for _, rc := range []struct {
 		name string
-		r    Report
+		r    report.Report
 	}{{"ordinary", fixtureOOM()}, {"huge", hugeReport()}} {
 		b.Run(rc.name+"/markdown", func(b *testing.B) {
 			for b.Loop() {

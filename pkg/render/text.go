@@ -1,7 +1,9 @@
-package report
+package render
 
 import (
 	"strings"
+
+	"github.com/arrakis/gp-remediation/pkg/report"
 )
 
 // SNS limits for the plain-text rendering.
@@ -31,7 +33,7 @@ var plain = style{
 // characters, e.g. "[CRITICAL] staging no-tasks: oom-killed, restarted". The body starts
 // with the whole headline and stays within MaxTextBodyBytes, cut on a rune boundary, by
 // trimming lists, evidence first, links last.
-func Text(r Report) (subject, body string) {
+func Text(r report.Report) (subject, body string) {
 	v := newView(r)
 	return v.subject(), fit(v, v.text)
 }
@@ -191,13 +193,13 @@ func (v *view) outcomes() []string {
 	}
 	for _, a := range v.actions {
 		switch a.Outcome {
-		case OutcomeFailed:
+		case report.OutcomeFailed:
 			add(&failed, verb(a.Kind, false)+" failed")
-		case OutcomeDone:
+		case report.OutcomeDone:
 			add(&done, verb(a.Kind, true))
-		case OutcomeDryRun:
+		case report.OutcomeDryRun:
 			add(&would, "would "+verb(a.Kind, false))
-		case OutcomeSkipped:
+		case report.OutcomeSkipped:
 			skipped++
 		}
 	}
@@ -214,7 +216,7 @@ func (v *view) outcomes() []string {
 	case v.escal != nil && v.escal.Paged:
 		out = append(out, "paged")
 	}
-	if v.verif != nil && v.verif.Status == Unverified {
+	if v.verif != nil && v.verif.Status == report.Unverified {
 		out = append(out, "not verified")
 	}
 	return out
@@ -242,6 +244,24 @@ func asciiSubject(s string) string {
 	out := b.String()
 	if len(out) > MaxSubjectChars {
 		out = strings.TrimRight(out[:MaxSubjectChars-3], " ") + "..."
+	}
+	return out
+}
+
+// Attributes are the report's filterable facts (severity, function, environment, finding),
+// each at most max bytes; empty ones are left out (SNS rejects empty message attributes).
+func Attributes(r report.Report, max int) map[string]string {
+	v := newView(r)
+	out := map[string]string{}
+	for name, value := range map[string]string{
+		"severity":    string(v.sev),
+		"function":    v.fn,
+		"environment": v.env,
+		"finding":     v.code,
+	} {
+		if value = truncBytes(value, max); value != "" {
+			out[name] = value
+		}
 	}
 	return out
 }

@@ -1,9 +1,11 @@
-package report
+package render
 
 import (
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/arrakis/gp-remediation/pkg/report"
 )
 
 // sparkBars are the eight heights of a sparkline, lowest first.
@@ -94,7 +96,7 @@ func minMax(values []float64) (lo, hi float64, ok bool) {
 // "MemoryUtilization ▁▂▄▆█ min 41 % · max 92.5 % · last 91 %". The numbers are taken over
 // the raw values (not the buckets); "last" is the newest datapoint that exists. Without a
 // single datapoint there is no sparkline, and stats says so.
-func seriesLine(s *Series) (label, spark, stats string) {
+func seriesLine(s *report.Series) (label, spark, stats string) {
 	label = truncU16(oneLine(s.Label), 100)
 	if label == "" {
 		label = "metric"

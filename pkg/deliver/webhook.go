@@ -1,4 +1,4 @@
-package report
+package deliver
 
 import (
 	"bytes"
@@ -11,6 +11,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/arrakis/gp-remediation/pkg/render"
+
+	"github.com/arrakis/gp-remediation/pkg/report"
 )
 
 // SlackSink posts the Slack rendering to an incoming webhook.
@@ -28,8 +32,8 @@ func NewSlackSink(webhookURL string, client *http.Client) *SlackSink {
 func (s *SlackSink) Name() string { return "slack" }
 
 // Send implements Destination.
-func (s *SlackSink) Send(ctx context.Context, r Report) error {
-	body, err := Slack(r)
+func (s *SlackSink) Send(ctx context.Context, r report.Report) error {
+	body, err := render.Slack(r)
 	if err != nil {
 		return fmt.Errorf("render slack message: %w", err)
 	}
@@ -53,8 +57,8 @@ func NewDiscordSink(webhookURL string, client *http.Client) *DiscordSink {
 func (s *DiscordSink) Name() string { return "discord" }
 
 // Send implements Destination.
-func (s *DiscordSink) Send(ctx context.Context, r Report) error {
-	body, err := Discord(r)
+func (s *DiscordSink) Send(ctx context.Context, r report.Report) error {
+	body, err := render.Discord(r)
 	if err != nil {
 		return fmt.Errorf("render discord message: %w", err)
 	}

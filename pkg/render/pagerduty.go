@@ -1,15 +1,10 @@
-package report
+package render
 
 import (
-	"context"
-	"encoding/json"
-	"fmt"
-	"net/http"
 	"time"
-)
 
-// DefaultPagerDutyURL is the Events API v2 enqueue endpoint.
-const DefaultPagerDutyURL = "https://events.pagerduty.com/v2/enqueue"
+	"github.com/arrakis/gp-remediation/pkg/report"
+)
 
 // PagerDuty limits and the bounds kept under them (the whole event may be 512 KB).
 const (
@@ -21,63 +16,8 @@ const (
 	pdMaxActions    = 100
 )
 
-// PagerDutySink sends Events API v2 events: a trigger when a report escalates, a resolve
-// when the alarm it paged for has recovered. The pipeline may call Trigger and Resolve
-// itself, or use it as a Destination, where Send follows r.Result.Escalation.
-type PagerDutySink struct {
-	hook       webhook
-	routingKey string
-}
-
-// NewPagerDutySink sends with the integration's routing key (a secret: it never appears in
-// an error) to eventsURL; an empty eventsURL means DefaultPagerDutyURL. A nil client means a
-// plain &http.Client{}; deadlines come from the context.
-func NewPagerDutySink(routingKey, eventsURL string, client *http.Client) *PagerDutySink {
-	if eventsURL == "" {
-		eventsURL = DefaultPagerDutyURL
-	}
-	return &PagerDutySink{
-		hook:       webhook{what: "pagerduty event", url: eventsURL, client: client, secrets: []string{routingKey}},
-		routingKey: routingKey,
-	}
-}
-
-var _ Destination = (*PagerDutySink)(nil)
-
-// Name implements Destination.
-func (p *PagerDutySink) Name() string { return "pagerduty" }
-
-func (p *PagerDutySink) secrets() []string { return p.hook.secrets }
-
-// Send triggers an incident when r.Result.Escalation says paged, resolves it when it says
-// resolved, and otherwise returns ErrNothingToSend. The dedup key is the escalation's, or
-// DedupKey(r.Result) when it has none, so trigger and resolve of one alarm always meet.
-func (p *PagerDutySink) Send(ctx context.Context, r Report) error {
-	e := r.Result.Escalation
-	if e == nil || (!e.Paged && !e.Resolved) {
-		return ErrNothingToSend
-	}
-	key := e.DedupKey
-	if key == "" {
-		key = DedupKey(r.Result)
-	}
-	if e.Resolved {
-		return p.Resolve(ctx, key)
-	}
-	return p.Trigger(ctx, r, key)
-}
-
-// DedupKey is the PagerDuty dedup key of an alarm: one incident per alarm and environment,
-// which the alarm's ALARM transition opens and its OK transition resolves.
-func DedupKey(res Result) string {
-	name := res.Alarm.Name
-	if name == "" {
-		name = res.Function
-	}
-	return cutBytes("gp-remediation/"+res.Environment+"/"+name, pdMaxDedupKey)
-}
-
-type pdEvent struct {
+// PagerDutyEvent is an Events API v2 event.
+type PagerDutyEvent struct {
 	RoutingKey  string     `json:"routing_key"`
 	EventAction string     `json:"event_action"`
 	DedupKey    string     `json:"dedup_key"`
@@ -106,43 +46,16 @@ type pdLink struct {
 // (cut to PagerDuty's 1024), source the alarm, component the first action's target,
 // group the environment, class the finding code; custom_details carry the finding, the
 // actions and the verification; links are the report's console links.
-func (p *PagerDutySink) Trigger(ctx context.Context, r Report, dedupKey string) error {
-	if dedupKey == "" {
-		return fmt.Errorf("pagerduty trigger: no dedup key")
-	}
-	body, err := json.Marshal(p.triggerEvent(r, dedupKey))
-	if err != nil {
-		return fmt.Errorf("pagerduty trigger: encode event: %w", err)
-	}
-	if err := p.send(ctx, body); err != nil {
-		return fmt.Errorf("pagerduty trigger: %w", err)
-	}
-	return nil
+// PagerDutyResolve is the Events API v2 resolve event for dedupKey, without its routing key
+// (the sender adds it).
+func PagerDutyResolve(dedupKey string) PagerDutyEvent {
+	return PagerDutyEvent{EventAction: "resolve", DedupKey: cutBytes(dedupKey, pdMaxDedupKey)}
 }
 
-// Resolve resolves the incident with dedupKey.
-func (p *PagerDutySink) Resolve(ctx context.Context, dedupKey string) error {
-	if dedupKey == "" {
-		return fmt.Errorf("pagerduty resolve: no dedup key")
-	}
-	body, err := json.Marshal(pdEvent{RoutingKey: p.routingKey, EventAction: "resolve", DedupKey: cutBytes(dedupKey, pdMaxDedupKey)})
-	if err != nil {
-		return fmt.Errorf("pagerduty resolve: encode event: %w", err)
-	}
-	if err := p.send(ctx, body); err != nil {
-		return fmt.Errorf("pagerduty resolve: %w", err)
-	}
-	return nil
-}
-
-func (p *PagerDutySink) send(ctx context.Context, body []byte) error {
-	if p.routingKey == "" {
-		return fmt.Errorf("no routing key configured")
-	}
-	return p.hook.post(ctx, body)
-}
-
-func (p *PagerDutySink) triggerEvent(r Report, dedupKey string) pdEvent {
+// PagerDutyTrigger renders the report as an Events API v2 trigger event, without its routing
+// key (the sender adds it): the headline as summary, the finding, actions and verification as
+// custom details, the console links.
+func PagerDutyTrigger(r report.Report, dedupKey string) PagerDutyEvent {
 	v := newView(r)
 	source := v.alarm.Name
 	if source == "" {
@@ -178,8 +91,7 @@ func (p *PagerDutySink) triggerEvent(r Report, dedupKey string) pdEvent {
 	if !v.alarm.ChangedAt.IsZero() {
 		payload.Timestamp = v.alarm.ChangedAt.UTC().Format(time.RFC3339)
 	}
-	ev := pdEvent{
-		RoutingKey:  p.routingKey,
+	ev := PagerDutyEvent{
 		EventAction: "trigger",
 		DedupKey:    cutBytes(dedupKey, pdMaxDedupKey),
 		Payload:     payload,
@@ -198,11 +110,11 @@ func (p *PagerDutySink) triggerEvent(r Report, dedupKey string) pdEvent {
 // WARNING alarm is an "error".
 func pdSeverity(v *view) string {
 	switch v.sev {
-	case SeverityCritical:
+	case report.SeverityCritical:
 		return "critical"
-	case SeverityWarning:
+	case report.SeverityWarning:
 		for _, a := range v.actions {
-			if a.Outcome == OutcomeFailed {
+			if a.Outcome == report.OutcomeFailed {
 				return "error"
 			}
 		}
@@ -227,10 +139,10 @@ func pdFinding(v *view) map[string]any {
 
 // pdActions are the actions with their text bounded; beyond pdMaxActions (never in
 // practice) they are left out and counted in actions_omitted.
-func pdActions(v *view) []Action {
-	out := make([]Action, 0, min(len(v.actions), pdMaxActions))
+func pdActions(v *view) []report.Action {
+	out := make([]report.Action, 0, min(len(v.actions), pdMaxActions))
 	for _, a := range v.actions[:min(len(v.actions), pdMaxActions)] {
-		out = append(out, Action{
+		out = append(out, report.Action{
 			Kind:    truncU16(a.Kind, 100),
 			Target:  truncU16(a.Target, 255),
 			Outcome: a.Outcome,
@@ -241,9 +153,9 @@ func pdActions(v *view) []Action {
 	return out
 }
 
-func pdVerification(vf *Verification) *Verification {
+func pdVerification(vf *report.Verification) *report.Verification {
 	if vf == nil {
 		return nil
 	}
-	return &Verification{Status: truncU16(vf.Status, 40), Detail: truncU16(vf.Detail, pdTextCap), MS: vf.MS}
+	return &report.Verification{Status: truncU16(vf.Status, 40), Detail: truncU16(vf.Detail, pdTextCap), MS: vf.MS}
 }

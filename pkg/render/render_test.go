@@ -1,9 +1,11 @@
-package report
+package render
 
 import (
 	"math"
 	"strings"
 	"testing"
+
+	"github.com/arrakis/gp-remediation/pkg/report"
 )
 
 func TestSparkline(t *testing.T) {
@@ -49,16 +51,16 @@ func TestSparkline(t *testing.T) {
 func TestSeriesStats(t *testing.T) {
 	cases := []struct {
 		name string
-		s    Series
+		s    report.Series
 		want string
 	}{
-		{"percent, last is the newest datapoint", Series{Label: "MemoryUtilization", Unit: "Percent", Values: []float64{41, 92.456, 80, math.NaN()}},
+		{"percent, last is the newest datapoint", report.Series{Label: "MemoryUtilization", Unit: "Percent", Values: []float64{41, 92.456, 80, math.NaN()}},
 			"MemoryUtilization `▁█▆ ` min 41 % · max 92.46 % · last 80 %"},
-		{"counts need no unit", Series{Label: "MessageCount", Unit: "Count", Values: []float64{1200, 4210}},
+		{"counts need no unit", report.Series{Label: "MessageCount", Unit: "Count", Values: []float64{1200, 4210}},
 			"MessageCount `▁█` min 1200 · max 4210 · last 4210"},
-		{"no datapoints", Series{Label: "CPU", Unit: "Percent", Values: []float64{math.NaN()}},
+		{"no datapoints", report.Series{Label: "CPU", Unit: "Percent", Values: []float64{math.NaN()}},
 			"CPU no datapoints"},
-		{"no label", Series{Unit: "Seconds", Values: []float64{0.004, 2}}, "metric `▁█` min 0.004 s · max 2 s · last 2 s"},
+		{"no label", report.Series{Unit: "Seconds", Values: []float64{0.004, 2}}, "metric `▁█` min 0.004 s · max 2 s · last 2 s"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -74,17 +76,17 @@ func TestSubject(t *testing.T) {
 	long.Result.Environment = strings.Repeat("very-long-environment-", 8)
 	unicode := fixtureOOM()
 	unicode.Result.Finding.Code = "oom-killé\n日本"
-	var mixed Report
-	mixed.Severity = SeverityWarning
-	mixed.Result = Result{Function: "dlq", Environment: "prod", Finding: Finding{Code: "transient"}, Actions: []Action{
-		{Kind: "replay", Outcome: OutcomeDone}, {Kind: "replay", Outcome: OutcomeDone}, {Kind: "park", Outcome: OutcomeDryRun},
-		{Kind: "custom-thing", Outcome: OutcomeFailed}}}
+	var mixed report.Report
+	mixed.Severity = report.SeverityWarning
+	mixed.Result = report.Result{Function: "dlq", Environment: "prod", Finding: report.Finding{Code: "transient"}, Actions: []report.Action{
+		{Kind: "replay", Outcome: report.OutcomeDone}, {Kind: "replay", Outcome: report.OutcomeDone}, {Kind: "park", Outcome: report.OutcomeDryRun},
+		{Kind: "custom-thing", Outcome: report.OutcomeFailed}}}
 	skippedOnly := fixtureOOM()
 	skippedOnly.Result.Actions = skippedOnly.Result.Actions[1:]
 
 	cases := []struct {
 		name string
-		r    Report
+		r    report.Report
 		want string
 	}{
 		{"restarted", fixtureOOM(), "[CRITICAL] staging no-tasks: oom-killed, restarted"},
@@ -94,7 +96,7 @@ func TestSubject(t *testing.T) {
 		{"scale back resolves the page", fixtureScaleBack(), "[INFO] staging queue-depth: draining, scaled, page resolved"},
 		{"failures first, repeats once", mixed, "[WARNING] prod dlq: transient, custom-thing failed, replayed, would park"},
 		{"only skipped", skippedOnly, "[CRITICAL] staging no-tasks: oom-killed, skipped by guard"},
-		{"empty", Report{}, "[INFO] gp-remediation: report only"},
+		{"empty", report.Report{}, "[INFO] gp-remediation: report only"},
 		{"non-ASCII and newlines", unicode, "[CRITICAL] staging no-tasks: oom-kill? ??, restarted"},
 		{"cut to 99", long, "[CRITICAL] very-long-environment-very-long-environment-very-long-environment-very-long-environme..."},
 	}
@@ -112,8 +114,8 @@ func TestSubject(t *testing.T) {
 }
 
 func TestColour(t *testing.T) {
-	withVerif := func(r Report, status string) Report {
-		r.Result.Verification = &Verification{Status: status}
+	withVerif := func(r report.Report, status string) report.Report {
+		r.Result.Verification = &report.Verification{Status: status}
 		return r
 	}
 	critical := fixtureOOM()
@@ -121,17 +123,17 @@ func TestColour(t *testing.T) {
 	critical.Result.Verification = nil
 	cases := []struct {
 		name string
-		r    Report
+		r    report.Report
 		want int
 	}{
-		{"done and verified is green, even CRITICAL", withVerif(fixtureOOM(), Verified), ColourGreen},
-		{"done but pending stays by severity", withVerif(fixtureScaleBack(), Pending), ColourBlue},
-		{"unverified is red", withVerif(fixtureScaleBack(), Unverified), ColourRed},
+		{"done and verified is green, even CRITICAL", withVerif(fixtureOOM(), report.Verified), ColourGreen},
+		{"done but pending stays by severity", withVerif(fixtureScaleBack(), report.Pending), ColourBlue},
+		{"unverified is red", withVerif(fixtureScaleBack(), report.Unverified), ColourRed},
 		{"failed action and page are red", fixturePaged(), ColourRed},
 		{"dry run of a WARNING is amber", fixtureDryRun(), ColourAmber},
 		{"CRITICAL with nothing done is red", critical, ColourRed},
 		{"unusable input is red", fixtureInputError(), ColourRed},
-		{"INFO is blue", Report{}, ColourBlue},
+		{"INFO is blue", report.Report{}, ColourBlue},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -143,9 +145,9 @@ func TestColour(t *testing.T) {
 }
 
 func TestNormSeverity(t *testing.T) {
-	for in, want := range map[Severity]Severity{
-		"CRITICAL": SeverityCritical, "critical": SeverityCritical, " Warning ": SeverityWarning,
-		"INFO": SeverityInfo, "": SeverityInfo, "SEV1": SeverityWarning,
+	for in, want := range map[report.Severity]report.Severity{
+		"CRITICAL": report.SeverityCritical, "critical": report.SeverityCritical, " Warning ": report.SeverityWarning,
+		"INFO": report.SeverityInfo, "": report.SeverityInfo, "SEV1": report.SeverityWarning,
 	} {
 		if got := normSeverity(in); got != want {
 			t.Errorf("normSeverity(%q) = %q, want %q", in, got, want)
