@@ -13,9 +13,13 @@ RIE := build/tools/aws-lambda-rie
 export CDK_DISABLE_CLI_TELEMETRY := true
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: all build build-host tools services invoke demo test test-unit test-infra lint bench clean
+.PHONY: all help build build-host tools services invoke demo test test-unit test-infra lint bench clean
 
 all: build
+
+## help: this list (every target with a "## target:" comment)
+help:
+	@grep -h -E '^## [a-z-]+:' $(MAKEFILE_LIST) | sed -E 's/^## ([a-z-]+): ?/\1\t/' | awk -F'\t' '{printf "  %-14s %s\n", $$1, $$2}'
 
 ## build: linux/arm64 bootstraps and zips for Lambda (build/<fn>/bootstrap, build/<fn>.zip)
 build:
@@ -54,9 +58,11 @@ demo: build-host tools services
 ## test: lint, then every test (unit, sandbox adapters, real RabbitMQ/PostgreSQL/dynalite, end to end, CDK)
 test: tools services build-host lint test-unit test-infra
 
+## test-unit: go test -race for every package but infra
 test-unit:
 	$(GO) test -race -count=1 -timeout 30m $$($(GO) list ./... | grep -v /infra)
 
+## test-infra: the CDK stack tests (synth assertions, cdk-nag)
 test-infra:
 	$(GO) test -count=1 -timeout 20m ./infra/...
 
@@ -71,6 +77,7 @@ lint:
 bench: build build-host tools services
 	@bash scripts/bench.sh
 
+## clean: remove build/ and cdk.out/
 clean:
 	rm -rf build cdk.out
 

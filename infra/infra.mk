@@ -32,20 +32,26 @@ $(CDK_STAMP):
 	npm install --prefix $(CDK_DIR) --no-audit --no-fund --loglevel=error aws-cdk@$(CDK_VERSION)
 	touch $@
 
+## cdk-cli: the pinned AWS CDK CLI (npm, under .tools/)
 cdk-cli: $(CDK_STAMP)
 
+## synth: ENV=staging  synthesize the stack (cdk.out/), offline, no credentials
 synth: build $(CDK_STAMP)
 	$(CDK_RUN) synth $(CDK_CTX) --quiet
 	@echo "synthesized: cdk.out/arrakis-$(ENV)-gp-remediation.template.json"
 
+## diff: ENV=staging  the stack against what is deployed (needs AWS credentials)
 diff: build $(CDK_STAMP)
 	$(CDK_RUN) diff $(CDK_CTX)
 
+## deploy: ENV=staging  deploy the stack (needs AWS credentials)
 deploy: build $(CDK_STAMP)
 	$(CDK_RUN) deploy $(CDK_CTX) --require-approval broadening
 
+## cdk-bootstrap: ENV=staging  bootstrap the account for CDK (once per account and region)
 cdk-bootstrap: build $(CDK_STAMP)
 	$(CDK_RUN) bootstrap $(CDK_CTX)
 
+## invoke-remote: ENV=staging FN=no-tasks EVENT=…  invoke a deployed function (dry-run unless its mode says so)
 invoke-remote:
 	$(GO) run ./cmd/invoke-remote -env "$(ENV)" -fn "$(FN)" -event "$(EVENT)"

@@ -118,8 +118,13 @@ func Decode(payload []byte) ([]Record, error) {
 		return nil, fmt.Errorf("%w: %d bytes is larger than any alarm event", ErrNotAlarm, len(payload))
 	}
 	payload = bytes.TrimSpace(payload)
-	if len(payload) == 0 || payload[0] != '{' {
-		return nil, fmt.Errorf("%w: want a JSON object", ErrMalformed)
+	switch {
+	case len(payload) == 0:
+		return nil, fmt.Errorf("%w: the event is empty", ErrMalformed)
+	case payload[0] != '{' && json.Valid(payload):
+		return nil, fmt.Errorf("%w: the event is valid JSON but %s, not an object", ErrNotAlarm, jsonKind(payload[0]))
+	case payload[0] != '{':
+		return nil, fmt.Errorf("%w: the event is not JSON", ErrMalformed)
 	}
 	var probe struct {
 		Records    json.RawMessage `json:"Records"`
@@ -151,6 +156,21 @@ func Decode(payload []byte) ([]Record, error) {
 	default:
 		return nil, fmt.Errorf("%w: neither an SNS event, an EventBridge event nor an alarm notification", ErrNotAlarm)
 	}
+}
+
+// jsonKind names the JSON value that starts with b.
+func jsonKind(b byte) string {
+	switch {
+	case b == '[':
+		return "an array"
+	case b == '"':
+		return "a string"
+	case b == 't' || b == 'f':
+		return "a boolean"
+	case b == 'n':
+		return "null"
+	}
+	return "a number"
 }
 
 // snsRecord is the part of events.SNSEventRecord that is used. The library's type also

@@ -148,7 +148,9 @@ func TestDecodeShapes(t *testing.T) {
 			}
 		}},
 		{name: "empty input", in: ``, wantErr: ErrMalformed},
-		{name: "array", in: `[1,2]`, wantErr: ErrMalformed},
+		{name: "array: valid JSON, not an alarm", in: `[1,2]`, wantErr: ErrNotAlarm},
+		{name: "random bytes", in: "\x00\xff\x13garbage", wantErr: ErrMalformed},
+		{name: "a JSON string", in: `"hello"`, wantErr: ErrNotAlarm},
 		{name: "truncated", in: `{"Records":[{"Sns":{"Message":"{}"`, wantErr: ErrMalformed},
 		{name: "unrelated object", in: `{"hello":"world"}`, wantErr: ErrNotAlarm},
 		{name: "no records", in: `{"Records":[]}`, wantErr: ErrEmpty},

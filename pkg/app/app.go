@@ -54,11 +54,27 @@ func Start[E any](function string, build func(*App) playbook.Playbook[E]) {
 		slog.New(slog.NewJSONHandler(os.Stdout, nil)).Error("cannot start", "function", function, "error", err.Error())
 		os.Exit(1)
 	}
-	pb := build(a)
-	runner := a.Runner()
-	lambda.Start(func(ctx context.Context, payload json.RawMessage) (report.Result, error) {
-		return playbook.Handle(ctx, runner, pb, payload)
-	})
+	lambda.Start(Handler[E]{Runner: a.Runner(), Playbook: build(a)})
+}
+
+// Handler takes the invocation's raw payload (aws-lambda-go's lambda.Handler), so that input
+// which is not JSON at all (random bytes, an empty body) still reaches the pipeline and gets a
+// not-actionable Result: a typed handler would fail in the runtime's decoding, and Lambda
+// would retry the same bad input.
+type Handler[E any] struct {
+	Runner   *playbook.Runner
+	Playbook playbook.Playbook[E]
+}
+
+var _ lambda.Handler = Handler[struct{}]{}
+
+// Invoke implements lambda.Handler.
+func (h Handler[E]) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	res, err := playbook.Handle(ctx, h.Runner, h.Playbook, payload)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(res)
 }
 
 // Load reads the configuration and builds the clients. AWS endpoints come from the SDK's own

@@ -240,7 +240,7 @@ func message(body []byte, token string) string {
 	} else {
 		msg = strings.Join(strings.Fields(string(body)), " ")
 	}
-	msg = strings.ReplaceAll(msg, token, "[redacted]")
+	msg = strings.ReplaceAll(msg, token, scrub.Marker)
 	if r := []rune(msg); len(r) > 200 {
 		msg = string(r[:200]) + "…"
 	}

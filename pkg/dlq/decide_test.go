@@ -18,7 +18,7 @@ var (
 func group(class rabbit.Class, n int, errText string) rabbit.Group {
 	t := time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)
 	return rabbit.Group{Key: rabbit.GroupKey{Queue: "arrakis.interactions", Reason: "rejected", Error: errText}, Class: class, Count: n,
-		FirstDeath: t, LastDeath: t.Add(time.Minute), Sample: rabbit.Message{MessageID: "m1", Preview: `{"token":"[REDACTED]"}`}}
+		FirstDeath: t, LastDeath: t.Add(time.Minute), Sample: rabbit.Message{MessageID: "m1", Preview: `{"token":"[redacted]"}`}}
 }
 
 func sample(groups ...rabbit.Group) rabbit.Sample {
@@ -97,7 +97,7 @@ func TestDecide(t *testing.T) {
 
 func TestGroupLineIsOneActionableLine(t *testing.T) {
 	line := GroupLine(group(rabbit.ClassTransient, 20, "dial tcp <n>: connect: connection refused"))
-	for _, want := range []string{"[transient]", "20 ×", "arrakis.interactions", "rejected", "connection refused", "first 2026-11-27T03:00:00Z", "sample m1", "[REDACTED]"} {
+	for _, want := range []string{"[transient]", "20 ×", "arrakis.interactions", "rejected", "connection refused", "first 2026-11-27T03:00:00Z", "sample m1", "[redacted]"} {
 		if !strings.Contains(line, want) {
 			t.Errorf("group line lacks %q: %s", want, line)
 		}

@@ -3,9 +3,12 @@ package rabbit
 import (
 	"regexp"
 	"strings"
+
+	"github.com/arrakis/gp-remediation/pkg/scrub"
 )
 
-const redacted = "[REDACTED]"
+// redacted is the one marker every scrubber writes in place of a secret.
+const redacted = scrub.Marker
 
 // Redact replaces credentials and personal data in s:
 //   - passwords in URLs of any scheme (amqp, amqps, http(s), postgres, redis, ...);

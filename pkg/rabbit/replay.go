@@ -353,6 +353,8 @@ func newRunID() string {
 	return hex.EncodeToString(b)
 }
 
+// run moves messages in three phases: open (channels, the DLQ's depth, the consumer), move
+// (the confirm-then-ack loop) and account (what stayed in the DLQ, and why).
 func (r *replayer) run(ctx context.Context) error {
 	req := &r.req
 	stopAt := req.Deadline.Add(-req.Drain)
@@ -373,56 +375,90 @@ func (r *replayer) run(ctx context.Context) error {
 		}
 	})
 	defer watchdog.Stop()
-
-	connClosed := r.c.conn.NotifyClose(make(chan *amqp.Error, 1))
-	var err error
-	if r.cons, err = r.c.conn.Channel(); err != nil {
-		return fmt.Errorf("open consumer channel: %w", err)
-	}
 	// Closing the consumer channel returns every delivery not acknowledged (held, refused,
 	// unconfirmed, prefetched but unseen) to the DLQ, in order. It must come after the last ack.
-	defer r.cons.Close()
-	consClosed := r.cons.NotifyClose(make(chan *amqp.Error, 1))
-	cancels := r.cons.NotifyCancel(make(chan string, 4))
+	defer r.closeChannels()
+
+	n, more, err := r.open()
+	if err != nil || !more {
+		return err
+	}
+	return r.account(r.move(ctx, n, stopAt))
+}
+
+// notifications are the broker's signals the move loop listens to.
+type notifications struct {
+	connClosed, consClosed, pubClosed <-chan *amqp.Error
+	cancels                           <-chan string
+	returns                           <-chan amqp.Return
+}
+
+// closeChannels closes the publisher, then the consumer channel (which requeues what was
+// not acknowledged). Closing a channel twice is harmless.
+func (r *replayer) closeChannels() {
+	if r.pub != nil {
+		_ = r.pub.Close()
+	}
+	if r.cons != nil {
+		_ = r.cons.Close()
+	}
+}
+
+// open prepares a run: the consumer channel, the DLQ's depth, the publisher channel in
+// confirm mode, the prefetch and the consumer. more is false when there is nothing to move.
+func (r *replayer) open() (n notifications, more bool, err error) {
+	req := &r.req
+	n.connClosed = r.c.conn.NotifyClose(make(chan *amqp.Error, 1))
+	if r.cons, err = r.c.conn.Channel(); err != nil {
+		return n, false, fmt.Errorf("open consumer channel: %w", err)
+	}
+	n.consClosed = r.cons.NotifyClose(make(chan *amqp.Error, 1))
+	n.cancels = r.cons.NotifyCancel(make(chan string, 4))
 
 	q, err := r.cons.QueueDeclarePassive(req.DLQ, false, false, false, false, nil)
 	if err != nil {
-		return queueErr(req.DLQ, err)
+		return n, false, queueErr(req.DLQ, err)
 	}
 	r.res.Depth = q.Messages
 	switch {
 	case q.Messages == 0:
 		r.res.Stopped = StopDrained
-		return nil
+		return n, false, nil
 	case req.MaxPerRun == 0:
 		r.res.Stopped = StopCap
 		r.res.Left[LeftCap] += q.Messages
-		return nil
+		return n, false, nil
 	}
 
 	if r.pub, err = r.c.conn.Channel(); err != nil {
-		return fmt.Errorf("open publisher channel: %w", err)
+		return n, false, fmt.Errorf("open publisher channel: %w", err)
 	}
-	defer r.pub.Close()
 	if err := r.pub.Confirm(false); err != nil {
-		return fmt.Errorf("confirm mode: %w", err)
+		return n, false, fmt.Errorf("confirm mode: %w", err)
 	}
 	// Confirms are read from each publish's DeferredConfirmation (no listener channel that
 	// could fill up and drop them). Returns need a listener: it holds at least Window entries,
 	// since at most Window publishes are outstanding and the reader goroutine must not block.
-	returns := r.pub.NotifyReturn(make(chan amqp.Return, req.Window+1))
-	pubClosed := r.pub.NotifyClose(make(chan *amqp.Error, 1))
+	n.returns = r.pub.NotifyReturn(make(chan amqp.Return, req.Window+1))
+	n.pubClosed = r.pub.NotifyClose(make(chan *amqp.Error, 1))
 
 	// Prefetch per consumer: Window publishes in flight plus a chunk of held deliveries; when
 	// the chunk is full the consumer is renewed (see hold).
 	r.holdChunk = max(req.Window, 256)
 	if err := r.cons.Qos(min(req.Window+r.holdChunk, maxPrefetch), 0, false); err != nil {
-		return fmt.Errorf("set prefetch: %w", err)
+		return n, false, fmt.Errorf("set prefetch: %w", err)
 	}
 	if err := r.subscribe(); err != nil {
-		return err
+		return n, false, err
 	}
+	return n, true, nil
+}
 
+// move takes deliveries, publishes the selected ones and acknowledges each DLQ copy once its
+// publish is confirmed, until the run stops (cap, deadline, idle, cancel) and the publishes in
+// flight are settled, or the connection fails (the error).
+func (r *replayer) move(ctx context.Context, n notifications, stopAt time.Time) error {
+	req := &r.req
 	r.taking = true
 	stopTimer := time.NewTimer(time.Until(stopAt))
 	defer stopTimer.Stop()
@@ -476,7 +512,7 @@ loop:
 			r.cork()
 			// A basic.return arrives before the confirm of the same publish, and the reader
 			// goroutine passed it on before settling this confirm: it is in the buffer now.
-			r.drainReturns(returns)
+			r.drainReturns(n.returns)
 			if err := r.settle(); err != nil {
 				runErr = err
 				break loop
@@ -488,7 +524,7 @@ loop:
 				break loop
 			}
 
-		case ret, ok := <-returns:
+		case ret, ok := <-n.returns:
 			if ok {
 				r.markReturned(ret)
 			}
@@ -513,20 +549,20 @@ loop:
 			r.stop(StopDeadline)
 		case <-ctx.Done():
 			r.stop(StopCancelled)
-		case tag := <-cancels:
+		case tag := <-n.cancels:
 			if tag == r.curTag {
 				runErr = fmt.Errorf("the broker cancelled the DLQ consumer (queue deleted?): %w", ErrConnectionLost)
 				break loop
 			}
 		case <-drainEnd:
 			break loop
-		case e := <-connClosed:
+		case e := <-n.connClosed:
 			runErr = lostErr(e)
 			break loop
-		case e := <-consClosed:
+		case e := <-n.consClosed:
 			runErr = lostErr(e)
 			break loop
-		case e := <-pubClosed:
+		case e := <-n.pubClosed:
 			runErr = lostErr(e)
 			break loop
 		}
@@ -535,7 +571,13 @@ loop:
 	if err := r.flush(); err != nil && runErr == nil {
 		runErr = err
 	}
+	return runErr
+}
 
+// account says what stayed in the DLQ and why, returns the held messages to it, and gives
+// the run's error (runErr from move, or one found while closing).
+func (r *replayer) account(runErr error) error {
+	req := &r.req
 	// Whatever is still unconfirmed stays in the DLQ (the channel close below requeues it).
 	if n := r.inflight.len(); n > 0 {
 		reason := LeftDeadline
@@ -560,15 +602,11 @@ loop:
 			r.res.Left[reason] += unseen
 		}
 	}
-	select {
-	case <-finished:
-	default:
-		if r.c.conn.IsClosed() && runErr == nil {
-			runErr = ErrConnectionLost
-		}
+	if r.c.conn.IsClosed() && runErr == nil {
+		runErr = ErrConnectionLost
 	}
 	if runErr == nil {
-		// Explicit close so that an error is reported; the deferred Close is then a no-op.
+		// Explicit close so that an error is reported; the deferred close is then a no-op.
 		if err := r.cons.Close(); err != nil && !errors.Is(err, amqp.ErrClosed) {
 			runErr = fmt.Errorf("return held messages to the DLQ: %w", err)
 			if r.c.conn.IsClosed() {
