@@ -13,12 +13,18 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"maps"
+	"net/url"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/arrakis/gp-remediation/internal/cases"
 	"github.com/arrakis/gp-remediation/internal/lambdarun"
 	"github.com/arrakis/gp-remediation/pkg/config"
 	"github.com/arrakis/gp-remediation/sandbox"
@@ -30,6 +36,62 @@ var defaultScenario = map[string]string{
 	"queue-depth": "queue-under-provisioned",
 	"dlq":         "dlq",
 	"memory-high": "memory-leak",
+}
+
+// brokerFunctions read and change the RabbitMQ broker: each invocation gets a virtual host of
+// its own, so it never sees (let alone replays, parks or restarts workers over) anyone
+// else's messages on the local broker.
+var brokerFunctions = map[string]bool{"queue-depth": true, "dlq": true}
+
+func functionNames() []string {
+	names := slices.Collect(maps.Keys(defaultScenario))
+	slices.Sort(names)
+	return names
+}
+
+// prepareBroker gives a broker function its world. With AMQP_URL set it uses that broker and
+// virtual host on purpose (amqp://user:pass@host:port/vhost). Otherwise it builds, in a virtual
+// host of its own on the local broker, the queues and messages of the end-to-end case that
+// uses this event and scenario (events/<fn>/cases.json), and deletes it afterwards.
+func prepareBroker(ctx context.Context, fn, eventPath, scenario string, opts *sandbox.Options) (map[string]string, func(), error) {
+	none := func() {}
+	if !brokerFunctions[fn] {
+		return nil, none, nil
+	}
+	if u := os.Getenv("AMQP_URL"); u != "" {
+		parsed, err := amqp.ParseURI(u)
+		if err != nil {
+			return nil, none, fmt.Errorf("AMQP_URL: %w", err)
+		}
+		opts.VirtualHost = parsed.Vhost
+		// The credentials travel in the secret's own fields, as Amazon MQ's do.
+		opts.Rabbit = sandbox.RabbitOptions{AMQPURL: fmt.Sprintf("%s://%s:%d/%s", parsed.Scheme, parsed.Host, parsed.Port, url.PathEscape(parsed.Vhost)),
+			Username: parsed.Username, Password: parsed.Password}
+		fmt.Fprintf(os.Stderr, "invoke: using the broker of AMQP_URL (virtual host %q) on purpose\n", parsed.Vhost)
+		return map[string]string{config.EnvVirtualHost: parsed.Vhost}, none, nil
+	}
+	all, err := cases.Load(filepath.Dir(filepath.Dir(eventPath)))
+	if err != nil {
+		return nil, none, err
+	}
+	var spec *cases.Broker
+	for _, c := range all {
+		if c.Function == fn && c.Broker != nil && filepath.Base(c.Event) == filepath.Base(eventPath) && c.Scenario == scenario {
+			spec = c.Broker
+			break
+		}
+	}
+	if spec == nil {
+		return nil, none, fmt.Errorf("no case in events/%s/cases.json builds a broker for %s with scenario %s; set AMQP_URL=amqp://user:pass@host:port/vhost to use an existing broker on purpose", fn, filepath.Base(eventPath), scenario)
+	}
+	cleanup, err := spec.Prepare(ctx)
+	if err != nil {
+		return nil, none, err
+	}
+	opts.VirtualHost = spec.VirtualHost()
+	opts.Rabbit = sandbox.RabbitOptions{AMQPURL: spec.URL()}
+	fmt.Fprintf(os.Stderr, "invoke: broker state in virtual host %s of the local RabbitMQ (deleted afterwards)\n", spec.VirtualHost())
+	return spec.Env(), cleanup, nil
 }
 
 func main() {
@@ -52,6 +114,9 @@ func run() error {
 	if *fn == "" || *eventPath == "" {
 		return fmt.Errorf("usage: invoke -fn <function> -event <file> [-scenario name] [-sandbox=false] [-mode on]")
 	}
+	if _, ok := defaultScenario[*fn]; !ok {
+		return fmt.Errorf("unknown function %q: the functions are %s", *fn, strings.Join(functionNames(), ", "))
+	}
 	if *bootstrap == "" {
 		*bootstrap = "build/host/" + *fn + "/bootstrap"
 	}
@@ -67,7 +132,13 @@ func run() error {
 		if *scenario == "" {
 			*scenario = defaultScenario[*fn]
 		}
-		sb := sandbox.New(sandbox.Options{TaskStartDelay: 2 * time.Second})
+		opts := sandbox.Options{TaskStartDelay: 2 * time.Second}
+		brokerEnv, cleanup, err := prepareBroker(context.Background(), *fn, *eventPath, *scenario, &opts)
+		if err != nil {
+			return err
+		}
+		defer cleanup()
+		sb := sandbox.New(opts)
 		if err := sb.LoadScenario(*scenario); err != nil {
 			return err
 		}
@@ -77,6 +148,7 @@ func run() error {
 		}
 		defer stop()
 		env = sb.Env()
+		maps.Copy(env, brokerEnv)
 		env[config.EnvVerifyInterval] = "1s"
 		env[config.EnvVerifyTimeout] = "30s"
 		fmt.Fprintf(os.Stderr, "invoke: %s with %s against the sandbox (scenario %s, mode %s)\n", *fn, *eventPath, *scenario, *mode)

@@ -20,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -87,6 +88,9 @@ func start(ctx context.Context, o Options) (*Emulator, error) {
 		w = io.MultiWriter(out, o.Output)
 	}
 	cmd.Stdout, cmd.Stderr = w, w
+	// A process group of its own: Stop ends the emulator and the function together, so the
+	// function neither outlives it nor complains that its runtime API went away.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", o.RIE, err)
 	}
@@ -188,15 +192,41 @@ func (e *Emulator) LogLines() []string {
 	return out
 }
 
-// Stop ends the emulator and its function.
+// Stop ends the emulator and its function (the whole process group).
 func (e *Emulator) Stop() {
 	if e.cmd.Process != nil {
-		_ = e.cmd.Process.Kill()
+		// The emulator starts the function in a session of its own: end the function first,
+		// or it notices the emulator gone and says so ("failed to get the next invoke").
+		for _, pid := range children(e.cmd.Process.Pid) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+		if err := syscall.Kill(-e.cmd.Process.Pid, syscall.SIGKILL); err != nil {
+			_ = e.cmd.Process.Kill()
+		}
 	}
 	select {
 	case <-e.done:
 	case <-time.After(5 * time.Second):
 	}
+}
+
+// children lists the child processes of pid, started from any of its threads (Linux /proc;
+// none elsewhere).
+func children(pid int) []int {
+	files, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	var out []int
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for _, field := range strings.Fields(string(b)) {
+			if n, err := strconv.Atoi(field); err == nil {
+				out = append(out, n)
+			}
+		}
+	}
+	return out
 }
 
 func freeAddr() (string, error) {

@@ -115,7 +115,7 @@ const maxPayload = 6 << 20
 // that as a whole is unusable; per-record problems are in Record.Err.
 func Decode(payload []byte) ([]Record, error) {
 	if len(payload) > maxPayload {
-		return nil, fmt.Errorf("%w: %d bytes is larger than any alarm event", ErrNotAlarm, len(payload))
+		return nil, fmt.Errorf("%w: %d bytes is larger than any alarm event (the limit is %d bytes)", ErrNotAlarm, len(payload), maxPayload)
 	}
 	payload = bytes.TrimSpace(payload)
 	switch {
