@@ -63,12 +63,11 @@ func prepareBroker(ctx context.Context, fn, eventPath, scenario string, opts *sa
 		if err != nil {
 			return nil, none, fmt.Errorf("AMQP_URL: %w", err)
 		}
-		opts.VirtualHost = parsed.Vhost
 		// The credentials travel in the secret's own fields, as Amazon MQ's do.
 		opts.Rabbit = sandbox.RabbitOptions{AMQPURL: fmt.Sprintf("%s://%s:%d/%s", parsed.Scheme, parsed.Host, parsed.Port, url.PathEscape(parsed.Vhost)),
 			Username: parsed.Username, Password: parsed.Password}
 		fmt.Fprintf(os.Stderr, "invoke: using the broker of AMQP_URL (virtual host %q) on purpose\n", parsed.Vhost)
-		return map[string]string{config.EnvVirtualHost: parsed.Vhost}, none, nil
+		return nil, none, nil
 	}
 	all, err := cases.Load(filepath.Dir(filepath.Dir(eventPath)))
 	if err != nil {
@@ -88,7 +87,6 @@ func prepareBroker(ctx context.Context, fn, eventPath, scenario string, opts *sa
 	if err != nil {
 		return nil, none, err
 	}
-	opts.VirtualHost = spec.VirtualHost()
 	opts.Rabbit = sandbox.RabbitOptions{AMQPURL: spec.URL()}
 	fmt.Fprintf(os.Stderr, "invoke: broker state in virtual host %s of the local RabbitMQ (deleted afterwards)\n", spec.VirtualHost())
 	return spec.Env(), cleanup, nil
@@ -149,6 +147,8 @@ func run() error {
 		defer stop()
 		env = sb.Env()
 		maps.Copy(env, brokerEnv)
+		// The sample alarm fires now, beside the evidence the sandbox makes for now.
+		payload = cases.Retime(payload, time.Now().UTC().Truncate(time.Second).Sub(cases.SampleTime))
 		env[config.EnvVerifyInterval] = "1s"
 		env[config.EnvVerifyTimeout] = "30s"
 		fmt.Fprintf(os.Stderr, "invoke: %s with %s against the sandbox (scenario %s, mode %s)\n", *fn, *eventPath, *scenario, *mode)

@@ -218,7 +218,9 @@ func (b *Broker) URL() string { return amqpBase + url.PathEscape(b.vhost) }
 
 // Env is the environment the function needs to reach the prepared broker.
 func (b *Broker) Env() map[string]string {
-	env := map[string]string{config.EnvVirtualHost: b.vhost}
+	// The virtual host travels in the rabbit secret's amqp_url (the sandbox's), as on Amazon
+	// MQ; GPR_VHOST stays the environment's, so the report's commands name the real one.
+	env := map[string]string{}
 	if b.Parking != "" {
 		env[config.EnvParkingQueue] = b.Parking
 	}

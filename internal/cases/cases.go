@@ -179,6 +179,9 @@ type Fixture struct {
 	Sandbox *sandbox.Sandbox
 	Env     map[string]string
 	Timeout time.Duration
+	// Shift moves the times in the case's events so that its first alarm fires at setup
+	// (see SampleTime); every event of the case moves by the same amount.
+	Shift   time.Duration
 	cleanup []func()
 	e       Env
 }
@@ -198,7 +201,7 @@ func (f *Fixture) Invoke(ctx context.Context, event string) (*Outcome, error) {
 // InvokeFunction runs one event of any function in the case's world: the same sandbox, ledger,
 // broker and environment, as when two alarms reach two functions at once.
 func (f *Fixture) InvokeFunction(ctx context.Context, function, event string) (*Outcome, error) {
-	out, err := invoke(ctx, f.e, function, event, f.Env, f.Sandbox, f.Timeout)
+	out, err := invoke(ctx, f.e, function, event, f.Env, f.Sandbox, f.Timeout, f.Shift)
 	if out != nil {
 		out.Broker = f.Case.Broker
 		out.Queues = f.Case.Broker.depths()
@@ -208,7 +211,7 @@ func (f *Fixture) InvokeFunction(ctx context.Context, function, event string) (*
 
 // Setup builds a case's world.
 func Setup(ctx context.Context, e Env, c Case) (*Fixture, error) {
-	f := &Fixture{Case: c, e: e, Timeout: 120 * time.Second}
+	f := &Fixture{Case: c, e: e, Timeout: 120 * time.Second, Shift: time.Now().UTC().Truncate(time.Second).Sub(SampleTime)}
 	ok := false
 	defer func() {
 		if !ok {
@@ -226,7 +229,6 @@ func Setup(ctx context.Context, e Env, c Case) (*Fixture, error) {
 			return nil, fmt.Errorf("case %q: prepare broker: %w", c.Name, err)
 		}
 		f.cleanup = append(f.cleanup, cleanup)
-		opts.VirtualHost = c.Broker.VirtualHost()
 		opts.Rabbit = sandbox.RabbitOptions{AMQPURL: "amqp://127.0.0.1:5672/" + url.PathEscape(c.Broker.VirtualHost())}
 	}
 	sb := sandbox.New(opts)
@@ -328,11 +330,12 @@ func Run(ctx context.Context, e Env, c Case) (*Outcome, error) {
 }
 
 // invoke runs one event through a fresh emulator against the sandbox.
-func invoke(ctx context.Context, e Env, function, event string, env map[string]string, sb *sandbox.Sandbox, timeout time.Duration) (*Outcome, error) {
+func invoke(ctx context.Context, e Env, function, event string, env map[string]string, sb *sandbox.Sandbox, timeout, shift time.Duration) (*Outcome, error) {
 	payload, err := os.ReadFile(event)
 	if err != nil {
 		return nil, err
 	}
+	payload = Retime(payload, shift)
 	out := &Outcome{Sandbox: sb, Before: services(sb)}
 	emu, err := lambdarun.Start(ctx, lambdarun.Options{RIE: e.RIE, Bootstrap: filepath.Join(e.Bootstraps, function, "bootstrap"), Env: env, Timeout: timeout})
 	if err != nil {

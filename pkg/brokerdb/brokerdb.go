@@ -42,6 +42,31 @@ func (c Connections) Broker(ctx context.Context) (*rabbit.Client, error) {
 		ConnectionName: "gp-remediation/" + c.Function})
 }
 
+// VirtualHost is the virtual host the AMQP connection uses: the path of the URL Broker dials
+// (the secret's amqp_url when it names one), else the configured GPR_VHOST. The management
+// API must be asked about the same virtual host the AMQP probes read.
+func (c Connections) VirtualHost(ctx context.Context) (string, error) {
+	f, err := c.Secrets.Fields(ctx, c.Config.RabbitSecret)
+	if err != nil {
+		return "", err
+	}
+	target, err := AMQPURL(f["amqp_url"], f["management_url"], c.Config.VirtualHost)
+	if err != nil {
+		return "", fmt.Errorf("secret %s: %w", c.Config.RabbitSecret, err)
+	}
+	return VirtualHostOf(target), nil
+}
+
+// VirtualHostOf is the virtual host an AMQP URL names ("/" when its path is empty), as the
+// AMQP URI spec reads it: the path without its leading slash, percent-decoded.
+func VirtualHostOf(amqpURL string) string {
+	u, err := url.Parse(amqpURL)
+	if err != nil || strings.TrimPrefix(u.Path, "/") == "" {
+		return "/"
+	}
+	return strings.TrimPrefix(u.Path, "/")
+}
+
 // Management is the RabbitMQ management API client.
 func (c Connections) Management(ctx context.Context) (*rabbit.Management, error) {
 	f, err := c.Secrets.Fields(ctx, c.Config.RabbitSecret)

@@ -47,3 +47,17 @@ func TestAMQPURLErrorsNeverQuoteTheURL(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestVirtualHostOf(t *testing.T) {
+	for in, want := range map[string]string{
+		"amqps://b-1.mq.eu-west-1.amazonaws.com:5671":         "/",
+		"amqps://b-1.mq.eu-west-1.amazonaws.com:5671/":        "/",
+		"amqp://127.0.0.1:5672/gpr-case-1a2b":                 "gpr-case-1a2b",
+		"amqp://guest:guest@127.0.0.1:5672/%2Farrakis%20prod": "/arrakis prod",
+		"amqp://127.0.0.1:5672/arrakis":                       "arrakis",
+	} {
+		if got := VirtualHostOf(in); got != want {
+			t.Errorf("VirtualHostOf(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -27,6 +27,8 @@ import (
 type Connections interface {
 	Broker(ctx context.Context) (*rabbit.Client, error)
 	Management(ctx context.Context) (*rabbit.Management, error)
+	// VirtualHost is the one the AMQP connection uses, which the management API is asked about.
+	VirtualHost(ctx context.Context) (string, error)
 	Database(ctx context.Context) (*pg.Client, error)
 }
 
@@ -134,7 +136,11 @@ func (p *Playbook) Diagnose(ctx context.Context, a alarm.Alarm, t playbook.Targe
 				if err != nil {
 					return err
 				}
-				q, err := m.Queue(ctx, p.Config.VirtualHost, p.Config.Queue)
+				vhost, err := p.Conns.VirtualHost(ctx)
+				if err != nil {
+					return err
+				}
+				q, err := m.Queue(ctx, vhost, p.Config.Queue)
 				if err != nil {
 					return err
 				}
@@ -145,7 +151,7 @@ func (p *Playbook) Diagnose(ctx context.Context, a alarm.Alarm, t playbook.Targe
 				}
 				ev.Connections = []rabbit.Connection{}
 				for _, c := range conns {
-					if c.Vhost == "" || c.Vhost == p.Config.VirtualHost {
+					if c.Vhost == "" || c.Vhost == vhost {
 						ev.Connections = append(ev.Connections, c)
 					}
 				}
