@@ -110,3 +110,23 @@ func TestDescribeAlarmsLimits(t *testing.T) {
 		t.Fatalf("page sizes %v, want [2 2 1]", sizes)
 	}
 }
+
+// Every scenario but "healthy" tells of an outage, so it fires at least one alarm: a new
+// scenario without an entry in the sandbox's scenario-to-alarm table fails here.
+func TestEveryScenarioFiresAnAlarm(t *testing.T) {
+	c := start(t, "healthy")
+	for _, sc := range sandbox.Scenarios() {
+		if err := c.sandbox.LoadScenario(sc.Name); err != nil {
+			t.Fatal(err)
+		}
+		firing := 0
+		for _, st := range describeAlarms(t, c) {
+			if st == "ALARM" {
+				firing++
+			}
+		}
+		if (sc.Name == "healthy") != (firing == 0) {
+			t.Errorf("scenario %s: %d alarms in ALARM", sc.Name, firing)
+		}
+	}
+}

@@ -230,3 +230,37 @@ func TestIncidentPageConversationAppend(t *testing.T) {
 		t.Fatalf("member %+v", m)
 	}
 }
+
+// The case: the same alarm delivered 6 times while another function's alarm arrives 6
+// times too, all at once: one incident, two members, one opener, one joiner per other alarm.
+func TestIncidentSameAlarmSixTimesTwoFunctions(t *testing.T) {
+	e := newEnv(t)
+	s := e.incidents(t)
+	ctx := context.Background()
+	at := e.clock.Now()
+	var mu sync.Mutex
+	results := map[incident.JoinResult]int{}
+	ids := map[string]bool{}
+	run(t, 12, func(i int) error {
+		alarm, fn := "arrakis-dev Queue Depth High", "queue-depth"
+		if i%2 == 1 {
+			alarm, fn = "arrakis-dev No Worker Tasks Running", "no-tasks"
+		}
+		inc, res, err := s.OpenOrJoin(ctx, "dev", alarm, fn, at)
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		results[res]++
+		ids[inc.ID] = true
+		return nil
+	})
+	if len(ids) != 1 || results[incident.Opened] != 1 || results[incident.Joined] != 1 || results[incident.AlreadyMember] != 10 {
+		t.Fatalf("%d incidents, results %v; want 1 incident, 1 opened, 1 joined, 10 already-member", len(ids), results)
+	}
+	cur, _, err := s.Current(ctx, "dev")
+	if err != nil || len(cur.Members) != 2 {
+		t.Fatalf("members %v, %v", cur.MemberAlarms(), err)
+	}
+}
