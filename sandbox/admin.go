@@ -29,6 +29,8 @@ import (
 //	POST   /_sandbox/secrets         {"name", "value"}          value: a string, or JSON that is stored encoded
 //	POST   /_sandbox/parameters      {"name", "value"}
 //	POST   /_sandbox/discord         {"remaining": 2, "resetAfter": "3h", "validToken": "…"}
+//	GET    /_sandbox/alarms                                     [{"name","state","reason","updatedAt"}]
+//	POST   /_sandbox/alarms/{name}/state {"state": "OK", "reason": "…"}  set a CloudWatch alarm's state
 //	GET    /_sandbox/env                                        KEY=VALUE lines for a shell
 //	GET    /_sandbox/healthz
 
@@ -257,7 +259,27 @@ func (s *Sandbox) serveAdmin(w http.ResponseWriter, r *http.Request, path string
 		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, EnvLines(env))
+	case "GET /alarms":
+		writeJSON(w, http.StatusOK, s.alarmStates())
 	default:
+		// POST /alarms/{name}/state: the name (URL-escaped; it has spaces) is the path between.
+		if name, ok := strings.CutPrefix(path, "/alarms/"); ok && r.Method == http.MethodPost && strings.HasSuffix(name, "/state") {
+			var in struct {
+				State  string `json:"state"`
+				Reason string `json:"reason"`
+			}
+			if err := decodeAdmin(r, &in); err != nil {
+				adminError(w, http.StatusBadRequest, "%v", err)
+				return
+			}
+			name = strings.TrimSuffix(name, "/state")
+			if err := s.SetAlarmState(name, in.State, in.Reason); err != nil {
+				adminError(w, http.StatusBadRequest, "%v", err)
+				return
+			}
+			writeJSON(w, http.StatusOK, map[string]string{"name": name, "state": in.State})
+			return
+		}
 		adminError(w, http.StatusNotFound, "no admin route %s /_sandbox%s", r.Method, path)
 	}
 }

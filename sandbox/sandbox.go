@@ -6,8 +6,8 @@
 //
 //   - ECS (awsJson1.1): DescribeServices, UpdateService, ListTasks, DescribeTasks,
 //     DescribeTaskDefinition, ListTaskDefinitions, RegisterTaskDefinition.
-//   - CloudWatch (smithy-rpcv2-cbor): GetMetricData. Expression queries are not evaluated:
-//     they answer StatusCode InternalError with a message.
+//   - CloudWatch (smithy-rpcv2-cbor): GetMetricData (expression queries are not evaluated:
+//     they answer StatusCode InternalError with a message); DescribeAlarms (alarms.go).
 //   - CloudWatch Logs (awsJson1.1): FilterLogEvents (see FilterPattern for the syntax served).
 //   - Secrets Manager GetSecretValue and SSM GetParameter (awsJson1.1).
 //   - SNS Publish (awsQuery), with SNS's limits; every publication is recorded.
@@ -160,6 +160,7 @@ type Sandbox struct {
 	taskByID   map[string]*task       // by task id
 	outcomes   map[string]TaskOutcome // "family:revision" or "family" -> what new tasks do
 	series     map[string]*series     // by seriesKey
+	alarms     map[string]*cwAlarm    // CloudWatch alarms by name
 	reactions  []Reaction             // metric changes the simulation triggers
 	logGroups  map[string]*logGroup   // by name
 	secrets    map[string]*secret     // by name

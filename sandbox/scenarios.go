@@ -485,6 +485,7 @@ func (s *Sandbox) LoadScenario(name string) error {
 	s.published, s.requests, s.calls = nil, nil, nil
 	s.logSeq = 0
 	s.materialize(&spec)
+	s.materializeAlarms(name, s.loadedAt)
 	return nil
 }
 

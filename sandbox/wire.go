@@ -96,6 +96,7 @@ var awsOps = map[string]opHandler{
 	"ecs:ListTaskDefinitions":       (*Sandbox).ecsListTaskDefinitions,
 	"ecs:RegisterTaskDefinition":    (*Sandbox).ecsRegisterTaskDefinition,
 	"cloudwatch:GetMetricData":      (*Sandbox).cwGetMetricData,
+	"cloudwatch:DescribeAlarms":     (*Sandbox).cwDescribeAlarms,
 	"logs:FilterLogEvents":          (*Sandbox).logsFilterLogEvents,
 	"secretsmanager:GetSecretValue": (*Sandbox).smGetSecretValue,
 	"ssm:GetParameter":              (*Sandbox).ssmGetParameter,
