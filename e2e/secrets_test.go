@@ -15,8 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/arrakis/gp-remediation/pkg/brokerdb"
+
 	"github.com/arrakis/gp-remediation/internal/cases"
-	"github.com/arrakis/gp-remediation/pkg/config"
 	"github.com/arrakis/gp-remediation/sandbox"
 )
 
@@ -208,9 +209,10 @@ func (p *planted) customize(c cases.Case, sb *sandbox.Sandbox, fnEnv map[string]
 	// password, unreachable broker) keeps failing, with a planted password.
 	if err := editSecret(sb, n.RabbitSecret, func(f map[string]any) error {
 		if f["username"] == "guest" && f["password"] == "guest" {
-			vhost := fnEnv[config.EnvVirtualHost]
-			if vhost == "" {
-				vhost = "/"
+			// The run's virtual host is the one the secret's amqp_url names.
+			vhost := "/"
+			if u, _ := f["amqp_url"].(string); u != "" {
+				vhost = brokerdb.VirtualHostOf(u)
 			}
 			user, err := p.createRabbitUser(vhost, v[labelRabbitPassword])
 			if err != nil {

@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	awsecs "github.com/aws/aws-sdk-go-v2/service/ecs"
 
+	"github.com/arrakis/gp-remediation/pkg/alarmstate"
 	"github.com/arrakis/gp-remediation/pkg/app"
 	"github.com/arrakis/gp-remediation/pkg/ecs"
 	"github.com/arrakis/gp-remediation/pkg/logs"
@@ -21,11 +22,16 @@ const function = "no-tasks"
 
 func main() {
 	app.Start(function, func(a *app.App) playbook.Playbook[notasks.Evidence] {
+		cw := cloudwatch.NewFromConfig(a.AWS)
+		// Its alarm's return to OK may close the incident: it reads the member alarms' states.
+		if states, err := alarmstate.New(cw); err == nil {
+			a.AlarmStates = states
+		}
 		return &notasks.Playbook{
 			Config:  a.Config,
 			ECS:     ecs.Client{API: awsecs.NewFromConfig(a.AWS), Cluster: a.Config.Cluster},
 			Logs:    logs.Client{API: cloudwatchlogs.NewFromConfig(a.AWS)},
-			Metrics: metrics.Client{API: cloudwatch.NewFromConfig(a.AWS)},
+			Metrics: metrics.Client{API: cw},
 			Discord: service.SecretDiscord{Secrets: a.Secrets, Secret: a.Config.DiscordSecret, APIURL: a.Config.DiscordAPIURL, HTTP: a.HTTP},
 		}
 	})

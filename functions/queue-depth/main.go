@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	awsecs "github.com/aws/aws-sdk-go-v2/service/ecs"
 
+	"github.com/arrakis/gp-remediation/pkg/alarmstate"
 	"github.com/arrakis/gp-remediation/pkg/app"
 	"github.com/arrakis/gp-remediation/pkg/brokerdb"
 	"github.com/arrakis/gp-remediation/pkg/ecs"
@@ -22,11 +23,16 @@ const function = "queue-depth"
 
 func main() {
 	app.Start(function, func(a *app.App) playbook.Playbook[queuedepth.Evidence] {
+		cw := cloudwatch.NewFromConfig(a.AWS)
+		// Its alarm's return to OK may close the incident: it reads the member alarms' states.
+		if states, err := alarmstate.New(cw); err == nil {
+			a.AlarmStates = states
+		}
 		return &queuedepth.Playbook{
 			Config:  a.Config,
 			ECS:     ecs.Client{API: awsecs.NewFromConfig(a.AWS), Cluster: a.Config.Cluster},
 			Logs:    logs.Client{API: cloudwatchlogs.NewFromConfig(a.AWS)},
-			Metrics: metrics.Client{API: cloudwatch.NewFromConfig(a.AWS)},
+			Metrics: metrics.Client{API: cw},
 			Conns:   brokerdb.Connections{Secrets: a.Secrets, Config: a.Config, Function: function, HTTP: a.HTTP},
 			Ledger:  a.Ledger,
 		}

@@ -43,6 +43,11 @@ type App struct {
 	SSM      *ssm.Client
 	Ledger   guard.Ledger
 	HTTP     *http.Client
+	// Incidents keeps the environment's incident on the ledger table (nil without a table).
+	Incidents playbook.Incidents
+	// AlarmStates reads alarm states; a function whose alarm returns to OK sets it to close
+	// the incident (nil: incidents close at their maximum age).
+	AlarmStates playbook.AlarmStates
 }
 
 // Start wires function, builds its playbook with build, and hands its handler to the Lambda
@@ -103,6 +108,11 @@ func Load(ctx context.Context, function string, getenv func(string) string) (*Ap
 			return nil, fmt.Errorf("ledger: %w", err)
 		}
 		a.Ledger = t
+		inc, err := ledger.NewIncidents(dynamodb.NewFromConfig(awsCfg), cfg.LedgerTable)
+		if err != nil {
+			return nil, fmt.Errorf("incidents: %w", err)
+		}
+		a.Incidents = inc
 	} else {
 		// Without a table, idempotency and budgets last only as long as this process. Fine
 		// for a local run; the stack always sets the table.
@@ -155,12 +165,14 @@ func (a *App) Runner() *playbook.Runner {
 			Mode: c.Mode, Kill: guard.SSMKillSwitch{Client: a.SSM, Name: c.KillSwitchParam}, Ledger: a.Ledger,
 			Budgets: Budgets(c), LockTTL: c.LockTTL,
 		},
-		Deliver:   a.deliver,
-		Pager:     a.pager(),
-		Warm:      a.warm,
-		Log:       a.Log,
-		Metrics:   os.Stdout,
-		RequestID: requestID,
+		Deliver:     a.deliver,
+		Pager:       a.pager(),
+		Incidents:   a.Incidents,
+		AlarmStates: a.AlarmStates,
+		Warm:        a.warm,
+		Log:         a.Log,
+		Metrics:     os.Stdout,
+		RequestID:   requestID,
 	}
 }
 

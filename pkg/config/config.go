@@ -55,6 +55,7 @@ const (
 	EnvRestartBudget      = "GPR_RESTART_BUDGET"          // forced deployments per service per 24 h, default 3
 	EnvRestartCooldown    = "GPR_RESTART_COOLDOWN"        // default 15m
 	EnvLeakRestartEvery   = "GPR_LEAK_RESTART_INTERVAL"   // memory-high leak restarts, default 6h
+	EnvIncidentMaxAge     = "GPR_INCIDENT_MAX_AGE"        // an incident open longer is closed and a new ALARM opens another, default 24h
 	EnvScaleCooldown      = "GPR_SCALE_COOLDOWN"          // default 5m
 	EnvMinDiscordSessions = "GPR_MIN_DISCORD_SESSIONS"    // default 5
 	EnvMemoryHighPercent  = "GPR_MEMORY_HIGH_PERCENT"     // default 85 (the runbook's "sustained > 85%")
@@ -120,6 +121,7 @@ type Config struct {
 	RestartBudget      int
 	RestartCooldown    time.Duration
 	LeakRestartEvery   time.Duration
+	IncidentMaxAge     time.Duration
 	ScaleCooldown      time.Duration
 	MinDiscordSessions int
 	MemoryHighPercent  float64
@@ -184,6 +186,7 @@ func Load(getenv func(string) string) (Config, error) {
 		RestartBudget:      r.integer(EnvRestartBudget, 3, 0, 100),
 		RestartCooldown:    r.duration(EnvRestartCooldown, 15*time.Minute),
 		LeakRestartEvery:   r.duration(EnvLeakRestartEvery, 6*time.Hour),
+		IncidentMaxAge:     r.duration(EnvIncidentMaxAge, 24*time.Hour),
 		ScaleCooldown:      r.duration(EnvScaleCooldown, 5*time.Minute),
 		MinDiscordSessions: r.integer(EnvMinDiscordSessions, 5, 0, 1000000),
 		MemoryHighPercent:  r.float(EnvMemoryHighPercent, 85, 1, 100),

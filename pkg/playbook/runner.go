@@ -12,6 +12,7 @@ import (
 	"github.com/arrakis/gp-remediation/pkg/alarm"
 	"github.com/arrakis/gp-remediation/pkg/config"
 	"github.com/arrakis/gp-remediation/pkg/guard"
+	"github.com/arrakis/gp-remediation/pkg/incident"
 	"github.com/arrakis/gp-remediation/pkg/report"
 )
 
@@ -31,10 +32,14 @@ type Runner struct {
 	// fails the function.
 	Deliver func(ctx context.Context, r report.Report) []report.Sink
 	// Pager is nil when no PagerDuty routing key is configured.
-	Pager   Pager
-	Log     *slog.Logger
-	Metrics io.Writer // EMF lines (stdout in Lambda); nil: none
-	Now     func() time.Time
+	Pager Pager
+	// Incidents keeps the environment's incident (nil: no incident record, each alarm alone);
+	// AlarmStates reads member alarms to close it (nil: it closes only at its maximum age).
+	Incidents   Incidents
+	AlarmStates AlarmStates
+	Log         *slog.Logger
+	Metrics     io.Writer // EMF lines (stdout in Lambda); nil: none
+	Now         func() time.Time
 	// RequestID identifies the invocation (lock owner); defaults to a time-based id.
 	RequestID func(ctx context.Context) string
 	// ReportReserve is the time kept back from the Lambda deadline to post the report.
@@ -141,7 +146,16 @@ func Process[E any](ctx context.Context, r *Runner, pb Playbook[E], a alarm.Alar
 		r.emit(res)
 		return res
 	}
-	return inv.run(ctx, res)
+	inv.joinIncident(ctx)
+	res.Incident = inv.inc.ID
+	res = inv.run(ctx, res)
+	inv.record(ctx, res)
+	if a.State == alarm.StateOK {
+		if closing, ok := r.closeIfRecovered(ctx, a.Name); ok {
+			res.More = append(res.More, closing)
+		}
+	}
+	return res
 }
 
 // invocation is one admitted alarm going through the pipeline: what it is about and the
@@ -154,6 +168,9 @@ type invocation[E any] struct {
 	target Target
 	guard  guard.Guard
 	adm    guard.Admission
+	// inc is the incident the alarm joined (inIncident false: none).
+	inc        incident.Incident
+	inIncident bool
 }
 
 // run diagnoses, decides, acts, verifies, escalates and reports.
@@ -165,6 +182,9 @@ func (inv *invocation[E]) run(ctx context.Context, res report.Result) report.Res
 	}
 	ev, diags := inv.pb.Diagnose(work, inv.alarm, inv.target)
 	dec := inv.pb.Decide(inv.alarm, inv.target, ev, Failed(diags))
+	if c, ok := any(inv.pb).(Coordinator[E]); ok && inv.inIncident {
+		dec = c.Coordinate(inv.inc, inv.target, ev, dec)
+	}
 	res.Diagnostics = diags
 	res.Finding = dec.Finding
 	if res.Finding.Evidence == nil {
@@ -292,12 +312,20 @@ func (inv *invocation[E]) escalation(ctx context.Context, dec Decision, res repo
 	r := inv.r
 	esc := r.escalate(dec, inv.target, inv.alarm, res)
 	switch {
+	case esc != nil && r.Pager != nil && inv.inIncident:
+		res.Escalation = esc
+		paged := inv.incidentPage(ctx, report.Report{Result: res, Severity: inv.target.Severity, Presentation: pres}, *esc)
+		return &paged
 	case esc != nil && r.Pager != nil:
 		res.Escalation = esc
 		paged := r.page(ctx, inv.log, report.Report{Result: res, Severity: inv.target.Severity, Presentation: pres}, *esc)
 		return &paged
 	case esc != nil:
 		return esc
+	case inv.inIncident:
+		// The incident's page is resolved when the incident closes, not by one verified fix:
+		// other alarms of the outage may still be firing.
+		return nil
 	case r.Pager != nil && inv.target.Severity == report.SeverityCritical && res.Verification != nil && res.Verification.Status == report.Verified:
 		// A fix verified now resolves the page an earlier, unfixed transition of this alarm
 		// opened (PagerDuty ignores a resolve for an incident that is not open).
@@ -384,12 +412,26 @@ func (r *Runner) recovered(ctx context.Context, log *slog.Logger, a alarm.Alarm,
 	if a.Reason != "" {
 		res.Finding.Evidence = []string{"CloudWatch: " + Clip(a.Reason, 500)}
 	}
-	if r.Pager != nil && t.Severity == report.SeverityCritical {
+	if r.Pager != nil && t.Severity == report.SeverityCritical && r.Incidents == nil {
 		esc := r.resolve(ctx, DedupKey(r.Config.Environment, a.Name), "alarm returned to OK")
 		res.Escalation = &esc
 	}
-	return r.finish(ctx, log, res, report.SeverityInfo, report.Presentation{
+	if r.Incidents != nil {
+		if cur, ok, err := r.Incidents.Current(ctx, r.Config.Environment); err == nil && ok && cur.Status == incident.StatusOpen {
+			if _, member := cur.Member(a.Name); member {
+				res.Incident = cur.ID
+				obs := incident.Entry{At: r.now().UTC(), Kind: incident.KindObservation, Function: r.Function, Alarm: a.Name,
+					Observation: &incident.Observation{State: string(a.State), Source: "alarm notification"}}
+				_ = r.Incidents.Append(context.WithoutCancel(ctx), cur.ID, obs)
+			}
+		}
+	}
+	res = r.finish(ctx, log, res, report.SeverityInfo, report.Presentation{
 		Headline: fmt.Sprintf("RESOLVED %s returned to OK: no action needed", a.Name)})
+	if closing, ok := r.closeIfRecovered(ctx, a.Name); ok {
+		res.More = append(res.More, closing)
+	}
+	return res
 }
 
 // finish delivers the report, emits metrics and logs the Result.

@@ -18,9 +18,12 @@ const (
 // Result is what every function returns and logs. Field names are a contract shared with
 // tests, `make invoke` and anyone's checks: change them only together with docs/design.md ("Result and report").
 type Result struct {
-	Function        string        `json:"function"`
-	Environment     string        `json:"environment"`
-	Mode            string        `json:"mode,omitempty"`
+	Function    string `json:"function"`
+	Environment string `json:"environment"`
+	Mode        string `json:"mode,omitempty"`
+	// Incident is the id of the environment's incident the alarm belongs to (none when the
+	// function keeps no incident record, or the input was not an alarm).
+	Incident        string        `json:"incident,omitempty"`
 	Alarm           AlarmRef      `json:"alarm"`
 	Finding         Finding       `json:"finding"`
 	Actions         []Action      `json:"actions"`

@@ -1,0 +1,246 @@
+package playbook
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/arrakis/gp-remediation/pkg/alarm"
+	"github.com/arrakis/gp-remediation/pkg/incident"
+	"github.com/arrakis/gp-remediation/pkg/report"
+)
+
+// Incidents is the incident record the runner keeps (pkg/ledger's Incidents on the ledger
+// table): the subset of incident.Store the pipeline uses.
+type Incidents interface {
+	OpenOrJoin(ctx context.Context, env, alarm, function string, at time.Time) (incident.Incident, incident.JoinResult, error)
+	Current(ctx context.Context, env string) (incident.Incident, bool, error)
+	Append(ctx context.Context, id string, entries ...incident.Entry) error
+	TriggerPage(ctx context.Context, id, key string, at time.Time) (first bool, err error)
+	ResolvePage(ctx context.Context, id string, at time.Time) (first bool, err error)
+	Close(ctx context.Context, id string, reason incident.CloseReason, at time.Time) (closedByMe bool, inc incident.Incident, err error)
+}
+
+// AlarmStates reads the current state of alarms (CloudWatch DescribeAlarms).
+type AlarmStates interface {
+	States(ctx context.Context, names []string) (map[string]incident.AlarmState, error)
+}
+
+// Coordinator is implemented by playbooks whose actions depend on the other alarms of the
+// incident (dlq waits for the worker, queue-depth for an unverified restart of it). It is pure:
+// it returns the decision with the actions that must wait blocked by a rule naming the other
+// alarm.
+type Coordinator[E any] interface {
+	Coordinate(inc incident.Incident, t Target, e E, d Decision) Decision
+}
+
+// IncidentDedupKey is the PagerDuty dedup key of an incident: one page per incident, whatever
+// alarms join it, resolved when the incident closes.
+func IncidentDedupKey(env, id string) string { return "gp-remediation/" + env + "/" + id }
+
+// joinIncident puts the alarm into its environment's incident (opening one), after closing an
+// open incident that outlived the maximum age. Bookkeeping never blocks remediation: an error
+// is logged and the invocation goes on without an incident.
+func (inv *invocation[E]) joinIncident(ctx context.Context) {
+	r := inv.r
+	if r.Incidents == nil {
+		return
+	}
+	env, now := r.Config.Environment, r.now()
+	if inv.alarm.State != alarm.StateAlarm {
+		// An OK never opens an incident; it belongs to the open one it is a member of.
+		if cur, ok, err := r.Incidents.Current(ctx, env); err == nil && ok && cur.Status == incident.StatusOpen {
+			if _, member := cur.Member(inv.alarm.Name); member {
+				inv.inc, inv.inIncident = cur, true
+			}
+		}
+		return
+	}
+	if cur, ok, err := r.Incidents.Current(ctx, env); err == nil && ok && cur.Status == incident.StatusOpen &&
+		!cur.OpenedAt.IsZero() && now.Sub(cur.OpenedAt) >= r.incidentMaxAge() {
+		if closed, _, err := r.Incidents.Close(ctx, cur.ID, incident.CloseMaxAge, now); err == nil && closed {
+			inv.log.InfoContext(ctx, "incident closed at its maximum age", "incident", cur.ID)
+		}
+	}
+	inc, join, err := r.Incidents.OpenOrJoin(ctx, env, inv.alarm.Name, r.Function, inv.alarm.ChangedAt)
+	if err != nil {
+		inv.log.ErrorContext(ctx, "could not open or join the incident; going on without it", "error", err.Error())
+		return
+	}
+	inv.inc, inv.inIncident = inc, true
+	inv.log.InfoContext(ctx, "incident", "incident", inc.ID, "join", string(join))
+}
+
+func (r *Runner) incidentMaxAge() time.Duration {
+	if r.Config.IncidentMaxAge > 0 {
+		return r.Config.IncidentMaxAge
+	}
+	return incident.DefaultMaxAge
+}
+
+// timeline is what this invocation adds to the incident: what was observed and decided, each
+// action and its outcome, the verification, the escalation and the report.
+func (inv *invocation[E]) timeline(res report.Result, at time.Time) []incident.Entry {
+	base := incident.Entry{At: at.UTC(), Function: inv.r.Function, Alarm: inv.alarm.Name}
+	entry := func(k incident.Kind) incident.Entry { e := base; e.Kind = k; return e }
+	obs := entry(incident.KindObservation)
+	obs.Observation = &incident.Observation{State: string(inv.alarm.State), Finding: res.Finding.Code, Source: "diagnosis", Detail: Clip(res.Finding.Summary, 300)}
+	out := []incident.Entry{obs}
+	for _, a := range res.Actions {
+		e := entry(incident.KindAction)
+		e.Action = &incident.Action{Kind: a.Kind, Target: a.Target, Outcome: string(a.Outcome), Detail: Clip(a.Detail, 300)}
+		if a.Outcome == report.OutcomeSkipped {
+			e.Action.Detail = Clip(a.Reason, 300)
+		}
+		out = append(out, e)
+	}
+	if v := res.Verification; v != nil && v.Status != report.NotNeeded {
+		e := entry(incident.KindVerification)
+		e.Verification = &incident.Verification{Status: verificationStatus(v.Status), Target: inv.target.Service, Detail: Clip(v.Detail, 300)}
+		out = append(out, e)
+	}
+	if esc := res.Escalation; esc != nil && !esc.Resolution {
+		e := entry(incident.KindEscalation)
+		e.Escalation = &incident.Escalation{Reason: Clip(esc.Reason, 300), Paged: esc.Paged}
+		out = append(out, e)
+	}
+	rep := entry(incident.KindReport)
+	rep.Report = &incident.Report{}
+	for _, s := range res.Sinks {
+		rep.Report.Sinks = append(rep.Report.Sinks, incident.Sink{Name: s.Name, Delivered: s.OK, Error: Clip(s.Error, 200)})
+	}
+	return append(out, rep)
+}
+
+func verificationStatus(s string) string {
+	switch s {
+	case report.Verified:
+		return incident.VerificationPassed
+	case report.VerifyFailed:
+		return incident.VerificationFailed
+	}
+	return incident.VerificationUnknown
+}
+
+// record appends the invocation's timeline to its incident.
+func (inv *invocation[E]) record(ctx context.Context, res report.Result) {
+	if !inv.inIncident {
+		return
+	}
+	if err := inv.r.Incidents.Append(context.WithoutCancel(ctx), inv.inc.ID, inv.timeline(res, inv.r.now())...); err != nil {
+		inv.log.ErrorContext(ctx, "could not record the timeline of the incident", "incident", inv.inc.ID, "error", err.Error())
+	}
+}
+
+// incidentPage pages once per incident: the first escalation triggers the incident's page,
+// later ones (other alarms, follow-ups) say on-call was paged already.
+func (inv *invocation[E]) incidentPage(ctx context.Context, rep report.Report, esc report.Escalation) report.Escalation {
+	r := inv.r
+	esc.DedupKey = IncidentDedupKey(r.Config.Environment, inv.inc.ID)
+	first, err := r.Incidents.TriggerPage(ctx, inv.inc.ID, esc.DedupKey, r.now())
+	switch {
+	case err != nil:
+		// Cannot tell whether someone paged already: page (PagerDuty merges by dedup key).
+		inv.log.ErrorContext(ctx, "could not record the page on the incident; paging anyway", "error", err.Error())
+	case !first:
+		esc.Reason += " (on-call was already paged for incident " + inv.inc.ID + ")"
+		return esc
+	}
+	return r.page(ctx, inv.log, rep, esc)
+}
+
+// closeIfRecovered closes the incident an OK alarm belongs to once every member alarm reads
+// OK (DescribeAlarms), resolves its page and reports the close. It returns the closing
+// report's Result, or false when the incident stays open (or this invocation did not close it).
+func (r *Runner) closeIfRecovered(ctx context.Context, alarmName string) (report.Result, bool) {
+	if r.Incidents == nil || r.AlarmStates == nil {
+		return report.Result{}, false
+	}
+	log := r.logger().With("alarm", alarmName)
+	env, now := r.Config.Environment, r.now()
+	cur, ok, err := r.Incidents.Current(ctx, env)
+	if err != nil || !ok || cur.Status != incident.StatusOpen {
+		return report.Result{}, false
+	}
+	if _, member := cur.Member(alarmName); !member {
+		return report.Result{}, false
+	}
+	states, err := r.AlarmStates.States(ctx, cur.MemberAlarms())
+	if err != nil {
+		log.ErrorContext(ctx, "could not read the incident's alarm states; it stays open", "incident", cur.ID, "error", err.Error())
+		return report.Result{}, false
+	}
+	shouldClose, reason := incident.ShouldClose(cur, states, now, r.incidentMaxAge())
+	if !shouldClose {
+		return report.Result{}, false
+	}
+	closed, inc, err := r.Incidents.Close(ctx, cur.ID, reason, now)
+	if err != nil || !closed {
+		return report.Result{}, false
+	}
+	res := r.base(alarmStub(alarmName))
+	res.Incident = inc.ID
+	res.Finding = report.Finding{Code: "incident-closed", Summary: closingSummary(inc), Evidence: timelineLines(inc)}
+	sum := incident.Summarize(inc)
+	for _, e := range sum.LeftForPerson {
+		res.Recommendations = append(res.Recommendations, "Left for a person: "+entryLine(e))
+	}
+	if r.Pager != nil && inc.Page.Triggered {
+		esc := r.resolve(ctx, IncidentDedupKey(env, inc.ID), "incident closed: "+string(reason))
+		if esc.Resolved {
+			_, _ = r.Incidents.ResolvePage(ctx, inc.ID, now)
+		}
+		res.Escalation = &esc
+	}
+	res = r.finish(ctx, log, res, report.SeverityInfo, report.Presentation{Headline: "RESOLVED " + closingSummary(inc)})
+	close := incident.Entry{At: now.UTC(), Kind: incident.KindClose, Function: r.Function, Alarm: alarmName, Close: &incident.CloseNote{Reason: reason}}
+	for _, name := range inc.MemberAlarms() {
+		close.Close.States = append(close.Close.States, states[name])
+	}
+	_ = r.Incidents.Append(context.WithoutCancel(ctx), inc.ID, close)
+	return res, true
+}
+
+func alarmStub(name string) alarm.Alarm { return alarm.Alarm{Name: name} }
+
+func closingSummary(inc incident.Incident) string {
+	s := fmt.Sprintf("incident %s closed (%s): %d alarm(s)", inc.ID, inc.CloseReason, len(inc.Members))
+	if d, ok := incident.TimeToRecover(inc); ok {
+		s += ", recovered in " + d.Round(time.Second).String()
+	}
+	sum := incident.Summarize(inc)
+	return s + fmt.Sprintf(", %d action(s) done, %d verified, %d left for a person", len(sum.Done), len(sum.Verified), len(sum.LeftForPerson))
+}
+
+// timelineLines are the closing report's evidence: the timeline, oldest first.
+func timelineLines(inc incident.Incident) []string {
+	out := make([]string, 0, len(inc.Timeline))
+	for _, e := range inc.Timeline {
+		out = append(out, entryLine(e))
+	}
+	return out
+}
+
+func entryLine(e incident.Entry) string {
+	head := e.At.UTC().Format("15:04:05") + " " + e.Function
+	switch {
+	case e.Observation != nil:
+		return fmt.Sprintf("%s %s is %s: %s", head, e.Alarm, e.Observation.State, e.Observation.Finding)
+	case e.Action != nil:
+		return fmt.Sprintf("%s %s %s: %s %s", head, e.Action.Kind, e.Action.Target, e.Action.Outcome, e.Action.Detail)
+	case e.Verification != nil:
+		return fmt.Sprintf("%s verification %s: %s", head, e.Verification.Status, e.Verification.Detail)
+	case e.Escalation != nil:
+		return fmt.Sprintf("%s escalation (paged %v): %s", head, e.Escalation.Paged, e.Escalation.Reason)
+	case e.Report != nil:
+		var sinks []string
+		for _, s := range e.Report.Sinks {
+			sinks = append(sinks, fmt.Sprintf("%s %v", s.Name, s.Delivered))
+		}
+		return fmt.Sprintf("%s report to %s", head, strings.Join(sinks, ", "))
+	case e.Close != nil:
+		return fmt.Sprintf("%s closed: %s", head, e.Close.Reason)
+	}
+	return head + " " + string(e.Kind)
+}
