@@ -19,6 +19,7 @@ const (
 // tests, `make invoke` and anyone's checks: change them only together with docs/design.md ("Result and report").
 type Result struct {
 	Function        string        `json:"function"`
+	Incident        string        `json:"incident,omitempty"` // the incident's id ("INC-…"), once one is open
 	Environment     string        `json:"environment"`
 	Mode            string        `json:"mode,omitempty"`
 	Alarm           AlarmRef      `json:"alarm"`
