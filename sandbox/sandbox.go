@@ -292,6 +292,12 @@ func (s *Sandbox) WebhooksSecretName() string {
 	return "arrakis-" + s.opts.Env + "/gp-remediation/webhooks"
 }
 
+// SlackBotSecretName is the secret holding {"bot_token": …} for the Slack Web API stand-in
+// (GPR_SLACK_BOT_SECRET; Env leaves it unset, so functions use the webhook unless told).
+func (s *Sandbox) SlackBotSecretName() string {
+	return "arrakis-" + s.opts.Env + "/gp-remediation/slack-bot"
+}
+
 // PagerDutySecretName is the secret holding {"routing_key": …}.
 func (s *Sandbox) PagerDutySecretName() string {
 	return "arrakis-" + s.opts.Env + "/gp-remediation/pagerduty"
