@@ -18,7 +18,7 @@ import (
 //	GET    /_sandbox/scenarios                                  [{"name","description"}]
 //	GET    /_sandbox/state                                      services, deployments, task definitions, tasks
 //	GET    /_sandbox/published                                  SNS publications
-//	GET    /_sandbox/requests?kind=slack|discord|pagerduty|discord-api
+//	GET    /_sandbox/requests?kind=slack|slack-api|discord|pagerduty|discord-api
 //	GET    /_sandbox/calls                                      every AWS call (service, op, time, status)
 //	DELETE /_sandbox/records                                    forget calls, publications and requests
 //	GET    /_sandbox/faults                                     injected faults and how often they applied
@@ -39,6 +39,8 @@ func (s *Sandbox) serveSandbox(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case strings.HasPrefix(path, "/hooks/slack/"):
 		s.serveStandIn(w, r, KindSlack, strings.TrimPrefix(path, "/hooks/slack/"), s.slackHook)
+	case strings.HasPrefix(path, "/slack/api/"):
+		s.serveStandIn(w, r, KindSlackAPI, "", s.slackWebAPI)
 	case strings.HasPrefix(path, "/hooks/discord/"):
 		s.serveStandIn(w, r, KindDiscord, strings.TrimPrefix(path, "/hooks/discord/"), s.discordHook)
 	case path == "/pagerduty/v2/enqueue":
@@ -126,8 +128,8 @@ func (s *Sandbox) serveAdmin(w http.ResponseWriter, r *http.Request, path string
 		writeJSON(w, http.StatusOK, nonNil(s.Published()))
 	case "GET /requests":
 		kind := r.URL.Query().Get("kind")
-		if kind != "" && !slices.Contains([]string{KindSlack, KindDiscord, KindPagerDuty, KindDiscordAPI}, kind) {
-			adminError(w, http.StatusBadRequest, "unknown kind %q: want slack, discord, pagerduty or discord-api", kind)
+		if kind != "" && !slices.Contains([]string{KindSlack, KindSlackAPI, KindDiscord, KindPagerDuty, KindDiscordAPI}, kind) {
+			adminError(w, http.StatusBadRequest, "unknown kind %q: want slack, slack-api, discord, pagerduty or discord-api", kind)
 			return
 		}
 		writeJSON(w, http.StatusOK, nonNil(s.Requests(kind)))
@@ -197,8 +199,8 @@ func (s *Sandbox) serveAdmin(w http.ResponseWriter, r *http.Request, path string
 			adminError(w, http.StatusBadRequest, "%v", err)
 			return
 		}
-		if !slices.Contains([]string{KindSlack, KindDiscord, KindPagerDuty, KindDiscordAPI}, in.Kind) {
-			adminError(w, http.StatusBadRequest, "unknown kind %q: want slack, discord, pagerduty or discord-api", in.Kind)
+		if !slices.Contains([]string{KindSlack, KindSlackAPI, KindDiscord, KindPagerDuty, KindDiscordAPI}, in.Kind) {
+			adminError(w, http.StatusBadRequest, "unknown kind %q: want slack, slack-api, discord, pagerduty or discord-api", in.Kind)
 			return
 		}
 		s.FailHooks(in.Kind, in.Fail)

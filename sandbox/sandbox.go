@@ -167,6 +167,8 @@ type Sandbox struct {
 	params     map[string]*parameter  // by name
 	topics     map[string]bool        // topic ARNs
 	discord    discordState           // the Discord API stand-in
+	slackAPI   slackState             // the Slack Web API stand-in
+	discordMsg map[string]string      // Discord webhook message id -> webhook id/token
 	hookFail   map[string]bool        // kind -> answer 500
 	published  []Publication
 	requests   []Request
@@ -182,11 +184,13 @@ type Sandbox struct {
 func New(opts Options) *Sandbox {
 	opts = opts.withDefaults()
 	s := &Sandbox{
-		opts:     opts,
-		names:    config.Defaults(opts.Env),
-		log:      opts.Logger,
-		hookFail: map[string]bool{},
-		closing:  make(chan struct{}),
+		opts:       opts,
+		names:      config.Defaults(opts.Env),
+		log:        opts.Logger,
+		hookFail:   map[string]bool{},
+		closing:    make(chan struct{}),
+		slackAPI:   slackState{token: SlackBotToken, channels: map[string]bool{SlackChannel: true}, messages: map[string]slackMessage{}},
+		discordMsg: map[string]string{},
 	}
 	if err := s.LoadScenario("healthy"); err != nil {
 		// The healthy scenario is built in; failing to load it is a programming error.
@@ -286,6 +290,12 @@ func (s *Sandbox) ReportTopicARN() string {
 // WebhooksSecretName is the secret holding the Slack and Discord webhook URLs.
 func (s *Sandbox) WebhooksSecretName() string {
 	return "arrakis-" + s.opts.Env + "/gp-remediation/webhooks"
+}
+
+// SlackBotSecretName is the secret holding {"bot_token": …} for the Slack Web API stand-in
+// (GPR_SLACK_BOT_SECRET; Env leaves it unset, so functions use the webhook unless told).
+func (s *Sandbox) SlackBotSecretName() string {
+	return "arrakis-" + s.opts.Env + "/gp-remediation/slack-bot"
 }
 
 // PagerDutySecretName is the secret holding {"routing_key": …}.

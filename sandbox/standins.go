@@ -17,6 +17,7 @@ import (
 // Request kinds (Request.Kind, the kind parameter of Requests, and fault ops).
 const (
 	KindSlack      = "slack"
+	KindSlackAPI   = "slack-api" // the Web API a bot token calls: chat.postMessage, chat.update
 	KindDiscord    = "discord"
 	KindPagerDuty  = "pagerduty"
 	KindDiscordAPI = "discord-api"
@@ -251,6 +252,101 @@ func (s *Sandbox) slackHook(r *http.Request, body []byte) standInAnswer {
 	return textAnswer(http.StatusOK, "ok")
 }
 
+// --- Slack Web API ---------------------------------------------------------------------
+
+// The bot token and channel the Slack Web API stand-in accepts unless SetSlackBot says
+// otherwise.
+const (
+	SlackBotToken = "xoxb-0000000000-0000000000000-sandboxbottoken0000000"
+	SlackChannel  = "C0SANDBOX01"
+)
+
+type slackState struct {
+	token    string
+	channels map[string]bool
+	messages map[string]slackMessage // channel + "/" + ts
+	seq      int
+}
+
+type slackMessage struct {
+	ThreadTS string
+	Text     string
+}
+
+// SetSlackBot sets the bot token and the one channel the Slack Web API stand-in accepts,
+// and forgets the messages posted so far.
+func (s *Sandbox) SetSlackBot(token, channel string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.slackAPI = slackState{token: token, channels: map[string]bool{channel: true}, messages: map[string]slackMessage{}}
+}
+
+// slackWebAPI answers chat.postMessage and chat.update as Slack does: HTTP 200 with
+// {"ok": false, "error": …} for every API error, a message ts "seconds.micros" unique in
+// the channel, thread_ts naming an existing parent.
+func (s *Sandbox) slackWebAPI(r *http.Request, body []byte) standInAnswer {
+	method := strings.TrimPrefix(r.URL.Path, "/_sandbox/slack/api/")
+	fail := func(code string) standInAnswer {
+		return jsonAnswer(http.StatusOK, map[string]any{"ok": false, "error": code})
+	}
+	if method != "chat.postMessage" && method != "chat.update" {
+		return jsonAnswer(http.StatusNotFound, map[string]any{"ok": false, "error": "unknown_method"})
+	}
+	if r.Method != http.MethodPost {
+		return fail("invalid_request")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	auth := r.Header.Get("Authorization")
+	switch {
+	case auth == "":
+		return fail("not_authed")
+	case auth != "Bearer "+s.slackAPI.token || s.slackAPI.token == "":
+		return fail("invalid_auth")
+	}
+	var msg struct {
+		Channel  string           `json:"channel"`
+		Text     string           `json:"text"`
+		Blocks   []map[string]any `json:"blocks"`
+		ThreadTS string           `json:"thread_ts"`
+		TS       string           `json:"ts"`
+	}
+	if err := json.Unmarshal(body, &msg); err != nil {
+		return fail("invalid_json")
+	}
+	if !s.slackAPI.channels[msg.Channel] {
+		return fail("channel_not_found")
+	}
+	if msg.Text == "" && len(msg.Blocks) == 0 {
+		return fail("no_text")
+	}
+	if len(msg.Blocks) > 50 {
+		return fail("invalid_blocks")
+	}
+	if method == "chat.update" {
+		old, ok := s.slackAPI.messages[msg.Channel+"/"+msg.TS]
+		if !ok {
+			return fail("message_not_found")
+		}
+		old.Text = msg.Text
+		s.slackAPI.messages[msg.Channel+"/"+msg.TS] = old
+		return jsonAnswer(http.StatusOK, map[string]any{"ok": true, "channel": msg.Channel, "ts": msg.TS, "text": msg.Text})
+	}
+	if msg.ThreadTS != "" {
+		if _, ok := s.slackAPI.messages[msg.Channel+"/"+msg.ThreadTS]; !ok {
+			return fail("thread_not_found")
+		}
+	}
+	s.slackAPI.seq++
+	ts := fmt.Sprintf("%d.%06d", s.now().Unix(), s.slackAPI.seq)
+	s.slackAPI.messages[msg.Channel+"/"+ts] = slackMessage{ThreadTS: msg.ThreadTS, Text: msg.Text}
+	out := map[string]any{"type": "message", "text": msg.Text, "ts": ts}
+	if msg.ThreadTS != "" {
+		out["thread_ts"] = msg.ThreadTS
+	}
+	return jsonAnswer(http.StatusOK, map[string]any{"ok": true, "channel": msg.Channel, "ts": ts, "message": out})
+}
+
 // --- Discord webhook --------------------------------------------------------------------
 
 func discordFormError(field, msg string) standInAnswer {
@@ -261,7 +357,18 @@ func discordFormError(field, msg string) standInAnswer {
 }
 
 func (s *Sandbox) discordHook(r *http.Request, body []byte) standInAnswer {
-	if r.Method != http.MethodPost {
+	// Execute is POST /webhooks/{id}/{token}; Edit Webhook Message is
+	// PATCH /webhooks/{id}/{token}/messages/{message_id}, for messages this webhook sent.
+	hook, msgID, isEdit := strings.Cut(strings.TrimPrefix(r.URL.Path, "/_sandbox/hooks/discord/"), "/messages/")
+	switch {
+	case isEdit && r.Method == http.MethodPatch:
+		s.mu.Lock()
+		owner, ok := s.discordMsg[msgID]
+		s.mu.Unlock()
+		if !ok || owner != hook {
+			return jsonAnswer(http.StatusNotFound, map[string]any{"message": "Unknown Message", "code": 10008})
+		}
+	case isEdit || r.Method != http.MethodPost:
 		return jsonAnswer(http.StatusMethodNotAllowed, map[string]any{"message": "405: Method Not Allowed", "code": 0})
 	}
 	type field struct {
@@ -330,9 +437,14 @@ func (s *Sandbox) discordHook(r *http.Request, body []byte) standInAnswer {
 	if total > 6000 {
 		return discordFormError("embeds", "Embed size exceeds maximum size of 6000")
 	}
+	if isEdit {
+		// An edit answers with the edited message, whatever wait says.
+		return jsonAnswer(http.StatusOK, map[string]any{"id": msgID, "type": 0, "content": msg.Content, "embeds": msg.Embeds})
+	}
 	if r.URL.Query().Get("wait") == "true" {
 		s.mu.Lock()
 		id := strconv.FormatUint(fnv64(s.uuid())%1e18+1e18, 10)
+		s.discordMsg[id] = hook
 		s.mu.Unlock()
 		return jsonAnswer(http.StatusOK, map[string]any{"id": id, "type": 0, "content": msg.Content, "embeds": msg.Embeds})
 	}
@@ -437,3 +549,6 @@ func (s *Sandbox) discordAPI(r *http.Request, _ []byte) standInAnswer {
 		},
 	})
 }
+
+// SlackAPIURL is the base of the Slack Web API stand-in: POST {SlackAPIURL}/chat.postMessage.
+func (s *Sandbox) SlackAPIURL() string { return s.URL() + "/_sandbox/slack/api" }

@@ -325,3 +325,72 @@ func TestAdminAPI(t *testing.T) {
 		t.Error("unknown admin route")
 	}
 }
+
+func TestSlackWebAPI(t *testing.T) {
+	c := start(t, "healthy")
+	api := c.sandbox.SlackAPIURL()
+	bearer := []string{"Authorization", "Bearer " + sandbox.SlackBotToken}
+	var opened struct {
+		OK      bool   `json:"ok"`
+		Channel string `json:"channel"`
+		TS      string `json:"ts"`
+		Error   string `json:"error"`
+	}
+	status, body, _ := post(t, api+"/chat.postMessage", `{"channel":"`+sandbox.SlackChannel+`","text":"opened"}`, bearer...)
+	if err := json.Unmarshal([]byte(body), &opened); err != nil || status != 200 || !opened.OK || opened.Channel != sandbox.SlackChannel || opened.TS == "" {
+		t.Fatalf("postMessage: %d %s", status, body)
+	}
+	ch := `"channel":"` + sandbox.SlackChannel + `"`
+	tests := []struct {
+		name, method, body string
+		header             []string
+		want               string
+	}{
+		{"reply in the thread", "chat.postMessage", `{` + ch + `,"thread_ts":"` + opened.TS + `","text":"follow-up"}`, bearer, `"thread_ts":"` + opened.TS + `"`},
+		{"update the parent", "chat.update", `{` + ch + `,"ts":"` + opened.TS + `","text":"latest"}`, bearer, `"ok":true,"text":"latest","ts":"` + opened.TS + `"`},
+		{"no token", "chat.postMessage", `{` + ch + `,"text":"x"}`, nil, `{"error":"not_authed","ok":false}`},
+		{"wrong token", "chat.postMessage", `{` + ch + `,"text":"x"}`, []string{"Authorization", "Bearer xoxb-wrong"}, `{"error":"invalid_auth","ok":false}`},
+		{"unknown channel", "chat.postMessage", `{"channel":"C0NOPE","text":"x"}`, bearer, `{"error":"channel_not_found","ok":false}`},
+		{"unknown thread", "chat.postMessage", `{` + ch + `,"thread_ts":"1.000009","text":"x"}`, bearer, `{"error":"thread_not_found","ok":false}`},
+		{"update of an unknown message", "chat.update", `{` + ch + `,"ts":"1.000009","text":"x"}`, bearer, `{"error":"message_not_found","ok":false}`},
+		{"no text", "chat.postMessage", `{` + ch + `}`, bearer, `{"error":"no_text","ok":false}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			status, body, _ := post(t, api+"/"+tc.method, tc.body, tc.header...)
+			if status != 200 || !strings.Contains(body, tc.want) {
+				t.Errorf("%d %s, want %s", status, body, tc.want)
+			}
+		})
+	}
+	reqs := c.sandbox.Requests(sandbox.KindSlackAPI)
+	if len(reqs) != len(tests)+1 || reqs[1].Path != "/_sandbox/slack/api/chat.postMessage" || !strings.Contains(reqs[1].Body, opened.TS) {
+		t.Errorf("recorded %+v", reqs)
+	}
+}
+
+func TestDiscordWebhookEdit(t *testing.T) {
+	c := start(t, "healthy")
+	hooks, _ := secretJSON(t, c, c.sandbox.WebhooksSecretName())
+	discord := hooks["discord_webhook_url"].(string)
+	status, body, _ := post(t, discord+"?wait=true", `{"content":"opened"}`)
+	var msg struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal([]byte(body), &msg); err != nil || status != 200 || msg.ID == "" {
+		t.Fatalf("execute: %d %s", status, body)
+	}
+	if status, body, _ := do(t, http.MethodPatch, discord+"/messages/"+msg.ID, `{"content":"latest"}`); status != 200 || !strings.Contains(body, `"id":"`+msg.ID+`"`) || !strings.Contains(body, `"content":"latest"`) {
+		t.Errorf("edit: %d %s", status, body)
+	}
+	if status, body, _ := do(t, http.MethodPatch, discord+"/messages/1000000000000000001", `{"content":"x"}`); status != 404 || !strings.Contains(body, `"code":10008`) {
+		t.Errorf("edit of an unknown message: %d %s", status, body)
+	}
+	if status, _, _ := post(t, discord+"/messages/"+msg.ID, `{"content":"x"}`); status != 405 {
+		t.Errorf("POST to a message answered %d", status)
+	}
+	reqs := c.sandbox.Requests(sandbox.KindDiscord)
+	if len(reqs) != 4 || reqs[1].Method != http.MethodPatch || !strings.HasSuffix(reqs[1].Path, "/messages/"+msg.ID) {
+		t.Errorf("recorded %+v", reqs)
+	}
+}

@@ -183,18 +183,35 @@ func requestID(ctx context.Context) string {
 	return ""
 }
 
-// deliver sends the report to the SNS topic and to the webhooks named in the webhooks
-// secret. The secret is read per invocation (cached a few minutes) so a rotated webhook
-// takes effect without a deployment.
+// deliver sends the report to the SNS topic and to the chat destinations.
 func (a *App) deliver(ctx context.Context, r report.Report) []report.Sink {
+	dests, failed := a.destinations(ctx)
+	return append(deliver.Deliver(ctx, r, dests), failed...)
+}
+
+// destinations are the SNS topic, Slack and Discord. Slack is the bot (Web API, can thread
+// a conversation) when a bot secret and channel are configured, else the incoming webhook
+// named in the webhooks secret, exactly as before. Secrets are read per invocation (cached
+// a few minutes) so a rotated webhook or token takes effect without a deployment; one that
+// cannot be read is a failed status, never a failed delivery.
+func (a *App) destinations(ctx context.Context) ([]deliver.Destination, []report.Sink) {
 	dests := []deliver.Destination{deliver.NewSNSSink(a.SNS, a.Config.ReportTopicARN)}
 	var failed []report.Sink
+	bot := a.Config.SlackBotSecret != "" && a.Config.SlackChannel != ""
+	if bot {
+		token, err := a.Secrets.Field(ctx, a.Config.SlackBotSecret, "bot_token")
+		if err != nil {
+			failed = append(failed, report.Sink{Name: "slack", OK: false, Error: err.Error()})
+		} else {
+			dests = append(dests, deliver.NewSlackBot(token, a.Config.SlackChannel, a.Config.SlackAPIURL, a.HTTP))
+		}
+	}
 	if name := a.Config.WebhooksSecret; name != "" {
 		f, err := a.Secrets.Fields(ctx, name)
 		if err != nil {
 			failed = append(failed, report.Sink{Name: "webhooks", OK: false, Error: err.Error()})
 		} else {
-			if u := f["slack_webhook_url"]; u != "" {
+			if u := f["slack_webhook_url"]; u != "" && !bot {
 				dests = append(dests, deliver.NewSlackSink(u, a.HTTP))
 			}
 			if u := f["discord_webhook_url"]; u != "" {
@@ -202,12 +219,12 @@ func (a *App) deliver(ctx context.Context, r report.Report) []report.Sink {
 			}
 		}
 	}
-	return append(deliver.Deliver(ctx, r, dests), failed...)
+	return dests, failed
 }
 
 // warm reads the sinks' secrets into the cache while the diagnosis runs.
 func (a *App) warm(ctx context.Context) {
-	for _, name := range []string{a.Config.WebhooksSecret, a.Config.PagerDutySecret} {
+	for _, name := range []string{a.Config.WebhooksSecret, a.Config.PagerDutySecret, a.Config.SlackBotSecret} {
 		if name != "" {
 			_, _ = a.Secrets.Fields(ctx, name) // errors show when the report is sent
 		}

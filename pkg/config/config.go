@@ -39,6 +39,9 @@ const (
 	EnvWebhooksSecret   = "GPR_WEBHOOKS_SECRET"  // optional: slack_webhook_url, discord_webhook_url
 	EnvPagerDutySecret  = "GPR_PAGERDUTY_SECRET" // optional: routing_key
 	EnvPagerDutyURL     = "GPR_PAGERDUTY_URL"
+	EnvSlackBotSecret   = "GPR_SLACK_BOT_SECRET" // optional: bot_token; with GPR_SLACK_CHANNEL, Slack reports thread
+	EnvSlackChannel     = "GPR_SLACK_CHANNEL"    // the channel id the bot posts to
+	EnvSlackAPIURL      = "GPR_SLACK_API_URL"
 	EnvIngestorConnName = "GPR_INGESTOR_CONNECTION" // client-provided RabbitMQ connection name prefix
 	EnvWorkerConnName   = "GPR_WORKER_CONNECTION"
 
@@ -105,6 +108,9 @@ type Config struct {
 	WebhooksSecret   string
 	PagerDutySecret  string
 	PagerDutyURL     string
+	SlackBotSecret   string
+	SlackChannel     string
+	SlackAPIURL      string
 	IngestorConnName string
 	WorkerConnName   string
 
@@ -170,6 +176,9 @@ func Load(getenv func(string) string) (Config, error) {
 		WebhooksSecret:   r.str(EnvWebhooksSecret, ""),
 		PagerDutySecret:  r.str(EnvPagerDutySecret, ""),
 		PagerDutyURL:     r.url(EnvPagerDutyURL, "https://events.pagerduty.com/v2/enqueue"),
+		SlackBotSecret:   r.str(EnvSlackBotSecret, ""),
+		SlackChannel:     r.str(EnvSlackChannel, ""),
+		SlackAPIURL:      r.url(EnvSlackAPIURL, "https://slack.com/api"),
 		IngestorConnName: r.str(EnvIngestorConnName, "ingestor"),
 		WorkerConnName:   r.str(EnvWorkerConnName, "gp-worker"),
 

@@ -47,6 +47,12 @@ func Deliver(ctx context.Context, r report.Report, dests []Destination) []report
 // carry no secret: every error is scrubbed of URLs and of the secrets the destination
 // declares (secretHolder).
 func DeliverTimeout(ctx context.Context, r report.Report, dests []Destination, timeout time.Duration) []report.Sink {
+	return run(ctx, dests, timeout, func(ctx context.Context, _ int, d Destination) error { return d.Send(ctx, r) })
+}
+
+// run calls send for every destination at once, each with its own timeout, and returns one
+// status per destination in the order given, leaving out those with nothing to send.
+func run(ctx context.Context, dests []Destination, timeout time.Duration, send func(ctx context.Context, i int, d Destination) error) []report.Sink {
 	if timeout <= 0 {
 		timeout = DefaultSendTimeout
 	}
@@ -58,7 +64,7 @@ func DeliverTimeout(ctx context.Context, r report.Report, dests []Destination, t
 		go func() {
 			defer wg.Done()
 			name := safeName(d)
-			err := sendOne(ctx, d, r, timeout)
+			err := sendOne(ctx, d, timeout, func(ctx context.Context) error { return send(ctx, i, d) })
 			switch {
 			case errors.Is(err, ErrNothingToSend):
 				skip[i] = true
@@ -81,7 +87,7 @@ func DeliverTimeout(ctx context.Context, r report.Report, dests []Destination, t
 
 // sendOne runs one Send with its own deadline, turning a panic into an error and not
 // waiting past the deadline for a destination that ignores its context.
-func sendOne(ctx context.Context, d Destination, r report.Report, timeout time.Duration) error {
+func sendOne(ctx context.Context, d Destination, timeout time.Duration, send func(context.Context) error) error {
 	if d == nil {
 		return errors.New("no destination")
 	}
@@ -99,7 +105,7 @@ func sendOne(ctx context.Context, d Destination, r report.Report, timeout time.D
 				done <- fmt.Errorf("panic: %v", p)
 			}
 		}()
-		done <- d.Send(ctx, r)
+		done <- send(ctx)
 	}()
 	select {
 	case err := <-done:

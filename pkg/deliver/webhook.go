@@ -72,76 +72,97 @@ var (
 	_ Destination = (*DiscordSink)(nil)
 )
 
-// webhook POSTs JSON to a URL that may itself be a secret. Its errors name what was posted
-// to ("slack webhook") and the status code, never the URL or the response body, and are
+// webhook sends JSON to a URL that may itself be a secret. Its errors name what was sent to
+// ("slack webhook") and the status code, never the URL or the response body, and are
 // scrubbed of its secrets even when a caller uses them without Deliver.
 type webhook struct {
 	what    string
 	url     string
 	client  *http.Client
-	secrets []string // the URL for Slack and Discord, the routing key for PagerDuty
+	secrets []string // the URL for Slack and Discord, the routing key for PagerDuty, the bot token
+	auth    string   // the Authorization header, if any (a bot token: in secrets too)
 }
 
 func (w webhook) errorf(format string, args ...any) error {
 	return errors.New(scrub(fmt.Sprintf(format, args...), w.secrets))
 }
 
-// post sends body; a 429 is retried once after its Retry-After when that wait ends
-// before the context's deadline.
+// post POSTs body to the webhook's URL.
 func (w webhook) post(ctx context.Context, body []byte) error {
-	if w.url == "" {
-		return w.errorf("POST %s: no URL configured", w.what)
+	_, err := w.send(ctx, http.MethodPost, w.url, body)
+	return err
+}
+
+// send makes the request and returns the response body (up to 64 KiB) of a 2xx answer; a
+// 429 is retried once after its Retry-After when that wait ends before the context's
+// deadline.
+func (w webhook) send(ctx context.Context, method, url string, body []byte) ([]byte, error) {
+	if url == "" {
+		return nil, w.errorf("%s %s: no URL configured", method, w.what)
 	}
-	status, wait, err := w.do(ctx, body)
+	status, wait, resp, err := w.do(ctx, method, url, body)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if status == http.StatusTooManyRequests {
 		if !fitsBefore(ctx, wait) {
-			return w.errorf("POST %s: status 429, retry after %s is past the deadline", w.what, wait)
+			return nil, w.errorf("%s %s: status 429, retry after %s is past the deadline", method, w.what, wait)
 		}
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return w.errorf("POST %s: status 429, then %s while waiting to retry", w.what, ctxReason(ctx))
+			return nil, w.errorf("%s %s: status 429, then %s while waiting to retry", method, w.what, ctxReason(ctx))
 		case <-t.C:
 		}
-		if status, _, err = w.do(ctx, body); err != nil {
-			return err
+		if status, _, resp, err = w.do(ctx, method, url, body); err != nil {
+			return nil, err
 		}
 	}
 	if status < 200 || status > 299 {
-		return w.errorf("POST %s: status %d", w.what, status)
+		return nil, statusError{err: w.errorf("%s %s: status %d", method, w.what, status), status: status}
 	}
-	return nil
+	return resp, nil
 }
 
-// do makes one request and returns the status and, for a 429, how long to wait.
-func (w webhook) do(ctx context.Context, body []byte) (int, time.Duration, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.url, bytes.NewReader(body))
+// statusError is a non-2xx answer; status lets a caller tell "gone" (404) from a failure.
+type statusError struct {
+	err    error
+	status int
+}
+
+func (e statusError) Error() string { return e.err.Error() }
+
+// do makes one request and returns the status, for a 429 how long to wait, and the body.
+func (w webhook) do(ctx context.Context, method, url string, body []byte) (int, time.Duration, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
 	if err != nil {
 		// url.Parse errors quote the URL: say only that it is malformed.
-		return 0, 0, w.errorf("POST %s: malformed URL", w.what)
+		return 0, 0, nil, w.errorf("%s %s: malformed URL", method, w.what)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "gp-remediation")
+	if w.auth != "" {
+		req.Header.Set("Authorization", w.auth)
+	}
 	client := w.client
 	if client == nil {
 		client = &http.Client{}
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return 0, 0, w.errorf("POST %s: %s", w.what, transportReason(ctx, err))
+		return 0, 0, nil, w.errorf("%s %s: %s", method, w.what, transportReason(ctx, err))
 	}
 	defer resp.Body.Close()
-	// Drain a little so the connection can be reused; the body itself is never reported.
+	// Read a little: enough for the ids an API answers with, and to let the connection be
+	// reused. The body never goes into an error.
+	got, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	var wait time.Duration
 	if resp.StatusCode == http.StatusTooManyRequests {
 		wait = retryAfter(resp.Header.Get("Retry-After"), time.Now())
 	}
-	return resp.StatusCode, wait, nil
+	return resp.StatusCode, wait, got, nil
 }
 
 // transportReason describes a failed request without the URL that *url.Error carries.

@@ -207,3 +207,16 @@ func TestHeadlineFirst(t *testing.T) {
 		}
 	})
 }
+
+func TestSubjectCarriesIncident(t *testing.T) {
+	r := fixturePaged()
+	r.Result.Incident = "INC-20261127-0007"
+	r.Result.Environment = strings.Repeat("very-long-environment-", 10)
+	subject, _ := Text(r)
+	if !strings.HasPrefix(subject, "[INC-20261127-0007] [CRITICAL] ") || len(subject) > MaxSubjectChars || strings.ContainsAny(subject, "\r\n") {
+		t.Errorf("subject %q", subject)
+	}
+	if s, _ := Text(fixturePaged()); strings.HasPrefix(s, "[INC") {
+		t.Errorf("subject %q names an incident the report has not", s)
+	}
+}

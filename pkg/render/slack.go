@@ -28,6 +28,11 @@ const (
 )
 
 type slackMessage struct {
+	// Channel, ThreadTS and TS address a Web API call (chat.postMessage, chat.update); an
+	// incoming webhook posts to its own channel and never carries them.
+	Channel     string       `json:"channel,omitempty"`
+	ThreadTS    string       `json:"thread_ts,omitempty"`
+	TS          string       `json:"ts,omitempty"`
 	Text        string       `json:"text"`
 	Blocks      []slackBlock `json:"blocks"`
 	UnfurlLinks bool         `json:"unfurl_links"`
@@ -53,6 +58,16 @@ type slackText struct {
 func Slack(r report.Report) ([]byte, error) {
 	v := newView(r)
 	return marshal(fit(v, v.slack))
+}
+
+// SlackChat is the Slack rendering of r as a Web API body: for chat.postMessage to channel,
+// as a reply in the thread of threadTS when that is set; for chat.update of the message ts
+// when ts is set. The message is the same one Slack renders.
+func SlackChat(r report.Report, channel, threadTS, ts string) ([]byte, error) {
+	v := newView(r)
+	m := fit(v, v.slack)
+	m.Channel, m.ThreadTS, m.TS = channel, threadTS, ts
+	return marshal(m)
 }
 
 // slackEscaper applies the three escapes Slack's mrkdwn requires; the same escaping stops

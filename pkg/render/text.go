@@ -157,7 +157,9 @@ func verb(kind string, past bool) string {
 	return kind
 }
 
-// subject is the short form of a report: "[SEVERITY] env function: finding, outcome", in
+// subject is the short form of a report: "[SEVERITY] env function: finding, outcome", led
+// by "[INC-…] " when the report belongs to an incident (so a mail client threads an
+// incident's reports by their subject and the id survives the cut), in
 // printable ASCII (SNS rejects control characters; many mail clients mangle the rest) and
 // shorter than MaxSubjectChars + 1.
 func (v *view) subject() string {
@@ -173,6 +175,9 @@ func (v *view) subject() string {
 	}
 	what = append(what, v.outcomes()...)
 	s := "[" + string(v.sev) + "] " + who
+	if v.incident != "" {
+		s = "[" + v.incident + "] " + s
+	}
 	if len(what) > 0 {
 		s += ": " + strings.Join(what, ", ")
 	}

@@ -21,6 +21,7 @@ type view struct {
 	code     string
 	summary  string
 	inputErr string
+	incident string // the incident id, "" before incidents are wired
 
 	evidence    []string
 	actions     []report.Action
@@ -56,6 +57,7 @@ func newView(r report.Report) *view {
 		code:     oneLine(res.Finding.Code),
 		summary:  oneLine(res.Finding.Summary),
 		inputErr: oneLine(res.Error),
+		incident: oneLine(res.Incident),
 		series:   r.Series,
 	}
 	if v.headline == "" {
