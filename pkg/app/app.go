@@ -26,6 +26,7 @@ import (
 	"github.com/arrakis/gp-remediation/pkg/config"
 	"github.com/arrakis/gp-remediation/pkg/deliver"
 	"github.com/arrakis/gp-remediation/pkg/guard"
+	"github.com/arrakis/gp-remediation/pkg/incident"
 	"github.com/arrakis/gp-remediation/pkg/ledger"
 	"github.com/arrakis/gp-remediation/pkg/playbook"
 	"github.com/arrakis/gp-remediation/pkg/report"
@@ -166,6 +167,7 @@ func (a *App) Runner() *playbook.Runner {
 			Budgets: Budgets(c), LockTTL: c.LockTTL,
 		},
 		Deliver:     a.deliver,
+		Converse:    a.converse,
 		Pager:       a.pager(),
 		Incidents:   a.Incidents,
 		AlarmStates: a.AlarmStates,
@@ -184,6 +186,13 @@ func requestID(ctx context.Context) string {
 }
 
 // deliver sends the report to the SNS topic and to the chat destinations.
+// converse sends a report of an incident into the incident's conversation.
+func (a *App) converse(ctx context.Context, r report.Report, conv incident.Conversation) ([]report.Sink, incident.Conversation) {
+	dests, failed := a.destinations(ctx)
+	sinks, next := deliver.Converse(ctx, r, deliver.Conversation(conv), dests)
+	return append(sinks, failed...), incident.Conversation(next)
+}
+
 func (a *App) deliver(ctx context.Context, r report.Report) []report.Sink {
 	dests, failed := a.destinations(ctx)
 	return append(deliver.Deliver(ctx, r, dests), failed...)

@@ -17,6 +17,7 @@ type Incidents interface {
 	OpenOrJoin(ctx context.Context, env, alarm, function string, at time.Time) (incident.Incident, incident.JoinResult, error)
 	Current(ctx context.Context, env string) (incident.Incident, bool, error)
 	Append(ctx context.Context, id string, entries ...incident.Entry) error
+	SetConversation(ctx context.Context, id string, conv incident.Conversation) (incident.Conversation, error)
 	TriggerPage(ctx context.Context, id, key string, at time.Time) (first bool, err error)
 	ResolvePage(ctx context.Context, id string, at time.Time) (first bool, err error)
 	Close(ctx context.Context, id string, reason incident.CloseReason, at time.Time) (closedByMe bool, inc incident.Incident, err error)
@@ -193,7 +194,7 @@ func (r *Runner) closeIfRecovered(ctx context.Context, alarmName string) (report
 		}
 		res.Escalation = &esc
 	}
-	res = r.finish(ctx, log, res, report.SeverityInfo, report.Presentation{Headline: "RESOLVED " + closingSummary(inc)})
+	res = r.finishIn(ctx, log, res, report.SeverityInfo, report.Presentation{Headline: "RESOLVED " + closingSummary(inc)}, &inc)
 	close := incident.Entry{At: now.UTC(), Kind: incident.KindClose, Function: r.Function, Alarm: alarmName, Close: &incident.CloseNote{Reason: reason}}
 	for _, name := range inc.MemberAlarms() {
 		close.Close.States = append(close.Close.States, states[name])

@@ -31,6 +31,10 @@ type Runner struct {
 	// Deliver sends a report to every configured sink and returns their statuses. It never
 	// fails the function.
 	Deliver func(ctx context.Context, r report.Report) []report.Sink
+	// Converse, when set, sends a report of an incident into the incident's conversation
+	// (a Slack thread, a Discord message and its edits) and returns the conversation as it
+	// then stands; reports outside an incident still go through Deliver.
+	Converse func(ctx context.Context, r report.Report, conv incident.Conversation) ([]report.Sink, incident.Conversation)
 	// Pager is nil when no PagerDuty routing key is configured.
 	Pager Pager
 	// Incidents keeps the environment's incident (nil: no incident record, each alarm alone);
@@ -73,7 +77,7 @@ func Handle[E any](ctx context.Context, r *Runner, pb Playbook[E], payload json.
 		return r.rejected(ctx, "event carried no alarm"), nil
 	}
 	first := results[0]
-	first.More = results[1:]
+	first.More = append(first.More, results[1:]...) // after an incident's closing report, if any
 	if len(first.More) == 0 {
 		first.More = nil
 	}
@@ -194,7 +198,11 @@ func (inv *invocation[E]) run(ctx context.Context, res report.Result) report.Res
 	res.Actions, res.Verification = inv.act(work, dec, actTime(diags))
 	pres := inv.pb.Present(inv.alarm, inv.target, ev, res)
 	res.Escalation = inv.escalation(ctx, dec, res, pres)
-	return inv.r.finish(ctx, inv.log, res, inv.target.Severity, pres)
+	var inc *incident.Incident
+	if inv.inIncident {
+		inc = &inv.inc
+	}
+	return inv.r.finishIn(ctx, inv.log, res, inv.target.Severity, pres, inc)
 }
 
 // act runs the guard over each proposed action, then acts and verifies. Actions run in the
@@ -416,9 +424,11 @@ func (r *Runner) recovered(ctx context.Context, log *slog.Logger, a alarm.Alarm,
 		esc := r.resolve(ctx, DedupKey(r.Config.Environment, a.Name), "alarm returned to OK")
 		res.Escalation = &esc
 	}
+	var inc *incident.Incident
 	if r.Incidents != nil {
 		if cur, ok, err := r.Incidents.Current(ctx, r.Config.Environment); err == nil && ok && cur.Status == incident.StatusOpen {
 			if _, member := cur.Member(a.Name); member {
+				inc = &cur
 				res.Incident = cur.ID
 				obs := incident.Entry{At: r.now().UTC(), Kind: incident.KindObservation, Function: r.Function, Alarm: a.Name,
 					Observation: &incident.Observation{State: string(a.State), Source: "alarm notification"}}
@@ -426,8 +436,8 @@ func (r *Runner) recovered(ctx context.Context, log *slog.Logger, a alarm.Alarm,
 			}
 		}
 	}
-	res = r.finish(ctx, log, res, report.SeverityInfo, report.Presentation{
-		Headline: fmt.Sprintf("RESOLVED %s returned to OK: no action needed", a.Name)})
+	res = r.finishIn(ctx, log, res, report.SeverityInfo, report.Presentation{
+		Headline: fmt.Sprintf("RESOLVED %s returned to OK: no action needed", a.Name)}, inc)
 	if closing, ok := r.closeIfRecovered(ctx, a.Name); ok {
 		res.More = append(res.More, closing)
 	}
@@ -436,9 +446,30 @@ func (r *Runner) recovered(ctx context.Context, log *slog.Logger, a alarm.Alarm,
 
 // finish delivers the report, emits metrics and logs the Result.
 func (r *Runner) finish(ctx context.Context, log *slog.Logger, res report.Result, sev report.Severity, pres report.Presentation) report.Result {
-	if r.Deliver != nil {
+	return r.finishIn(ctx, log, res, sev, pres, nil)
+}
+
+// finishIn is finish for a report of incident inc (nil: none): it continues the incident's
+// conversation and records where it stands.
+func (r *Runner) finishIn(ctx context.Context, log *slog.Logger, res report.Result, sev report.Severity, pres report.Presentation, inc *incident.Incident) report.Result {
+	rep := report.Report{Result: res, Severity: sev, Presentation: pres}
+	switch {
+	case inc != nil && r.Converse != nil:
 		dctx, cancel := r.reportContext(ctx) // report even when the work context ran out
-		res.Sinks = r.Deliver(dctx, report.Report{Result: res, Severity: sev, Presentation: pres})
+		sinks, conv := r.Converse(dctx, rep, inc.Conversation)
+		cancel()
+		res.Sinks = sinks
+		if conv != inc.Conversation && r.Incidents != nil {
+			if _, err := r.Incidents.SetConversation(context.WithoutCancel(ctx), inc.ID, conv); err != nil {
+				log.ErrorContext(ctx, "could not record the incident's conversation", "incident", inc.ID, "error", err.Error())
+			}
+		}
+		if res.Sinks == nil {
+			res.Sinks = []report.Sink{}
+		}
+	case r.Deliver != nil:
+		dctx, cancel := r.reportContext(ctx) // report even when the work context ran out
+		res.Sinks = r.Deliver(dctx, rep)
 		cancel()
 		if res.Sinks == nil {
 			res.Sinks = []report.Sink{}
