@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -62,7 +63,7 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	got.KillSwitchParam, c.KillSwitchParam = "", ""
-	if got != c {
+	if !reflect.DeepEqual(got, c) {
 		t.Errorf("rendered defaults differ from pkg/config's:\n got %+v\nwant %+v", got, c)
 	}
 	if s.Alarms.MemoryHigh.Threshold != c.MemoryHighPercent {

@@ -5,16 +5,23 @@
 package main
 
 import (
+	"github.com/arrakis/gp-remediation/pkg/alarmstate"
 	"github.com/arrakis/gp-remediation/pkg/app"
 	"github.com/arrakis/gp-remediation/pkg/brokerdb"
 	"github.com/arrakis/gp-remediation/pkg/dlq"
 	"github.com/arrakis/gp-remediation/pkg/playbook"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 )
 
 const function = "dlq"
 
 func main() {
 	app.Start(function, func(a *app.App) playbook.Playbook[dlq.Evidence] {
+		// A follow-up reads this function's alarms; an OK may close the incident.
+		cw := cloudwatch.NewFromConfig(a.AWS)
+		if states, err := alarmstate.New(cw); err == nil {
+			a.AlarmStates, a.Alarms = states, states
+		}
 		return &dlq.Playbook{Config: a.Config, Conns: brokerdb.Connections{Secrets: a.Secrets, Config: a.Config, Function: function, HTTP: a.HTTP}}
 	})
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	awsecs "github.com/aws/aws-sdk-go-v2/service/ecs"
 
+	"github.com/arrakis/gp-remediation/pkg/alarmstate"
 	"github.com/arrakis/gp-remediation/pkg/app"
 	"github.com/arrakis/gp-remediation/pkg/ecs"
 	"github.com/arrakis/gp-remediation/pkg/logs"
@@ -22,11 +23,16 @@ const function = "memory-high"
 
 func main() {
 	app.Start(function, func(a *app.App) playbook.Playbook[memoryhigh.Evidence] {
+		// A follow-up reads this function's alarms; an OK may close the incident.
+		cw := cloudwatch.NewFromConfig(a.AWS)
+		if states, err := alarmstate.New(cw); err == nil {
+			a.AlarmStates, a.Alarms = states, states
+		}
 		return &memoryhigh.Playbook{
 			Config:  a.Config,
 			ECS:     ecs.Client{API: awsecs.NewFromConfig(a.AWS), Cluster: a.Config.Cluster},
 			Logs:    logs.Client{API: cloudwatchlogs.NewFromConfig(a.AWS)},
-			Metrics: metrics.Client{API: cloudwatch.NewFromConfig(a.AWS)},
+			Metrics: metrics.Client{API: cw},
 			Discord: service.SecretDiscord{Secrets: a.Secrets, Secret: a.Config.DiscordSecret, APIURL: a.Config.DiscordAPIURL, HTTP: a.HTTP},
 		}
 	})

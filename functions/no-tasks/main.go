@@ -25,7 +25,7 @@ func main() {
 		cw := cloudwatch.NewFromConfig(a.AWS)
 		// Its alarm's return to OK may close the incident: it reads the member alarms' states.
 		if states, err := alarmstate.New(cw); err == nil {
-			a.AlarmStates = states
+			a.AlarmStates, a.Alarms = states, states
 		}
 		return &notasks.Playbook{
 			Config:  a.Config,

@@ -68,6 +68,10 @@ type Alarm struct {
 
 	Source    string
 	MessageID string // SNS MessageId or EventBridge id
+
+	// FollowUp, when set, is the follow-up tick this alarm is read for: the alarm stayed in
+	// ALARM and its function runs again (a state read with DescribeAlarms, not a transition).
+	FollowUp time.Time
 }
 
 // Metric is one query of a metric-math alarm (or the single metric of a plain one).
@@ -91,7 +95,13 @@ func (a Alarm) Key() string {
 	if id == "" {
 		id = a.Name
 	}
-	return id + "@" + a.ChangedAt.UTC().Format(time.RFC3339Nano)
+	key := id + "@" + a.ChangedAt.UTC().Format(time.RFC3339Nano)
+	if !a.FollowUp.IsZero() {
+		// A follow-up is its own step: keyed by its tick, so each tick acts once however
+		// often it is delivered, and the next tick is not a duplicate of the transition.
+		key += "#follow-up@" + a.FollowUp.UTC().Format(time.RFC3339)
+	}
+	return key
 }
 
 // Record is one decoded record: an alarm, or why the record is not one.

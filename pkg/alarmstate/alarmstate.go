@@ -122,3 +122,17 @@ func ToAlarm(m types.MetricAlarm) alarm.Alarm {
 	a.Metrics = []alarm.Metric{{ID: "m1", Namespace: a.Namespace, MetricName: a.MetricName, Dimensions: a.Dimensions, Stat: stat, Period: a.Period}}
 	return a
 }
+
+// Alarms reads the named metric alarms as alarm.Alarm values (see ToAlarm); unknown names are
+// left out.
+func (r *Reader) Alarms(ctx context.Context, names []string) ([]alarm.Alarm, error) {
+	ms, err := r.Describe(ctx, names)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]alarm.Alarm, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, ToAlarm(m))
+	}
+	return out, nil
+}

@@ -49,6 +49,8 @@ type App struct {
 	// AlarmStates reads alarm states; a function whose alarm returns to OK sets it to close
 	// the incident (nil: incidents close at their maximum age).
 	AlarmStates playbook.AlarmStates
+	// Alarms reads the function's alarms on a follow-up (nil: follow-ups do nothing).
+	Alarms playbook.AlarmReader
 }
 
 // Start wires function, builds its playbook with build, and hands its handler to the Lambda
@@ -171,6 +173,7 @@ func (a *App) Runner() *playbook.Runner {
 		Pager:       a.pager(),
 		Incidents:   a.Incidents,
 		AlarmStates: a.AlarmStates,
+		Alarms:      a.Alarms,
 		Warm:        a.warm,
 		Log:         a.Log,
 		Metrics:     os.Stdout,

@@ -59,6 +59,8 @@ const (
 	EnvRestartCooldown    = "GPR_RESTART_COOLDOWN"        // default 15m
 	EnvLeakRestartEvery   = "GPR_LEAK_RESTART_INTERVAL"   // memory-high leak restarts, default 6h
 	EnvIncidentMaxAge     = "GPR_INCIDENT_MAX_AGE"        // an incident open longer is closed and a new ALARM opens another, default 24h
+	EnvAlarmNames         = "GPR_ALARM_NAMES"             // comma-separated: the alarms this function handles (read on a follow-up)
+	EnvFollowUpInterval   = "GPR_FOLLOW_UP_INTERVAL"      // how often the stack's rule runs the follow-up, default 5m
 	EnvScaleCooldown      = "GPR_SCALE_COOLDOWN"          // default 5m
 	EnvMinDiscordSessions = "GPR_MIN_DISCORD_SESSIONS"    // default 5
 	EnvMemoryHighPercent  = "GPR_MEMORY_HIGH_PERCENT"     // default 85 (the runbook's "sustained > 85%")
@@ -128,6 +130,8 @@ type Config struct {
 	RestartCooldown    time.Duration
 	LeakRestartEvery   time.Duration
 	IncidentMaxAge     time.Duration
+	AlarmNames         []string
+	FollowUpInterval   time.Duration
 	ScaleCooldown      time.Duration
 	MinDiscordSessions int
 	MemoryHighPercent  float64
@@ -196,6 +200,8 @@ func Load(getenv func(string) string) (Config, error) {
 		RestartCooldown:    r.duration(EnvRestartCooldown, 15*time.Minute),
 		LeakRestartEvery:   r.duration(EnvLeakRestartEvery, 6*time.Hour),
 		IncidentMaxAge:     r.duration(EnvIncidentMaxAge, 24*time.Hour),
+		AlarmNames:         r.list(EnvAlarmNames),
+		FollowUpInterval:   r.duration(EnvFollowUpInterval, 5*time.Minute),
 		ScaleCooldown:      r.duration(EnvScaleCooldown, 5*time.Minute),
 		MinDiscordSessions: r.integer(EnvMinDiscordSessions, 5, 0, 1000000),
 		MemoryHighPercent:  r.float(EnvMemoryHighPercent, 85, 1, 100),
@@ -271,6 +277,17 @@ func (r *reader) str(name, def string) string {
 		return v
 	}
 	return def
+}
+
+// list reads a comma-separated list, leaving out empty items.
+func (r *reader) list(name string) []string {
+	var out []string
+	for _, item := range strings.Split(r.getenv(name), ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
 }
 
 func (r *reader) mode() Mode {

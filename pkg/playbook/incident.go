@@ -17,6 +17,7 @@ type Incidents interface {
 	OpenOrJoin(ctx context.Context, env, alarm, function string, at time.Time) (incident.Incident, incident.JoinResult, error)
 	Current(ctx context.Context, env string) (incident.Incident, bool, error)
 	Append(ctx context.Context, id string, entries ...incident.Entry) error
+	SetMember(ctx context.Context, id string, m incident.Member) error
 	SetConversation(ctx context.Context, id string, conv incident.Conversation) (incident.Conversation, error)
 	TriggerPage(ctx context.Context, id, key string, at time.Time) (first bool, err error)
 	ResolvePage(ctx context.Context, id string, at time.Time) (first bool, err error)
@@ -164,7 +165,7 @@ func (r *Runner) closeIfRecovered(ctx context.Context, alarmName string) (report
 	if err != nil || !ok || cur.Status != incident.StatusOpen {
 		return report.Result{}, false
 	}
-	if _, member := cur.Member(alarmName); !member {
+	if _, member := cur.Member(alarmName); !member && alarmName != "" {
 		return report.Result{}, false
 	}
 	states, err := r.AlarmStates.States(ctx, cur.MemberAlarms())
@@ -244,4 +245,15 @@ func entryLine(e incident.Entry) string {
 		return fmt.Sprintf("%s closed: %s", head, e.Close.Reason)
 	}
 	return head + " " + string(e.Kind)
+}
+
+// earlierSteps are the incident's earlier actions and verifications for one alarm.
+func earlierSteps(inc incident.Incident, alarmName string) []string {
+	var out []string
+	for _, e := range inc.Timeline {
+		if e.Alarm == alarmName && (e.Action != nil || e.Verification != nil) {
+			out = append(out, "earlier in incident "+inc.ID+": "+entryLine(e))
+		}
+	}
+	return out
 }

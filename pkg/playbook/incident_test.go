@@ -139,3 +139,16 @@ func TestOneIncidentOnePage(t *testing.T) {
 			store.inc.Status, pager.resolved, len(*delivered)-reports)
 	}
 }
+
+func (m *memIncidents) SetMember(_ context.Context, _ string, mem incident.Member) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i := range m.inc.Members {
+		if m.inc.Members[i].Alarm == mem.Alarm {
+			m.inc.Members[i] = mem
+			return nil
+		}
+	}
+	m.inc.Members = append(m.inc.Members, mem)
+	return nil
+}

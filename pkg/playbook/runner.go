@@ -41,9 +41,11 @@ type Runner struct {
 	// AlarmStates reads member alarms to close it (nil: it closes only at its maximum age).
 	Incidents   Incidents
 	AlarmStates AlarmStates
-	Log         *slog.Logger
-	Metrics     io.Writer // EMF lines (stdout in Lambda); nil: none
-	Now         func() time.Time
+	// Alarms reads this function's alarms for a follow-up (nil: follow-ups do nothing).
+	Alarms  AlarmReader
+	Log     *slog.Logger
+	Metrics io.Writer // EMF lines (stdout in Lambda); nil: none
+	Now     func() time.Time
 	// RequestID identifies the invocation (lock owner); defaults to a time-based id.
 	RequestID func(ctx context.Context) string
 	// ReportReserve is the time kept back from the Lambda deadline to post the report.
@@ -61,6 +63,9 @@ const minActTime = time.Second
 // each alarm in it. It never returns an error for input it cannot use (Lambda would retry it
 // forever); it says why in the Result instead.
 func Handle[E any](ctx context.Context, r *Runner, pb Playbook[E], payload json.RawMessage) (report.Result, error) {
+	if IsFollowUp(payload) {
+		return FollowUp(ctx, r, pb), nil
+	}
 	recs, err := alarm.Decode(payload)
 	if err != nil {
 		return r.rejected(ctx, "unusable input: "+err.Error()), nil
@@ -193,6 +198,10 @@ func (inv *invocation[E]) run(ctx context.Context, res report.Result) report.Res
 	res.Finding = dec.Finding
 	if res.Finding.Evidence == nil {
 		res.Finding.Evidence = []string{}
+	}
+	if inv.inIncident && !inv.alarm.FollowUp.IsZero() {
+		// A follow-up carries what was tried before, so one escalation shows every attempt.
+		res.Finding.Evidence = append(earlierSteps(inv.inc, inv.alarm.Name), res.Finding.Evidence...)
 	}
 	res.Recommendations = append(res.Recommendations, dec.Recommendations...)
 	res.Actions, res.Verification = inv.act(work, dec, actTime(diags))

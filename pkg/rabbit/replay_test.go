@@ -466,14 +466,20 @@ func TestReplayCancelledStopsCleanly(t *testing.T) {
 	const n = 2000
 	sent := msgs("m", n, 100, amqp.Table{"x-error": "i/o timeout"})
 	f.publish(dlq, sent...)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// Cancel once the run is well under way (100 messages looked at), however slow the
+	// machine: a fixed delay was sometimes over before the first delivery on a loaded one.
+	selected := 0
 	sel := func(m Message) (string, bool) {
+		if selected++; selected == 100 {
+			cancel()
+		}
 		time.Sleep(time.Millisecond)
 		return work, true
 	}
-	ctx, cancel := context.WithCancel(context.Background())
 	req := baseRequest(dlq, sel)
 	req.Deadline = time.Now().Add(30 * time.Second)
-	time.AfterFunc(300*time.Millisecond, cancel)
 	res, err := c.Replay(ctx, req)
 	if err != nil {
 		t.Fatal(err)
