@@ -49,6 +49,17 @@ func (s Settings) alarmName(key string) string {
 	return "arrakis-" + s.Env + " " + alarmTitles[key]
 }
 
+// alarmNamesOf are the names of the alarms fn handles, which it reads on a follow-up.
+func (s Settings) alarmNamesOf(fn string) []string {
+	var out []string
+	for _, a := range s.runbookAlarms() {
+		if a.Function == fn {
+			out = append(out, a.Name)
+		}
+	}
+	return out
+}
+
 // runbookAlarms are the five alarms of the runbook with this environment's names and
 // thresholds.
 func (s Settings) runbookAlarms() []alarmSpec {

@@ -91,9 +91,17 @@ func (s Settings) permissions(fn string, refs stackRefs) []grant {
 		Sid: "ReportTopicKey", Actions: []string{"kms:GenerateDataKey", "kms:Decrypt"}, Resources: []string{refs.ReportKeyARN},
 		Conditions: map[string]map[string]any{"StringEquals": {"kms:ViaService": "sns." + s.Region + ".amazonaws.com"}},
 	})
-	// What pkg/ledger calls: conditional puts (claims, locks, actions), conditional deletes
-	// (unlock) and a query (history).
-	add("Ledger", []string{"dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query"}, []string{refs.LedgerTableARN})
+	// What pkg/ledger calls: conditional puts (claims, locks, actions, the incident),
+	// conditional deletes (unlock), a query (history) and a read (the incident).
+	add("Ledger", []string{"dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:GetItem"}, []string{refs.LedgerTableARN})
+	// The environment's runbook alarms: a follow-up reads the function's own, and any
+	// function may close the incident once every member alarm reads OK.
+	var alarmARNs []string
+	for _, al := range s.runbookAlarms() {
+		alarmARNs = append(alarmARNs, a.arn("cloudwatch", "alarm:"+al.Name))
+	}
+	sort.Strings(alarmARNs)
+	add("Alarms", []string{"cloudwatch:DescribeAlarms"}, alarmARNs)
 
 	var secrets []string
 	for _, v := range s.secrets(fn) {

@@ -36,13 +36,14 @@ type Settings struct {
 	Names        config.Names `json:"names"`
 	ParkingQueue string       `json:"parkingQueue"` // optional: where the dlq function parks bad data
 
-	Network  Network  `json:"network"`
-	Policy   Policy   `json:"policy"`
-	Caps     Caps     `json:"caps"`
-	Budgets  Budgets  `json:"budgets"`
-	Timeouts Timeouts `json:"timeouts"`
-	Reports  Reports  `json:"reports"`
-	Alarms   Alarms   `json:"alarms"`
+	Network   Network   `json:"network"`
+	Policy    Policy    `json:"policy"`
+	Caps      Caps      `json:"caps"`
+	Budgets   Budgets   `json:"budgets"`
+	Timeouts  Timeouts  `json:"timeouts"`
+	Reports   Reports   `json:"reports"`
+	Alarms    Alarms    `json:"alarms"`
+	Incidents Incidents `json:"incidents"`
 
 	// Functions overrides the memory and timeout of a function, by short name.
 	Functions        map[string]FunctionSize `json:"functions"`
@@ -99,6 +100,15 @@ type Timeouts struct {
 	Probe          Duration `json:"probe"`
 	Verify         Duration `json:"verify"`
 	VerifyInterval Duration `json:"verifyInterval"`
+}
+
+// Incidents sets how the functions follow an incident through.
+type Incidents struct {
+	// FollowUpInterval is how often each function's scheduled rule runs it again while one of
+	// its alarms stays in ALARM (whole minutes, 1 to 60).
+	FollowUpInterval Duration `json:"followUpInterval"`
+	// MaxAge closes an incident still open after it, whatever its alarms say.
+	MaxAge Duration `json:"maxAge"`
 }
 
 // Reports says where reports go besides the report topic.
@@ -224,6 +234,7 @@ func defaultSettings(env string) Settings {
 			MemoryHigh:        Threshold{Threshold: c.MemoryHighPercent, PeriodSeconds: 300, EvaluationPeriods: 3, DatapointsToAlarm: 3},
 			ThrottlesPer15Min: 10,
 		},
+		Incidents:        Incidents{FollowUpInterval: Duration(c.FollowUpInterval), MaxAge: Duration(c.IncidentMaxAge)},
 		LogRetentionDays: 30,
 	}
 }
@@ -380,6 +391,9 @@ func (s Settings) functionEnv(fn, topicARN, table string) map[string]string {
 		config.EnvProbeTimeout:       s.Timeouts.Probe.String(),
 		config.EnvVerifyTimeout:      s.Timeouts.Verify.String(),
 		config.EnvVerifyInterval:     s.Timeouts.VerifyInterval.String(),
+		config.EnvFollowUpInterval:   s.Incidents.FollowUpInterval.String(),
+		config.EnvIncidentMaxAge:     s.Incidents.MaxAge.String(),
+		config.EnvAlarmNames:         strings.Join(s.alarmNamesOf(fn), ","),
 	}
 	if n := functionSpecs[fn].GoMaxProcs; n > 0 {
 		env["GOMAXPROCS"] = strconv.Itoa(n)
@@ -494,6 +508,12 @@ func (s Settings) validate() error {
 		if !strings.HasPrefix(az, s.Region) {
 			bad("network.availabilityZones: %q is not in %s", az, s.Region)
 		}
+	}
+	if f := time.Duration(s.Incidents.FollowUpInterval); f < time.Minute || f > time.Hour || f%time.Minute != 0 {
+		bad("incidents.followUpInterval %s: want whole minutes from 1m to 60m (an EventBridge rate)", f)
+	}
+	if m := time.Duration(s.Incidents.MaxAge); m < time.Hour {
+		bad("incidents.maxAge %s: want at least 1h", m)
 	}
 	if len(s.Network.SecurityGroupIDs) == 0 {
 		bad("network.securityGroupIds: at least one security group (allowed to reach the broker and the database) is required")

@@ -7,6 +7,10 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
@@ -242,6 +246,24 @@ func (b *builder) function(fn, codeDir string) {
 	}
 	f := awslambda.NewFunction(st, b.id(cid, "Function"), props)
 	b.functions[fn] = f
+
+	// Follow-through: CloudWatch notifies on a state change only, so a rule runs the function
+	// again on a schedule; it reads its alarms and takes the next step for each one still in
+	// ALARM. A rule rather than one-time schedules written by the functions: no PassRole or
+	// scheduler permissions for them, and a run that dies cannot break the chain.
+	minutes := time.Duration(s.Incidents.FollowUpInterval) / time.Minute
+	awsevents.NewRule(st, b.id(cid, "FollowUp"), &awsevents.RuleProps{
+		RuleName:    jsii.String(name + "-follow-up"),
+		Description: jsii.String(fmt.Sprintf("Follow-up of %s every %d min while its alarms stay in ALARM", name, minutes)),
+		Schedule:    awsevents.Schedule_Rate(awscdk.Duration_Minutes(jsii.Number(float64(minutes)))),
+		Targets: &[]awsevents.IRuleTarget{awseventstargets.NewLambdaFunction(f, &awseventstargets.LambdaFunctionProps{
+			Event: awsevents.RuleTargetInput_FromObject(map[string]any{"source": "gp-remediation", "detail-type": "follow-up"}),
+			// A missed tick is replaced by the next one: never retried, never queued long.
+			RetryAttempts:   jsii.Number(0),
+			MaxEventAge:     awscdk.Duration_Minutes(jsii.Number(float64(minutes))),
+			DeadLetterQueue: b.failed,
+		})},
+	})
 
 	if s.Alarms.Create {
 		topic := awssns.NewTopic(st, b.id(cid, "AlarmTopic"), &awssns.TopicProps{

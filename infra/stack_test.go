@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
@@ -284,6 +285,68 @@ func checkStack(t *testing.T, c *synthesized) {
 	t.Run("shared", func(t *testing.T) { checkShared(t, c) })
 	t.Run("alarms", func(t *testing.T) { checkAlarms(t, c) })
 	t.Run("iam", func(t *testing.T) { checkIAM(t, c) })
+	t.Run("follow-up", func(t *testing.T) { checkFollowUp(t, c) })
+}
+
+// checkFollowUp: one scheduled rule per function at the environment's interval, sending the
+// follow-up event to that function only; the invoke permission is scoped to the rule; each
+// role may read the environment's runbook alarms and nothing else with DescribeAlarms.
+func checkFollowUp(t *testing.T, c *synthesized) {
+	s := c.s
+	rules := c.resources("AWS::Events::Rule")
+	if len(rules) != len(functionNames) {
+		t.Fatalf("%d rules, want one per function", len(rules))
+	}
+	minutes := time.Duration(s.Incidents.FollowUpInterval) / time.Minute
+	wantRate := fmt.Sprintf("rate(%d minutes)", minutes)
+	if minutes == 1 {
+		wantRate = "rate(1 minute)"
+	}
+	for _, fn := range functionNames {
+		fnID, _ := c.function(t, fn)
+		ruleID := c.logicalID(t, "AWS::Events::Rule", "Name", s.FunctionName(fn)+"-follow-up")
+		r := rules[ruleID]
+		if r["ScheduleExpression"] != wantRate || r["State"] != "ENABLED" {
+			t.Errorf("%s: schedule %v state %v, want %s ENABLED", fn, r["ScheduleExpression"], r["State"], wantRate)
+		}
+		targets, _ := r["Targets"].([]any)
+		if len(targets) != 1 {
+			t.Fatalf("%s: %d targets", fn, len(targets))
+		}
+		tg := targets[0].(map[string]any)
+		var input map[string]any
+		_ = json.Unmarshal([]byte(fmt.Sprint(tg["Input"])), &input)
+		if !jsonEq(tg["Arn"], map[string]any{"Fn::GetAtt": getAtt(fnID, "Arn")}) ||
+			!jsonEq(input, map[string]any{"source": "gp-remediation", "detail-type": "follow-up"}) {
+			t.Errorf("%s: target %v", fn, tg)
+		}
+		scoped := false
+		for _, p := range c.resources("AWS::Lambda::Permission") {
+			if jsonEq(p["FunctionName"], map[string]any{"Fn::GetAtt": getAtt(fnID, "Arn")}) &&
+				jsonEq(p["SourceArn"], map[string]any{"Fn::GetAtt": getAtt(ruleID, "Arn")}) && p["Principal"] == "events.amazonaws.com" {
+				scoped = true
+			}
+		}
+		if !scoped {
+			t.Errorf("%s: no invoke permission scoped to its follow-up rule", fn)
+		}
+	}
+	var want []string
+	for _, al := range s.runbookAlarms() {
+		want = append(want, fmt.Sprintf("arn:aws:cloudwatch:%s:%s:alarm:%s", s.Region, s.Account, al.Name))
+	}
+	sort.Strings(want)
+	for _, fn := range functionNames {
+		var got []string
+		for _, g := range s.permissions(fn, stackRefs{}) {
+			if slices.Contains(g.Actions, "cloudwatch:DescribeAlarms") {
+				got = append(got, g.Resources...)
+			}
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: DescribeAlarms on %v, want the environment's alarms %v", fn, got, want)
+		}
+	}
 }
 
 func checkFunctions(t *testing.T, c *synthesized) {
