@@ -62,7 +62,8 @@ func Start[E any](function string, build func(*App) playbook.Playbook[E]) {
 		slog.New(slog.NewJSONHandler(os.Stdout, nil)).Error("cannot start", "function", function, "error", err.Error())
 		os.Exit(1)
 	}
-	lambda.Start(Handler[E]{Runner: a.Runner(), Playbook: build(a)})
+	pb := build(a) // first: a builder may set what the runner uses (the alarm readers)
+	lambda.Start(Handler[E]{Runner: a.Runner(), Playbook: pb})
 }
 
 // Handler takes the invocation's raw payload (aws-lambda-go's lambda.Handler), so that input
