@@ -22,6 +22,6 @@ func main() {
 		if states, err := alarmstate.New(cw); err == nil {
 			a.AlarmStates, a.Alarms = states, states
 		}
-		return &dlq.Playbook{Config: a.Config, Conns: brokerdb.Connections{Secrets: a.Secrets, Config: a.Config, Function: function, HTTP: a.HTTP}}
+		return &dlq.Playbook{Config: a.Config, Conns: brokerdb.Connections{Secrets: a.Secrets, Config: a.Config, Function: function, HTTP: a.HTTP}, Ledger: a.Ledger}
 	})
 }

@@ -11,10 +11,10 @@ const goTestOutput = `goos: linux
 goarch: amd64
 pkg: github.com/arrakis/gp-remediation/internal/bench
 cpu: AMD EPYC
-BenchmarkColdInit/no-tasks-2         	       5	        20.00 hello-init-ms	        60.00 init-ms	         3.000 x-hello
+BenchmarkColdInit/no-tasks-2         	       5	        20.00 hello-init-ms	        80.00 init-ms	         4.000 x-hello
 BenchmarkColdInit/dlq-2              	       5	        20.00 hello-init-ms	        30.00 init-ms	         1.500 x-hello
-BenchmarkColdInit/no-tasks-2         	       5	        22.00 hello-init-ms	        62.00 init-ms	         2.800 x-hello
-BenchmarkColdInit/no-tasks-2         	       5	        18.00 hello-init-ms	        58.00 init-ms	         3.200 x-hello
+BenchmarkColdInit/no-tasks-2         	       5	        22.00 hello-init-ms	        82.00 init-ms	         3.800 x-hello
+BenchmarkColdInit/no-tasks-2         	       5	        18.00 hello-init-ms	        78.00 init-ms	         4.200 x-hello
 --- BENCH: BenchmarkColdInit/no-tasks-2
     functions_bench_test.go:208: chain (9): a → b
 BenchmarkPeek10k-2   	       3	 900000000 ns/op	        40.00 peak-heap-MB	        59.00 peak-rss-MB
@@ -76,8 +76,8 @@ func TestReadSamples(t *testing.T) {
 		want              float64
 		n                 int
 	}{
-		{"median over runs", "BenchmarkColdInit/no-tasks", "init-ms", 60, 3},
-		{"ratio metric", "BenchmarkColdInit/no-tasks", "x-hello", 3, 3},
+		{"median over runs", "BenchmarkColdInit/no-tasks", "init-ms", 80, 3},
+		{"ratio metric", "BenchmarkColdInit/no-tasks", "x-hello", 4, 3},
 		{"one run", "BenchmarkColdInit/dlq", "init-ms", 30, 1},
 		{"iterations are kept", "BenchmarkColdInit/no-tasks", Iterations, 5, 3},
 		{"ns/op stays in ns", "BenchmarkPeek10k", "ns/op", 9e8, 1},
@@ -157,8 +157,8 @@ func TestRows(t *testing.T) {
 		verdict Verdict
 		value   string // a substring of Value
 	}{
-		{"cold init over 2× fails", nil, "1", "Cold init under the emulator: no-tasks", Fail, "60.0 ms"},
-		{"cold init under 2× passes", nil, "1", "Cold init under the emulator: dlq", Pass, "30.0 ms"},
+		{"cold init over 3× fails", nil, "1", "Cold init under the emulator: no-tasks", Fail, "80.0 ms"},
+		{"cold init under 3× passes", nil, "1", "Cold init under the emulator: dlq", Pass, "30.0 ms"},
 		{"cold init of a failed step is not measured", func(in *Inputs) {
 			in.Steps["cold-init"] = Step{Name: "cold-init", Exit: 1}
 			in.Bench["cold-init"] = Samples{}
@@ -218,7 +218,7 @@ func TestRowsBaselinesAndRatios(t *testing.T) {
 	tests := []struct {
 		item, measure, baseline, ratio string
 	}{
-		{"1", "no-tasks", "hello-world 20.0 ms", "3.00×"},
+		{"1", "no-tasks", "hello-world 20.0 ms", "4.00×"},
 		{"2", "no-tasks", "hello-world 2.40 MB", "2.12×"},
 		{"3", "no-tasks-ingestor", "chain 9 calls × 102 ms = 918 ms", "1.09×"},
 		{"4", "window=256", "shovel 5.00k msg/s", "0.80×"},

@@ -53,6 +53,7 @@ const (
 	EnvMaxTaskMemoryMiB   = "GPR_MAX_TASK_MEMORY_MIB"     // default 4096
 	EnvMaxReplaysPerRun   = "GPR_MAX_REPLAYS_PER_RUN"     // default 500
 	EnvMaxReplaysPerMsg   = "GPR_MAX_REPLAYS_PER_MESSAGE" // default 3
+	EnvMaxReplaysPerHour  = "GPR_DLQ_MAX_REPLAY_PER_HOUR" // messages replayed or parked per hour across runs, default 2000
 	EnvDLQAssumeClassic   = "GPR_DLQ_ASSUME_CLASSIC"      // peek even when the DLQ's type cannot be read (default false)
 	EnvPeekSample         = "GPR_PEEK_SAMPLE"             // default 100
 	EnvRestartBudget      = "GPR_RESTART_BUDGET"          // forced deployments per service per 24 h, default 3
@@ -124,6 +125,7 @@ type Config struct {
 	MaxTaskMemoryMiB   int
 	MaxReplaysPerRun   int
 	MaxReplaysPerMsg   int
+	MaxReplaysPerHour  int
 	PeekSample         int
 	DLQAssumeClassic   bool
 	RestartBudget      int
@@ -194,6 +196,7 @@ func Load(getenv func(string) string) (Config, error) {
 		MaxTaskMemoryMiB:   r.integer(EnvMaxTaskMemoryMiB, 4096, 128, 120*1024),
 		MaxReplaysPerRun:   r.integer(EnvMaxReplaysPerRun, 500, 0, 100000),
 		MaxReplaysPerMsg:   r.integer(EnvMaxReplaysPerMsg, 3, 0, 100),
+		MaxReplaysPerHour:  r.integer(EnvMaxReplaysPerHour, 2000, 0, 1_000_000),
 		PeekSample:         r.integer(EnvPeekSample, 100, 1, 10000),
 		DLQAssumeClassic:   r.boolean(EnvDLQAssumeClassic, false),
 		RestartBudget:      r.integer(EnvRestartBudget, 3, 0, 100),

@@ -31,13 +31,17 @@ const (
 
 // Probe names.
 const (
-	ProbePeek = "amqp.dlq-peek"
+	ProbePeek   = "amqp.dlq-peek"
+	ProbeLedger = "ledger.moved-last-hour"
 )
 
 // Evidence is what the probes saw.
 type Evidence struct {
 	Now    time.Time
 	Sample rabbit.Sample
+	// MovedLastHour is how many messages this function replayed or parked in the last hour
+	// (the ledger's record), for the per-hour pace.
+	MovedLastHour int
 	// PeekRefused says why the DLQ was not peeked (unsafe queue type, type unknown).
 	PeekRefused string
 }
@@ -48,6 +52,10 @@ type Policy struct {
 	ParkingQueue     string
 	MaxReplaysPerRun int
 	MaxReplaysPerMsg int
+	// MaxPerHour bounds what runs move in an hour (0: no hourly bound); Interval is how often
+	// the follow-up runs (for the estimate of how long the rest takes).
+	MaxPerHour int
+	Interval   time.Duration
 }
 
 // Input is everything Decide looks at.
@@ -95,23 +103,41 @@ func Decide(in Input) playbook.Decision {
 		}
 	}
 	d.Finding.Summary = fmt.Sprintf("%s: %s", seen, classSummary(classes))
+	// Messages beyond the sample may be anything: a replay (a parking) looks at them too, so
+	// transient messages behind bad data are found wherever they sit in the queue.
+	unseen := 0
+	if !s.Complete {
+		unseen = max(0, s.Depth-len(s.Messages))
+	}
+	limit, paceRule := p.pace(ev)
+	if _, bad := in.Failed[ProbeLedger]; bad && p.MaxPerHour > 0 {
+		paceRule = guard.Rule{Code: guard.RuleMissingEvidence, Detail: "the moves of the last hour could not be read, so the hourly pace cannot be kept"}
+	}
+	for _, g := range ReturnedGroups(s) {
+		d.Finding.Evidence = append(d.Finding.Evidence, fmt.Sprintf("[%s] %s/%s %q: replayed before and dead-lettered again: not replayed again (a person must look)", rabbit.Classify(g), g.Queue, g.Reason, g.Error))
+	}
 
-	if n := classes[rabbit.ClassTransient]; n > 0 {
-		act := playbook.Action{Kind: Replay, Target: p.DLQ, Change: playbook.Change{Messages: n},
+	if n := classes[rabbit.ClassTransient]; n > 0 || unseen > 0 {
+		act := playbook.Action{Kind: Replay, Target: p.DLQ, Change: playbook.Change{Messages: n, Unseen: unseen, Limit: limit},
 			Reason: "transient failures (timeouts, refused connections, 429/503, expiry) are expected to succeed on a retry"}
 		switch {
 		case p.MaxReplaysPerRun <= 0:
 			act.Blocked = guard.Rule{Code: guard.RuleCap, Detail: "replays are disabled (GPR_MAX_REPLAYS_PER_RUN=0)"}
 		case p.MaxReplaysPerMsg <= 0:
 			act.Blocked = guard.Rule{Code: guard.RuleCap, Detail: "replays are disabled (GPR_MAX_REPLAYS_PER_MESSAGE=0)"}
+		case paceRule.Set():
+			act.Blocked = paceRule
 		}
 		d.Actions = append(d.Actions, act)
 	}
-	if n := classes[rabbit.ClassBadData]; n > 0 {
-		act := playbook.Action{Kind: Park, Target: p.DLQ, Change: playbook.Change{Messages: n, Destination: p.ParkingQueue},
+	if n := classes[rabbit.ClassBadData]; n > 0 || (unseen > 0 && p.ParkingQueue != "") {
+		act := playbook.Action{Kind: Park, Target: p.DLQ, Change: playbook.Change{Messages: n, Unseen: unseen, Limit: limit, Destination: p.ParkingQueue},
 			Reason: "bad data fails again whatever happens: parking keeps it out of the DLQ's way for a person to look at"}
-		if p.ParkingQueue == "" {
+		switch {
+		case p.ParkingQueue == "":
 			act.Blocked = guard.Rule{Code: guard.RulePolicy, Detail: "no parking queue configured (GPR_PARKING_QUEUE); the messages stay in the DLQ"}
+		case paceRule.Set():
+			act.Blocked = paceRule
 		}
 		d.Actions = append(d.Actions, act)
 		d.Recommendations = append(d.Recommendations, "Bad data: find the producer of the malformed messages; delete them only once understood (runbook: if bad data, delete from DLQ).")
@@ -125,7 +151,84 @@ func Decide(in Input) playbook.Decision {
 	if !s.Complete {
 		d.Recommendations = append(d.Recommendations, "Only part of the DLQ was sampled; the counts per group are of the sample.")
 	}
+	if len(d.Actions) > 0 && p.MaxReplaysPerRun > 0 {
+		d.Recommendations = append(d.Recommendations, PaceLine(s.Depth, p.MaxReplaysPerRun, p.MaxPerHour, p.Interval))
+	}
 	return d
+}
+
+// pace is the most messages this run may move, or the rule that stops it: the per-run cap,
+// and what the hour's budget has left.
+func (p Policy) pace(ev Evidence) (int, guard.Rule) {
+	limit := p.MaxReplaysPerRun
+	if p.MaxPerHour > 0 {
+		room := p.MaxPerHour - ev.MovedLastHour
+		if room <= 0 {
+			return 0, guard.Rule{Code: guard.RuleBudget, Detail: fmt.Sprintf("%d message(s) moved in the last hour, the pace is %d an hour (GPR_DLQ_MAX_REPLAY_PER_HOUR); a later follow-up goes on", ev.MovedLastHour, p.MaxPerHour)}
+		}
+		limit = min(limit, room)
+	}
+	return limit, guard.Rule{}
+}
+
+// Pace is how long moving left messages takes at perRun a run, a run every interval, and at
+// most perHour an hour (0: no hourly bound). The first run is now.
+func Pace(left, perRun, perHour int, interval time.Duration) time.Duration {
+	if left <= 0 || perRun <= 0 {
+		return 0
+	}
+	runs := (left + perRun - 1) / perRun
+	byRuns := time.Duration(runs-1) * interval
+	if perHour > 0 {
+		byHour := time.Duration(float64(left-min(left, perHour)) / float64(perHour) * float64(time.Hour))
+		return max(byRuns, byHour)
+	}
+	return byRuns
+}
+
+// PaceLine says how much is in the DLQ and how long it takes at the configured pace.
+func PaceLine(left, perRun, perHour int, interval time.Duration) string {
+	hour := "no hourly bound"
+	if perHour > 0 {
+		hour = fmt.Sprintf("at most %d an hour", perHour)
+	}
+	return fmt.Sprintf("%d message(s) in the DLQ: at %d a run every %s (%s) the follow-ups get through them in about %s, if every one can move.",
+		left, perRun, interval, hour, Pace(left, perRun, perHour, interval).Round(time.Minute))
+}
+
+// ReturnedGroups are the groups of the sample with a message that carries our replay counter:
+// it was replayed and dead-lettered again. They are not replayed again.
+func ReturnedGroups(s rabbit.Sample) []rabbit.GroupKey {
+	seen := map[rabbit.GroupKey]bool{}
+	var out []rabbit.GroupKey
+	for _, m := range s.Messages {
+		if k := m.Key(); m.Replays > 0 && !seen[k] {
+			seen[k] = true
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// ReplaySelector replays transient messages to the queue they died in, except a group whose
+// replays came back: a message of it carrying our replay counter is left in the DLQ, and so is
+// the rest of its group in this run.
+func ReplaySelector() func(rabbit.Message) (string, bool) {
+	returned := map[rabbit.GroupKey]bool{}
+	return func(m rabbit.Message) (string, bool) {
+		if m.Class() != rabbit.ClassTransient {
+			return "", false
+		}
+		k := m.Key()
+		if m.Replays > 0 {
+			returned[k] = true
+		}
+		if returned[k] {
+			return "", false
+		}
+		q, _ := m.Origin()
+		return q, q != ""
+	}
 }
 
 // GroupLine is one group in a sentence: where and why the messages died, when, how many,

@@ -9,6 +9,7 @@ import (
 
 	"github.com/arrakis/gp-remediation/pkg/alarm"
 	"github.com/arrakis/gp-remediation/pkg/config"
+	"github.com/arrakis/gp-remediation/pkg/guard"
 	"github.com/arrakis/gp-remediation/pkg/playbook"
 	"github.com/arrakis/gp-remediation/pkg/rabbit"
 	"github.com/arrakis/gp-remediation/pkg/report"
@@ -22,10 +23,17 @@ type Connections interface {
 	Management(ctx context.Context) (*rabbit.Management, error)
 }
 
+// History reads the ledger's record of earlier actions.
+type History interface {
+	History(ctx context.Context, target, kind string, since time.Time) ([]guard.Entry, error)
+}
+
 // Playbook adapts the DLQ decision to the pipeline.
 type Playbook struct {
 	Config config.Config
 	Conns  Connections
+	// Ledger is the record of earlier runs, for the per-hour pace (nil: no hourly bound).
+	Ledger History
 	Now    func() time.Time
 }
 
@@ -40,7 +48,15 @@ func (p *Playbook) now() time.Time {
 
 // Policy is the decision's view of the configuration.
 func (p *Playbook) Policy() Policy {
-	return Policy{DLQ: p.Config.DLQ, ParkingQueue: p.Config.ParkingQueue, MaxReplaysPerRun: p.Config.MaxReplaysPerRun, MaxReplaysPerMsg: p.Config.MaxReplaysPerMsg}
+	pol := Policy{DLQ: p.Config.DLQ, ParkingQueue: p.Config.ParkingQueue, MaxReplaysPerRun: p.Config.MaxReplaysPerRun, MaxReplaysPerMsg: p.Config.MaxReplaysPerMsg,
+		MaxPerHour: p.Config.MaxReplaysPerHour, Interval: p.Config.FollowUpInterval}
+	if p.Ledger == nil {
+		pol.MaxPerHour = 0 // without the record of earlier runs the hour cannot be counted
+	}
+	if pol.Interval <= 0 {
+		pol.Interval = playbook.DefaultFollowUpInterval
+	}
+	return pol
 }
 
 // Scope accepts alarms on this environment's dead-letter queue.
@@ -86,6 +102,23 @@ func (p *Playbook) Diagnose(ctx context.Context, a alarm.Alarm, t playbook.Targe
 		}
 		ev.Sample = s
 		return nil
+	}}, playbook.Probe{Name: ProbeLedger, Run: func(ctx context.Context) error {
+		if p.Ledger == nil {
+			return nil
+		}
+		since := p.now().Add(-time.Hour)
+		for _, kind := range []string{Replay, Park} {
+			hist, err := p.Ledger.History(ctx, p.Config.DLQ, kind, since)
+			if err != nil {
+				return err
+			}
+			for _, e := range hist {
+				if e.Outcome.Changed() {
+					ev.MovedLastHour += e.Moved
+				}
+			}
+		}
+		return nil
 	}})
 	return ev, diags
 }
@@ -110,10 +143,13 @@ func (p *Playbook) Act(ctx context.Context, act playbook.Action) (playbook.Effec
 	defer c.Close()
 	req := rabbit.ReplayRequest{DLQ: p.Config.DLQ, MaxPerRun: p.Config.MaxReplaysPerRun, MaxPerMessage: p.Config.MaxReplaysPerMsg,
 		Safety: p.safety(ctx), AllowUnverified: p.Config.DLQAssumeClassic, ParkingQueue: p.Config.ParkingQueue}
+	if act.Change.Limit > 0 {
+		req.MaxPerRun = min(req.MaxPerRun, act.Change.Limit) // what the hour's pace leaves
+	}
 	var res rabbit.ReplayResult
 	switch act.Kind {
 	case Replay:
-		req.Select = rabbit.SelectByClass([]rabbit.Class{rabbit.ClassTransient}, nil, "")
+		req.Select = ReplaySelector()
 		res, err = c.Replay(ctx, req)
 	case Park:
 		res, err = c.Park(ctx, req, func(m rabbit.Message) bool { return m.Class() == rabbit.ClassBadData })

@@ -81,6 +81,10 @@ type Change struct {
 	// ("" for a replay: each to its original queue).
 	Messages    int
 	Destination string
+	// Unseen is how many messages lie beyond the sample: a replay or a parking looks at them
+	// too. Limit is the most messages this run may move (the per-run and per-hour paces).
+	Unseen int
+	Limit  int
 }
 
 // Describe renders the change for a report ("1 -> 2", "84 % -> fresh tasks").
@@ -106,8 +110,14 @@ func (a Action) Describe() string {
 			return shortRef(c.FromTaskDefinition) + " -> new deployment of " + shortRef(c.FromTaskDefinition)
 		}
 	case KindReplay:
+		if c.Unseen > 0 {
+			return fmt.Sprintf("%d transient, and any among %d unseen -> their original queue(s)", c.Messages, c.Unseen)
+		}
 		return fmt.Sprintf("%d transient -> their original queue(s)", c.Messages)
 	case KindPark:
+		if c.Unseen > 0 {
+			return fmt.Sprintf("%d bad-data, and any among %d unseen -> %s", c.Messages, c.Unseen, c.Destination)
+		}
 		return fmt.Sprintf("%d bad-data -> %s", c.Messages, c.Destination)
 	}
 	return ""
