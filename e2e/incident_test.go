@@ -93,3 +93,94 @@ func TestFollowUpSaysWhyItStops(t *testing.T) {
 		t.Errorf("next tick: %q %v; want it to say the follow-up stopped with nothing left to do", after.Finding.Code, after.Finding.Evidence)
 	}
 }
+
+// TestDLQFollowUpsReplayEveryTransientMessage: 3,000 real dead letters, two thirds bad data
+// at the head of the DLQ and the transient third behind it, where no head sample sees them.
+// The alarm's run and the follow-ups (a compressed 1 s schedule) each take the next batch:
+// every transient message is replayed, the bad data parked, nothing lost, and the follow-up
+// stops once nothing is left.
+func TestDLQFollowUpsReplayEveryTransientMessage(t *testing.T) {
+	const bad, transient = 2000, 1000
+	broker := &cases.Broker{Parking: "arrakis.parking", DeadLetters: []cases.DeadLetters{
+		{Count: bad, Header: "x-error", Error: "invalid JSON: unexpected end of input", Body: `{"type":2,"data":{`},
+		{Count: transient, Header: "x-error", Error: "upstream timeout after 30s calling discord.com"},
+	}}
+	f := setup(t, cases.Case{Name: "dlq follow-ups", Function: "dlq", Scenario: "dlq", Mode: "on", Broker: broker,
+		Env: map[string]string{"GPR_ALARM_NAMES": "arrakis-staging DLQ Messages", "GPR_FOLLOW_UP_INTERVAL": "1s", "GPR_DLQ_MAX_REPLAY_PER_HOUR": "100000"}})
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	event := "../events/dlq/alarm.json"
+	var last report.Result
+	for run := 0; run < 10; run++ {
+		out, err := f.InvokeFunction(ctx, "dlq", event)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = out.Result
+		if last.Finding.Code == "nothing-to-follow" {
+			break
+		}
+		event = "../events/dlq/follow-up.json"
+		time.Sleep(1100 * time.Millisecond) // the next tick
+	}
+	depth := func(q string) int {
+		n, err := broker.Depth(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	dlq, work, parked := depth("arrakis.dlq"), depth("arrakis.interactions"), depth("arrakis.parking")
+	t.Logf("after the follow-ups: DLQ %d, work queue %d, parking %d; last result %s: %v", dlq, work, parked, last.Finding.Code, last.Finding.Evidence)
+	if work < transient || parked < bad || dlq != 0 {
+		t.Errorf("DLQ %d, replayed %d of %d transient, parked %d of %d bad; want every one moved", dlq, work, transient, parked, bad)
+	}
+	if total := dlq + work + parked; total < bad+transient || total > bad+transient+256 {
+		t.Errorf("%d messages in all, want %d (none lost, duplicates at most the confirm window)", total, bad+transient)
+	}
+	if last.Finding.Code != "nothing-to-follow" {
+		t.Errorf("the follow-ups did not end: last finding %q", last.Finding.Code)
+	}
+}
+
+// TestQueueDepthStepsToTheCapThenEscalates: more workers do not bring the queue down. The
+// alarm's run adds one worker, the follow-ups (a compressed clock: 1 s ticks and cooldown) the
+// next, up to the cap of 3; the next follow-up cannot step further and hands over to a person
+// with the evidence of every step, then the follow-ups stop.
+func TestQueueDepthStepsToTheCapThenEscalates(t *testing.T) {
+	f := setup(t, cases.Case{Name: "queue stays high", Function: "queue-depth", Scenario: "queue-stays-high", Mode: "on",
+		Broker: &cases.Broker{Ready: 2400, Consumers: 1, Prefetch: 10, Ingestor: true},
+		Env: map[string]string{"GPR_ALARM_NAMES": "arrakis-staging Queue Depth High", "GPR_FOLLOW_UP_INTERVAL": "1s",
+			"GPR_SCALE_COOLDOWN": "1s", "GPR_VERIFY_TIMEOUT": "2s"}})
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	worker := "arrakis-staging-gp-worker"
+	event := "../events/queue-depth/alarm.json"
+	var desired []int
+	var results []report.Result
+	for run := 0; run < 6; run++ {
+		out, err := f.InvokeFunction(ctx, "queue-depth", event)
+		if err != nil {
+			t.Fatal(err)
+		}
+		results = append(results, out.Result)
+		desired = append(desired, out.After[worker].Desired)
+		if out.Result.Finding.Code == "nothing-to-follow" {
+			break
+		}
+		event = "../events/queue-depth/follow-up.json"
+		time.Sleep(1100 * time.Millisecond)
+	}
+	t.Logf("desired counts after each run: %v", desired)
+	if len(desired) < 4 || desired[0] != 2 || desired[1] != 3 || desired[2] != 3 {
+		t.Fatalf("desired counts %v, want 2, 3, then held at the cap", desired)
+	}
+	esc := results[2].Escalation
+	evidence := strings.Join(results[2].Finding.Evidence, "\n")
+	if esc == nil || !strings.Contains(esc.Reason, "cap") || strings.Count(evidence, "earlier in incident") < 2 {
+		t.Errorf("at the cap: escalation %+v, evidence:\n%s\nwant an escalation carrying both earlier steps", esc, evidence)
+	}
+	if last := results[len(results)-1]; last.Finding.Code != "nothing-to-follow" || !strings.Contains(strings.Join(last.Finding.Evidence, " "), "budget-spent") {
+		t.Errorf("last run %q %v, want the follow-up stopped: budget-spent", last.Finding.Code, last.Finding.Evidence)
+	}
+}

@@ -43,6 +43,7 @@ var scenarioAlarms = map[string][]string{
 	"image-pull-network-error":       {AlarmNoWorkerTasks},
 	"worker-crash-loop":              {AlarmNoWorkerTasks},
 	"queue-under-provisioned":        {AlarmQueueDepthHigh},
+	"queue-stays-high":               {AlarmQueueDepthHigh},
 	"queue-workers-missing":          {AlarmQueueDepthHigh},
 	"queue-consumers-missing":        {AlarmQueueDepthHigh},
 	"queue-database-bottleneck":      {AlarmQueueDepthHigh},

@@ -318,6 +318,12 @@ func (s *Sandbox) scenarioList() []scenario {
 				Reaction{On: TriggerScaleUp, Service: roleWorker, Metric: s.serviceMetric(roleWorker, "CPUUtilization"), Level: 50, Noise: 3})
 		}},
 
+		{"queue-stays-high", "Like queue-under-provisioned, but more workers do not bring MessageCount down (it stays ~2400): the follow-ups step up to the cap, then escalate.", func(sp *scenarioSpec) {
+			sp.Worker.CPU = ramp(2.5, Key{-window, 35}, Key{-30 * minute, 88}, Key{0, 91})
+			sp.Queue = count(25, Key{-window, 150}, Key{-15 * minute, 200}, Key{0, 2400})
+			sp.Worker.Logs = minuteLines(-15*minute, 0, 3*minute, `level=WARN msg="consumer saturated" prefetch=10 unacked=10 handler_p99_ms=950`)
+		}},
+
 		{"queue-workers-missing", "Worker desired 1 running 0 (tasks crash on queue setup); MessageCount growing.", func(sp *scenarioSpec) {
 			w := &sp.Worker
 			w.Running = 0

@@ -328,6 +328,11 @@ func (inv *invocation[E]) execute(ctx context.Context, action Action, ra report.
 func (inv *invocation[E]) escalation(ctx context.Context, dec Decision, res report.Result, pres report.Presentation) *report.Escalation {
 	r := inv.r
 	esc := r.escalate(dec, inv.target, inv.alarm, res)
+	if why, stop := FollowUpStop(res); esc == nil && stop && why == incident.StopBudgetSpent && !inv.alarm.FollowUp.IsZero() {
+		// The alarm is still in ALARM and the next step is out of reach (a cap, a budget):
+		// a person takes over, with every step of the incident in the evidence.
+		esc = &report.Escalation{Reason: "still in ALARM and no further step is allowed (" + firstRule(res) + ")", DedupKey: DedupKey(r.Config.Environment, inv.alarm.Name)}
+	}
 	switch {
 	case esc != nil && r.Pager != nil && inv.inIncident:
 		res.Escalation = esc
@@ -364,6 +369,16 @@ func (r *Runner) escalate(dec Decision, t Target, a alarm.Alarm, res report.Resu
 		return nil
 	}
 	return &report.Escalation{Reason: reason, DedupKey: DedupKey(r.Config.Environment, a.Name)}
+}
+
+// firstRule is the rule that skipped the first action.
+func firstRule(res report.Result) string {
+	for _, a := range res.Actions {
+		if a.Outcome == report.OutcomeSkipped {
+			return a.Reason
+		}
+	}
+	return "no action"
 }
 
 func notFixed(res report.Result) string {
