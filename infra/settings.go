@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/mail"
 	"regexp"
 	"slices"
@@ -395,6 +396,7 @@ func (s Settings) functionEnv(fn, topicARN, table string) map[string]string {
 		config.EnvIncidentMaxAge:     s.Incidents.MaxAge.String(),
 		config.EnvAlarmNames:         strings.Join(s.alarmNamesOf(fn), ","),
 	}
+	maps.Copy(env, config.RuntimeEnv(s.spec(fn).MemoryMiB))
 	if n := functionSpecs[fn].GoMaxProcs; n > 0 {
 		env["GOMAXPROCS"] = strconv.Itoa(n)
 	}

@@ -364,3 +364,13 @@ func (r *reader) duration(name string, def time.Duration) time.Duration {
 	}
 	return d
 }
+
+// RuntimeEnv is the Go runtime's settings for a function of memoryMiB: the collector is off
+// (GOGC=off) and runs only as the heap nears three quarters of the function's memory
+// (GOMEMLIMIT), the configuration Go's GC guide gives for a program with a known memory
+// budget. A Lambda invocation's live heap is small and short-lived, so this mostly saves the
+// collections during package initialization, where the AWS SDK builds its operation schemas
+// (about a third of the cold start measured on this machine).
+func RuntimeEnv(memoryMiB int) map[string]string {
+	return map[string]string{"GOGC": "off", "GOMEMLIMIT": fmt.Sprintf("%dMiB", memoryMiB*3/4)}
+}

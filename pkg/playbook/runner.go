@@ -155,8 +155,6 @@ func Process[E any](ctx context.Context, r *Runner, pb Playbook[E], a alarm.Alar
 		r.emit(res)
 		return res
 	}
-	inv.joinIncident(ctx)
-	res.Incident = inv.inc.ID
 	res = inv.run(ctx, res)
 	inv.record(ctx, res)
 	if a.State == alarm.StateOK {
@@ -189,7 +187,16 @@ func (inv *invocation[E]) run(ctx context.Context, res report.Result) report.Res
 	if inv.r.Warm != nil {
 		go inv.r.Warm(work)
 	}
+	// The incident is joined while the probes run: neither needs the other until the decision
+	// is coordinated with the incident's other alarms, so the record costs the report no time.
+	joined := make(chan struct{})
+	go func() {
+		defer close(joined)
+		inv.joinIncident(work)
+	}()
 	ev, diags := inv.pb.Diagnose(work, inv.alarm, inv.target)
+	<-joined
+	res.Incident = inv.inc.ID
 	dec := inv.pb.Decide(inv.alarm, inv.target, ev, Failed(diags))
 	if c, ok := any(inv.pb).(Coordinator[E]); ok && inv.inIncident {
 		dec = c.Coordinate(inv.inc, inv.target, ev, dec)

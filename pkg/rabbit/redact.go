@@ -59,7 +59,7 @@ func Redact(s string) string {
 // first group (if any) is kept, the rest replaced.
 type anchoredRule struct {
 	keyword string // lower case
-	re      *regexp.Regexp
+	re      func() *regexp.Regexp
 	// wordStart requires the keyword not to continue a word (e.g. "bot" but not "robot").
 	wordStart bool
 	// sep is put between the kept group and the marker.
@@ -67,13 +67,13 @@ type anchoredRule struct {
 }
 
 var anchoredRules = []anchoredRule{
-	{keyword: "webhooks/", re: regexp.MustCompile(`^(webhooks/\d+/)[A-Za-z0-9_\-]+`)},
-	{keyword: "hooks.slack.com/", re: regexp.MustCompile(`^(?i)(hooks\.slack\.com/(?:services|workflows|triggers)/)[A-Za-z0-9_/\-]+`)},
-	{keyword: "authorization", re: regexp.MustCompile(`^(?i)(authorization\\?["']?\s*[:=]\s*\\?["']?)(?:bearer\s+|bot\s+|basic\s+)?[^\s"'\\,;}]+`)},
-	{keyword: "bearer", wordStart: true, sep: " ", re: regexp.MustCompile(`^(?i)(bearer)\s+[A-Za-z0-9._~+/=\-]{16,}`)},
-	{keyword: "bot", wordStart: true, sep: " ", re: regexp.MustCompile(`^(?i)(bot)\s+[A-Za-z0-9._~+/=\-]{16,}`)},
-	{keyword: "basic", wordStart: true, sep: " ", re: regexp.MustCompile(`^(?i)(basic)\s+[A-Za-z0-9._~+/=\-]{16,}`)},
-	{keyword: "eyj", wordStart: true, re: regexp.MustCompile(`^eyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]*`)},
+	{keyword: "webhooks/", re: lazyRegexp(`^(webhooks/\d+/)[A-Za-z0-9_\-]+`)},
+	{keyword: "hooks.slack.com/", re: lazyRegexp(`^(?i)(hooks\.slack\.com/(?:services|workflows|triggers)/)[A-Za-z0-9_/\-]+`)},
+	{keyword: "authorization", re: lazyRegexp(`^(?i)(authorization\\?["']?\s*[:=]\s*\\?["']?)(?:bearer\s+|bot\s+|basic\s+)?[^\s"'\\,;}]+`)},
+	{keyword: "bearer", wordStart: true, sep: " ", re: lazyRegexp(`^(?i)(bearer)\s+[A-Za-z0-9._~+/=\-]{16,}`)},
+	{keyword: "bot", wordStart: true, sep: " ", re: lazyRegexp(`^(?i)(bot)\s+[A-Za-z0-9._~+/=\-]{16,}`)},
+	{keyword: "basic", wordStart: true, sep: " ", re: lazyRegexp(`^(?i)(basic)\s+[A-Za-z0-9._~+/=\-]{16,}`)},
+	{keyword: "eyj", wordStart: true, re: lazyRegexp(`^eyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]*`)},
 }
 
 func (r anchoredRule) apply(s string) string {
@@ -90,7 +90,7 @@ func (r anchoredRule) apply(s string) string {
 		if r.wordStart && i > 0 && isWordByte(s[i-1]) {
 			continue
 		}
-		loc := r.re.FindStringSubmatchIndex(s[i:])
+		loc := r.re().FindStringSubmatchIndex(s[i:])
 		if loc == nil {
 			continue
 		}
