@@ -16,7 +16,8 @@ import (
 // the Discord conversation is one message that the later reports edit.
 func TestOneOutageOneIncident(t *testing.T) {
 	f := setup(t, cases.Case{Name: "one outage", Function: "no-tasks", Scenario: "image-pull-network-error", Mode: "on",
-		Broker: &cases.Broker{Ready: 1500, DeadLetters: []cases.DeadLetters{{Count: 10, Header: "x-error", Error: "upstream timeout after 30s calling discord.com", Body: `{"type":2}`}}}})
+		Broker: &cases.Broker{Ready: 1500, DeadLetters: []cases.DeadLetters{{Count: 10, Header: "x-error", Error: "upstream timeout after 30s calling discord.com", Body: `{"type":2}`}}},
+		Env:    map[string]string{"GPR_ALARM_NAMES": "arrakis-staging DLQ Messages"}})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	var results []report.Result
@@ -57,6 +58,26 @@ func TestOneOutageOneIncident(t *testing.T) {
 	}
 	if posts != len(results) || edits != len(results)-1 {
 		t.Errorf("Discord: %d messages and %d edits; want one per report, and the opening message edited by each later one", posts, edits)
+	}
+
+	// The DLQ waits for the worker: no replay into a queue nobody consumes, and the skip names
+	// the other alarm. Once the worker alarm is OK, the follow-up replays.
+	dlq := results[2]
+	if len(dlq.Actions) == 0 || dlq.Actions[0].Kind != "replay" || dlq.Actions[0].Rule != "incident" || !strings.Contains(dlq.Actions[0].Reason, "No Worker Tasks Running") {
+		t.Fatalf("dlq actions %+v, want the replay to wait for the worker alarm", dlq.Actions)
+	}
+	if err := f.Sandbox.SetAlarmState("arrakis-staging No Worker Tasks Running", "OK", "tasks running again"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Sandbox.SetAlarmState("arrakis-staging DLQ Messages", "ALARM", "still dead letters"); err != nil {
+		t.Fatal(err)
+	}
+	out, err := f.InvokeFunction(ctx, "dlq", "../events/dlq/follow-up.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Result.Incident != id || len(out.Result.Actions) == 0 || out.Result.Actions[0].Outcome != report.OutcomeDone {
+		t.Errorf("dlq follow-up: incident %q, actions %+v; want the replay done in the same incident", out.Result.Incident, out.Result.Actions)
 	}
 }
 

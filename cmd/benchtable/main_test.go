@@ -26,7 +26,7 @@ func write(t *testing.T, path, text string) {
 func TestRunWritesTheDocument(t *testing.T) {
 	dir := t.TempDir()
 	write(t, filepath.Join(dir, "steps.tsv"), "cold-init\t0\t60.5\nlatency\t0\t70\nsynth-1\t0\t80\nsynth-2\t0\t25.25\nrabbit-replay\t1\t3\n")
-	write(t, filepath.Join(dir, "cold-init.txt"), "BenchmarkColdInit/no-tasks-2 \t5\t20 hello-init-ms\t60 init-ms\t3 x-hello\n")
+	write(t, filepath.Join(dir, "cold-init.txt"), "BenchmarkColdInit/no-tasks-2 \t5\t20 hello-init-ms\t80 init-ms\t4 x-hello\n")
 	write(t, filepath.Join(dir, "cold-init.stat"), "benchstat says hello\n")
 	write(t, filepath.Join(dir, "latency.txt"), "BenchmarkDiagnoseLatency/no-tasks-ingestor-2 \t1\t102 call-ms\t9 chain-calls\t1000 wall-ms\t1.09 x-chain\n")
 	write(t, filepath.Join(dir, "top-start.txt"), "%CPU COMMAND\n99.0 go\n")

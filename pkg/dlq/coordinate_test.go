@@ -26,6 +26,8 @@ func TestCoordinateWaitsForTheWorker(t *testing.T) {
 		{"the worker alarm is firing", member, []incident.Entry{firing}, true},
 		{"the worker's restart is verified", member, []incident.Entry{firing, fixed}, false},
 		{"the worker alarm is OK again", member, []incident.Entry{firing, ok}, false},
+		{"CloudWatch says ALARM now", []incident.Member{{Alarm: worker, Function: "no-tasks", State: "ALARM"}}, nil, true},
+		{"CloudWatch says OK now, whatever the timeline", []incident.Member{{Alarm: worker, Function: "no-tasks", State: "OK"}}, []incident.Entry{firing}, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -26,12 +26,18 @@ func PendingFix(inc incident.Incident, function, target string) (incident.Entry,
 }
 
 // StillFiring is a member alarm of the incident, handled by function and named with one of
-// words, whose last observation is ALARM and which no verified fix of that function has
-// answered since: the outage it stands for is not over.
+// words, that is in ALARM: as CloudWatch says now when the member's State was read, else as
+// its last observation says, unless a verified fix of that function answered it since.
 func StillFiring(inc incident.Incident, function string, words ...string) (string, bool) {
 	for _, name := range inc.MemberAlarms() {
 		m, _ := inc.Member(name)
 		if m.Function != function || !containsAnyFold(name, words) {
+			continue
+		}
+		if m.State != "" { // read from CloudWatch for this invocation: the alarm's own word
+			if m.State == "ALARM" {
+				return name, true
+			}
 			continue
 		}
 		firing := false

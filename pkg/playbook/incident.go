@@ -70,6 +70,16 @@ func (inv *invocation[E]) joinIncident(ctx context.Context) {
 		inv.log.ErrorContext(ctx, "could not open or join the incident; going on without it", "error", err.Error())
 		return
 	}
+	if r.AlarmStates != nil {
+		// What the other alarms say now, for the coordination rules (read, not stored).
+		if states, err := r.AlarmStates.States(ctx, inc.MemberAlarms()); err == nil {
+			for i, m := range inc.Members {
+				if st, ok := states[m.Alarm]; ok {
+					inc.Members[i].State = st.State
+				}
+			}
+		}
+	}
 	inv.inc, inv.inIncident = inc, true
 	inv.log.InfoContext(ctx, "incident", "incident", inc.ID, "join", string(join))
 }
