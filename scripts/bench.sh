@@ -67,6 +67,8 @@ gobench() { "$GO" test -run '^$' -timeout 30m "$@"; }
 step cold-init gobench -bench '^BenchmarkColdInit$' -benchtime 5x -count "$COUNT" ./internal/bench
 step latency env GPR_BENCH_DETAILS="$PWD/$OUT/details" \
   "$GO" test -run '^$' -timeout 30m -bench '^BenchmarkDiagnoseLatency$' -benchtime 1x -count "$COUNT" ./internal/bench
+# 3 too: alarm to first report with and without the incident record (alternating pairs).
+step incident gobench -bench '^BenchmarkIncidentOverhead$' -benchtime 3x -count "$COUNT" ./internal/bench
 
 # 2: the hello-world zip, built (the Makefile's BUILD_FLAGS, arm64) and zipped (cmd/zipfn) as
 # `make build` builds and zips the functions'.

@@ -298,3 +298,80 @@ func writeDetail(b *testing.B, d bench.Invocation) {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// incidentCases are the cases whose alarm-to-first-report time is measured with and without
+// the incident record: one that pages (a CRITICAL alarm in dry-run) and one that does not.
+var incidentCases = []struct {
+	name, function, scenario, event string
+}{
+	{"no-tasks-ingestor", "no-tasks", "ingestor-oom", "ingestor-alarm.json"},
+	{"queue-depth", "queue-depth", "queue-under-provisioned", ""},
+}
+
+// BenchmarkIncidentOverhead measures the time from the alarm's delivery to the first report
+// (the SNS publication the sandbox records) with the incident record (GPR_INCIDENTS=true, the
+// default) and without it, alternating, with Latency added to every AWS call and every ledger
+// call. Target: the incident adds at most 10 %.
+func BenchmarkIncidentOverhead(b *testing.B) {
+	build(b)
+	all, err := cases.Load(filepath.Join(artifacts.root, "events"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ddb, err := dynalitetest.StartProcess()
+	if err != nil {
+		b.Fatalf("dynalite (scripts/dynalite.sh install): %v", err)
+	}
+	defer ddb.Stop()
+	proxy, err := bench.StartDelayProxy(ddb.Endpoint, Latency)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer proxy.Close()
+	for _, ic := range incidentCases {
+		b.Run(ic.name, func(b *testing.B) {
+			c, err := latencyCase(all, ic.function, ic.scenario, ic.event)
+			if err != nil {
+				b.Fatal(err)
+			}
+			env := cases.Env{RIE: artifacts.rie, Bootstraps: artifacts.dir, DynamoDB: proxy.URL()}
+			firstReport := func(incidents bool) float64 {
+				run := c
+				run.Env = maps.Clone(c.Env)
+				if run.Env == nil {
+					run.Env = map[string]string{}
+				}
+				run.Env[config.EnvIncidents] = fmt.Sprint(incidents)
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+				defer cancel()
+				out, err := cases.Run(ctx, env, run)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(out.Published) == 0 {
+					b.Fatalf("%s: no report was published", c.Name)
+				}
+				if (out.Result.Incident != "") != incidents {
+					b.Fatalf("%s: incident %q with GPR_INCIDENTS=%v", c.Name, out.Result.Incident, incidents)
+				}
+				return ms(out.Published[0].Time.Sub(out.Started))
+			}
+			var on, off, ratio []float64
+			i := 0
+			for b.Loop() {
+				var a, z float64
+				if i%2 == 0 {
+					a, z = firstReport(true), firstReport(false)
+				} else {
+					z, a = firstReport(false), firstReport(true)
+				}
+				on, off, ratio = append(on, a), append(off, z), append(ratio, a/z)
+				i++
+			}
+			b.ReportMetric(0, "ns/op")
+			b.ReportMetric(bench.Median(on), "report-on-ms")
+			b.ReportMetric(bench.Median(off), "report-off-ms")
+			b.ReportMetric(bench.Median(ratio), "x-off")
+		})
+	}
+}

@@ -13,6 +13,7 @@ const (
 	MaxInitRatio    = 3.0       // cold init ≤ 3× the hello-world function's (current SDK clients)
 	MaxZipBytes     = 5_000_000 // 5 MB (decimal: the stricter reading)
 	MaxLatencyRatio = 1.5       // no-tasks wall ≤ 1.5 × chain × per-call time
+	MaxIncidentCost = 1.10      // alarm to first report with the incident record ≤ 1.10 × without
 	MinReplayRatio  = 0.9       // replay throughput ≥ 0.9 × the broker's shovel
 	MaxPeekSeconds  = 1.5       // peek 10,000 messages
 	MaxPeekRSSBytes = 64e6      // 64 MB (decimal)
@@ -85,6 +86,7 @@ func Rows(in Inputs) []Row {
 	rows = append(rows, ColdInitRows(in)...)
 	rows = append(rows, ZipRows(in)...)
 	rows = append(rows, LatencyRows(in)...)
+	rows = append(rows, IncidentRows(in)...)
 	rows = append(rows, RabbitRows(in)...)
 	rows = append(rows, SynthRow(in))
 	rows = append(rows, OtherRows(in)...)
@@ -185,6 +187,34 @@ func LatencyRows(in Inputs) []Row {
 			r.Target, r.Verdict = caseTarget, Info
 		}
 		in.partial("latency", name, &r)
+		rows = append(rows, r)
+	}
+	return rows
+}
+
+// IncidentRows: item 3 too, alarm to first report with and without the incident record.
+func IncidentRows(in Inputs) []Row {
+	s := in.Bench["incident"]
+	names := s.Names("BenchmarkIncidentOverhead/")
+	sort.Strings(names)
+	target := fmt.Sprintf("≤ %.2f× without", MaxIncidentCost)
+	if len(names) == 0 {
+		return []Row{missing("3", "Alarm to first report with the incident record vs without", in.notMeasured("incident", "BenchmarkIncidentOverhead"), target)}
+	}
+	var rows []Row
+	for _, name := range names {
+		c := strings.TrimPrefix(name, "BenchmarkIncidentOverhead/")
+		measure := "Alarm to first report with the incident record vs without, +100 ms per call: " + c
+		on, runs, ok1 := s.Median(name, "report-on-ms")
+		off, _, ok2 := s.Median(name, "report-off-ms")
+		x, _, ok3 := s.Median(name, "x-off")
+		if !ok1 || !ok2 || !ok3 {
+			rows = append(rows, missing("3", measure, in.notMeasured("incident", name), target))
+			continue
+		}
+		r := Row{Item: "3", Measure: fmt.Sprintf("%s (median of %s)", measure, plural(runs, "pair")), Value: ms(on),
+			Baseline: "without " + ms(off), Ratio: times(x), Target: target, Verdict: AtMost(x, MaxIncidentCost)}
+		in.partial("incident", name, &r)
 		rows = append(rows, r)
 	}
 	return rows

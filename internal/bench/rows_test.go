@@ -116,10 +116,13 @@ func fullInputs(t *testing.T) Inputs {
 		Functions: []string{"dlq", "no-tasks"},
 		Steps: map[string]Step{"cold-init": ok("cold-init"), "latency": ok("latency"), "rabbit-replay": ok("rabbit-replay"),
 			"rabbit-replay-split": ok("rabbit-replay-split"), "rabbit-peek": ok("rabbit-peek"), "synth-1": {Name: "synth-1", Seconds: 80}, "synth-2": {Name: "synth-2", Seconds: 25},
-			"ledger": ok("ledger"), "report": ok("report")},
+			"ledger": ok("ledger"), "report": ok("report"), "incident": ok("incident")},
 		Zips: map[string]int64{"hello": 2_400_000, "dlq": 4_900_000, "no-tasks": 5_100_000},
 		Bench: map[string]Samples{
 			"cold-init": samples(t, goTestOutput),
+			"incident": samples(t, `BenchmarkIncidentOverhead/queue-depth-2 	3	636 report-off-ms	656 report-on-ms	1.031 x-off
+BenchmarkIncidentOverhead/no-tasks-ingestor-2 	3	800 report-off-ms	960 report-on-ms	1.2 x-off
+`),
 			"latency": samples(t, `BenchmarkDiagnoseLatency/dlq-2 	1	130 call-ms	5 chain-calls	1000 wall-ms	1.55 x-chain
 BenchmarkDiagnoseLatency/no-tasks-ingestor-2 	1	102 call-ms	9 chain-calls	1000 wall-ms	1.09 x-chain
 BenchmarkDiagnoseLatency/no-tasks-worker-2 	1	102 call-ms	9 chain-calls	1500 wall-ms	1.6 x-chain
@@ -158,6 +161,12 @@ func TestRows(t *testing.T) {
 		value   string // a substring of Value
 	}{
 		{"cold init over 3× fails", nil, "1", "Cold init under the emulator: no-tasks", Fail, "80.0 ms"},
+		{"an incident within 10 % passes", nil, "3", "incident record vs without, +100 ms per call: queue-depth", Pass, "656 ms"},
+		{"an incident adding 20 % fails", nil, "3", "incident record vs without, +100 ms per call: no-tasks-ingestor", Fail, "960 ms"},
+		{"the incident step failed", func(in *Inputs) {
+			in.Steps["incident"] = Step{Name: "incident", Exit: 1}
+			in.Bench["incident"] = Samples{}
+		}, "3", "Alarm to first report with the incident record", Missing, "step incident failed (exit 1"},
 		{"cold init under 3× passes", nil, "1", "Cold init under the emulator: dlq", Pass, "30.0 ms"},
 		{"cold init of a failed step is not measured", func(in *Inputs) {
 			in.Steps["cold-init"] = Step{Name: "cold-init", Exit: 1}
@@ -239,7 +248,7 @@ func TestRowsBaselinesAndRatios(t *testing.T) {
 	// no-tasks rows come first among the latency rows: they carry the target.
 	var latency []string
 	for _, r := range rows {
-		if r.Item == "3" {
+		if r.Item == "3" && strings.HasPrefix(r.Measure, "Wall time") {
 			latency = append(latency, r.Measure)
 		}
 	}

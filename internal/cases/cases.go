@@ -162,9 +162,11 @@ type Outcome struct {
 	Requests  map[string][]sandbox.Request
 	Sandbox   *sandbox.Sandbox
 	Output    string // the emulator's and the function's output
-	Logs      []string
-	Elapsed   time.Duration
-	Broker    *Broker
+	// Started is when the event was sent to the emulator.
+	Started time.Time
+	Logs    []string
+	Elapsed time.Duration
+	Broker  *Broker
 	// Queues are the ready counts of the case's queues right after the invocation (-1: the
 	// queue does not exist), read before the case's vhost is deleted.
 	Queues map[string]int
@@ -343,6 +345,7 @@ func invoke(ctx context.Context, e Env, function, event string, env map[string]s
 	}
 	defer emu.Stop()
 	start := time.Now()
+	out.Started = start
 	out.Raw, err = emu.Invoke(ctx, payload)
 	out.Elapsed = time.Since(start)
 	out.Output, out.Logs = emu.Output(), emu.LogLines()

@@ -112,11 +112,13 @@ func Load(ctx context.Context, function string, getenv func(string) string) (*Ap
 			return nil, fmt.Errorf("ledger: %w", err)
 		}
 		a.Ledger = t
-		inc, err := ledger.NewIncidents(dynamodb.NewFromConfig(awsCfg), cfg.LedgerTable)
-		if err != nil {
-			return nil, fmt.Errorf("incidents: %w", err)
+		if cfg.Incidents {
+			inc, err := ledger.NewIncidents(dynamodb.NewFromConfig(awsCfg), cfg.LedgerTable)
+			if err != nil {
+				return nil, fmt.Errorf("incidents: %w", err)
+			}
+			a.Incidents = inc
 		}
-		a.Incidents = inc
 	} else {
 		// Without a table, idempotency and budgets last only as long as this process. Fine
 		// for a local run; the stack always sets the table.

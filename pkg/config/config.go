@@ -19,6 +19,7 @@ const (
 	EnvKillSwitchParam = "GPR_KILL_SWITCH_PARAM" // SSM parameter; "on"/"true"/"1" stops every action
 	EnvReportTopicARN  = "GPR_REPORT_TOPIC_ARN"  // required: the report SNS topic
 	EnvLedgerTable     = "GPR_LEDGER_TABLE"      // DynamoDB ledger; empty means an in-memory ledger (local only)
+	EnvIncidents       = "GPR_INCIDENTS"         // keep the environment's incident in the ledger table (default true)
 
 	EnvCluster          = "GPR_CLUSTER"
 	EnvIngestorService  = "GPR_INGESTOR_SERVICE"
@@ -90,6 +91,7 @@ type Config struct {
 	KillSwitchParam string
 	ReportTopicARN  string
 	LedgerTable     string
+	Incidents       bool
 	Region          string
 
 	Cluster          string
@@ -161,6 +163,7 @@ func Load(getenv func(string) string) (Config, error) {
 		KillSwitchParam: r.str(EnvKillSwitchParam, d.KillSwitchParam),
 		ReportTopicARN:  r.str(EnvReportTopicARN, ""),
 		LedgerTable:     r.str(EnvLedgerTable, ""),
+		Incidents:       r.boolean(EnvIncidents, true),
 		Region:          r.str(EnvRegion, "us-east-1"),
 
 		Cluster:          r.str(EnvCluster, d.Cluster),

@@ -59,19 +59,23 @@ func (inv *invocation[E]) joinIncident(ctx context.Context) {
 		}
 		return
 	}
-	if cur, ok, err := r.Incidents.Current(ctx, env); err == nil && ok && cur.Status == incident.StatusOpen &&
-		!cur.OpenedAt.IsZero() && now.Sub(cur.OpenedAt) >= r.incidentMaxAge() {
-		if closed, _, err := r.Incidents.Close(ctx, cur.ID, incident.CloseMaxAge, now); err == nil && closed {
-			inv.log.InfoContext(ctx, "incident closed at its maximum age", "incident", cur.ID)
-		}
-	}
 	inc, join, err := r.Incidents.OpenOrJoin(ctx, env, inv.alarm.Name, r.Function, inv.alarm.ChangedAt)
+	if err == nil && join != incident.Opened && !inc.OpenedAt.IsZero() && now.Sub(inc.OpenedAt) >= r.incidentMaxAge() {
+		// An incident open past its maximum age is history: close it and open a new one. (Rare:
+		// checked on the joined record rather than read first, which would cost every alarm a
+		// round trip.)
+		if closed, _, cerr := r.Incidents.Close(ctx, inc.ID, incident.CloseMaxAge, now); cerr == nil && closed {
+			inv.log.InfoContext(ctx, "incident closed at its maximum age", "incident", inc.ID)
+		}
+		inc, join, err = r.Incidents.OpenOrJoin(ctx, env, inv.alarm.Name, r.Function, inv.alarm.ChangedAt)
+	}
 	if err != nil {
 		inv.log.ErrorContext(ctx, "could not open or join the incident; going on without it", "error", err.Error())
 		return
 	}
-	if r.AlarmStates != nil {
-		// What the other alarms say now, for the coordination rules (read, not stored).
+	if r.AlarmStates != nil && len(inc.Members) > 1 {
+		// What the other alarms say now, for the coordination rules (read, not stored; an
+		// incident of this alarm alone has nothing to coordinate).
 		if states, err := r.AlarmStates.States(ctx, inc.MemberAlarms()); err == nil {
 			for i, m := range inc.Members {
 				if st, ok := states[m.Alarm]; ok {
@@ -135,31 +139,41 @@ func verificationStatus(s string) string {
 	return incident.VerificationUnknown
 }
 
-// record appends the invocation's timeline to its incident.
+// record appends the invocation's timeline to its incident (after the report).
 func (inv *invocation[E]) record(ctx context.Context, res report.Result) {
 	if !inv.inIncident {
 		return
 	}
+	inv.recordPage(ctx, res)
 	if err := inv.r.Incidents.Append(context.WithoutCancel(ctx), inv.inc.ID, inv.timeline(res, inv.r.now())...); err != nil {
 		inv.log.ErrorContext(ctx, "could not record the timeline of the incident", "incident", inv.inc.ID, "error", err.Error())
 	}
 }
 
-// incidentPage pages once per incident: the first escalation triggers the incident's page,
-// later ones (other alarms, follow-ups) say on-call was paged already.
+// incidentPage pages once per incident: the first escalation triggers the incident's page
+// (one PagerDuty dedup key per incident), later ones (other alarms, follow-ups) say on-call was
+// paged already. Whether it was is read from the record the join returned, so paging costs no
+// extra round trip before the report; the page is recorded after the report (recordPage). Two
+// functions escalating at the same instant may both trigger: PagerDuty merges them by key.
 func (inv *invocation[E]) incidentPage(ctx context.Context, rep report.Report, esc report.Escalation) report.Escalation {
 	r := inv.r
 	esc.DedupKey = IncidentDedupKey(r.Config.Environment, inv.inc.ID)
-	first, err := r.Incidents.TriggerPage(ctx, inv.inc.ID, esc.DedupKey, r.now())
-	switch {
-	case err != nil:
-		// Cannot tell whether someone paged already: page (PagerDuty merges by dedup key).
-		inv.log.ErrorContext(ctx, "could not record the page on the incident; paging anyway", "error", err.Error())
-	case !first:
+	if inv.inc.Page.Triggered {
 		esc.Reason += " (on-call was already paged for incident " + inv.inc.ID + ")"
 		return esc
 	}
 	return r.page(ctx, inv.log, rep, esc)
+}
+
+// recordPage records the incident's page once it was sent.
+func (inv *invocation[E]) recordPage(ctx context.Context, res report.Result) {
+	esc := res.Escalation
+	if !inv.inIncident || esc == nil || !esc.Paged {
+		return
+	}
+	if _, err := inv.r.Incidents.TriggerPage(context.WithoutCancel(ctx), inv.inc.ID, esc.DedupKey, inv.r.now()); err != nil {
+		inv.log.ErrorContext(ctx, "could not record the page on the incident", "incident", inv.inc.ID, "error", err.Error())
+	}
 }
 
 // closeIfRecovered closes the incident an OK alarm belongs to once every member alarm reads

@@ -148,14 +148,26 @@ func Process[E any](ctx context.Context, r *Runner, pb Playbook[E], a alarm.Alar
 	if inv.guard.Now == nil {
 		inv.guard.Now = r.now
 	}
+	// The incident is joined while the guard admits the alarm and the probes run: none of
+	// them needs the others until the decision is coordinated with the incident's other
+	// alarms, so the record costs the report no time. A redelivered alarm joins as the member
+	// it already is; with remediation off nothing is recorded.
+	joined := make(chan struct{})
+	go func() {
+		defer close(joined)
+		if r.Config.Mode != config.ModeOff {
+			inv.joinIncident(ctx)
+		}
+	}()
 	inv.adm = inv.guard.Admit(ctx, a.Key())
 	if !inv.adm.Proceed {
+		<-joined
 		res.Finding = report.Finding{Code: inv.adm.Code, Summary: inv.adm.Reason, Evidence: []string{}}
 		log.InfoContext(ctx, "not admitted; nothing done", "code", inv.adm.Code, "reason", inv.adm.Reason)
 		r.emit(res)
 		return res
 	}
-	res = inv.run(ctx, res)
+	res = inv.run(ctx, res, joined)
 	inv.record(ctx, res)
 	if a.State == alarm.StateOK {
 		if closing, ok := r.closeIfRecovered(ctx, a.Name); ok {
@@ -181,19 +193,12 @@ type invocation[E any] struct {
 }
 
 // run diagnoses, decides, acts, verifies, escalates and reports.
-func (inv *invocation[E]) run(ctx context.Context, res report.Result) report.Result {
+func (inv *invocation[E]) run(ctx context.Context, res report.Result, joined <-chan struct{}) report.Result {
 	work, cancel := inv.r.workContext(ctx)
 	defer cancel()
 	if inv.r.Warm != nil {
 		go inv.r.Warm(work)
 	}
-	// The incident is joined while the probes run: neither needs the other until the decision
-	// is coordinated with the incident's other alarms, so the record costs the report no time.
-	joined := make(chan struct{})
-	go func() {
-		defer close(joined)
-		inv.joinIncident(work)
-	}()
 	ev, diags := inv.pb.Diagnose(work, inv.alarm, inv.target)
 	<-joined
 	res.Incident = inv.inc.ID
