@@ -31,7 +31,7 @@ import (
 )
 
 // benchSteps are the steps whose output is `go test -bench` text (build/bench/<step>.txt).
-var benchSteps = []string{"cold-init", "latency", "rabbit-replay", "rabbit-replay-split", "rabbit-peek", "ledger", "report"}
+var benchSteps = []string{"cold-init", "latency", "incident", "rabbit-replay", "rabbit-replay-split", "rabbit-peek", "ledger", "report"}
 
 func main() {
 	dir := flag.String("dir", "build/bench", "the bench run's folder (scripts/bench.sh)")
