@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	amqp "github.com/rabbitmq/amqp091-go"
+
 	"github.com/arrakis/gp-remediation/internal/cases"
 	"github.com/arrakis/gp-remediation/pkg/report"
 )
@@ -67,6 +69,22 @@ func TestOneOutageOneIncident(t *testing.T) {
 		t.Fatalf("dlq actions %+v, want the replay to wait for the worker alarm", dlq.Actions)
 	}
 	if err := f.Sandbox.SetAlarmState("arrakis-staging No Worker Tasks Running", "OK", "tasks running again"); err != nil {
+		t.Fatal(err)
+	}
+	// The worker runs again: it consumes the work queue.
+	conn, err := amqp.Dial(f.Case.Broker.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.Qos(10, 0, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ch.Consume("arrakis.interactions", "worker", false, false, false, false, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.Sandbox.SetAlarmState("arrakis-staging DLQ Messages", "ALARM", "still dead letters"); err != nil {
@@ -203,5 +221,41 @@ func TestQueueDepthStepsToTheCapThenEscalates(t *testing.T) {
 	}
 	if last := results[len(results)-1]; last.Finding.Code != "nothing-to-follow" || !strings.Contains(strings.Join(last.Finding.Evidence, " "), "budget-spent") {
 		t.Errorf("last run %q %v, want the follow-up stopped: budget-spent", last.Finding.Code, last.Finding.Evidence)
+	}
+}
+
+// TestARestartThatDoesNotHoldEscalatesOnce: the worker crash-loops on a database that is still
+// down, so a restart's new tasks crash too. The alarm's run restarts it (and pages: the fix is
+// not verified); the follow-up sees it still down, does not restart again inside the cooldown,
+// and escalates without a second page, carrying the first attempt in its evidence.
+func TestARestartThatDoesNotHoldEscalatesOnce(t *testing.T) {
+	f := setup(t, cases.Case{Name: "relapse", Function: "no-tasks", Scenario: "worker-crash-loop-relapse", Mode: "on",
+		Env: map[string]string{"GPR_ALARM_NAMES": "arrakis-staging No Worker Tasks Running", "GPR_FOLLOW_UP_INTERVAL": "1s", "GPR_VERIFY_TIMEOUT": "3s"}})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	first, err := f.InvokeFunction(ctx, "no-tasks", "../events/no-tasks/worker-alarm.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	follow, err := f.InvokeFunction(ctx, "no-tasks", "../events/no-tasks/follow-up.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := first.Result, follow.Result
+	if done(a) != 1 || a.Verification == nil || a.Verification.Status == report.Verified {
+		t.Fatalf("first run: actions %+v, verification %+v; want a restart that did not hold", a.Actions, a.Verification)
+	}
+	if len(b.Actions) != 1 || b.Actions[0].Rule != "cooldown" {
+		t.Fatalf("follow-up: actions %+v, want the restart skipped by its cooldown", b.Actions)
+	}
+	triggers := 0
+	for _, rq := range f.Sandbox.Requests("pagerduty") {
+		if strings.Contains(rq.Body, `"event_action":"trigger"`) {
+			triggers++
+		}
+	}
+	if b.Escalation == nil || triggers != 1 || !strings.Contains(strings.Join(b.Finding.Evidence, "\n"), "earlier in incident") {
+		t.Errorf("follow-up escalation %+v, %d pages, evidence %v; want one page and the first attempt in the evidence", b.Escalation, triggers, b.Finding.Evidence)
 	}
 }

@@ -42,6 +42,7 @@ var scenarioAlarms = map[string][]string{
 	"scaled-to-zero":                 {AlarmNoIngestorTasks, AlarmNoWorkerTasks},
 	"image-pull-network-error":       {AlarmNoWorkerTasks},
 	"worker-crash-loop":              {AlarmNoWorkerTasks},
+	"worker-crash-loop-relapse":      {AlarmNoWorkerTasks},
 	"queue-under-provisioned":        {AlarmQueueDepthHigh},
 	"queue-stays-high":               {AlarmQueueDepthHigh},
 	"queue-workers-missing":          {AlarmQueueDepthHigh},

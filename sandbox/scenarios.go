@@ -296,6 +296,18 @@ func (s *Sandbox) scenarioList() []scenario {
 			sp.Queue = count(8, Key{-window, 12}, Key{-58 * minute, 14}, Key{0, 900})
 		}},
 
+		{"worker-crash-loop-relapse", "Like worker-crash-loop, but a forced deployment's tasks crash too (the database is still down): a restart does not hold.", func(sp *scenarioSpec) {
+			w := &sp.Worker
+			w.Running = 0
+			fail := exitFailure(1, 8*time.Second)
+			w.Crashes = []crash{{At: -57 * minute, Ran: w.DeployedAgo - 57*minute, Failure: fail, Logs: dbDownLogs}}
+			for _, at := range every(-45*minute, 12*minute, 4) {
+				w.Crashes = append(w.Crashes, crash{At: at, Ran: 8 * time.Second, Failure: fail, Logs: dbDownLogs})
+			}
+			w.Outcomes = map[int]TaskOutcome{0: {Failure: &fail, Logs: dbDownLogs}}
+			sp.Queue = count(8, Key{-window, 12}, Key{-57 * minute, 14}, Key{0, 700})
+		}},
+
 		{"worker-crash-loop", "Worker crash loop (exit 1, cannot connect to database), no recent deployment; a forced deployment's tasks run.", func(sp *scenarioSpec) {
 			w := &sp.Worker
 			w.Running = 0

@@ -7,6 +7,7 @@ import (
 
 	"github.com/arrakis/gp-remediation/pkg/incident"
 	"github.com/arrakis/gp-remediation/pkg/playbook"
+	"github.com/arrakis/gp-remediation/pkg/rabbit"
 )
 
 func TestCoordinateWaitsForTheWorker(t *testing.T) {
@@ -33,12 +34,42 @@ func TestCoordinateWaitsForTheWorker(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			inc := incident.Incident{ID: "staging-1", Members: tc.members, Timeline: tc.timeline}
 			d := playbook.Decision{Actions: []playbook.Action{{Kind: Replay}, {Kind: Park}}}
-			got := Coordinate(inc, d)
+			got := Coordinate(inc, Evidence{Work: rabbit.QueueState{Name: "arrakis.interactions", Consumers: 2}, WorkRead: true}, d)
 			if got.Actions[0].Blocked.Set() != tc.blocked || got.Actions[1].Blocked.Set() {
 				t.Fatalf("replay blocked %v (%s), park blocked %v; want replay %v, park never", got.Actions[0].Blocked.Set(), got.Actions[0].Blocked, got.Actions[1].Blocked.Set(), tc.blocked)
 			}
 			if tc.blocked && !strings.Contains(got.Actions[0].Blocked.String(), worker) {
 				t.Errorf("rule %q does not name the worker alarm", got.Actions[0].Blocked)
+			}
+		})
+	}
+}
+
+func TestCoordinateWaitsForAConsumer(t *testing.T) {
+	inc := incident.Incident{ID: "staging-1", Members: []incident.Member{{Alarm: "arrakis-staging Queue Depth High", Function: "queue-depth"}}}
+	d := playbook.Decision{Actions: []playbook.Action{{Kind: Replay}}}
+	tests := []struct {
+		name    string
+		ev      Evidence
+		blocked bool
+	}{
+		{"consumers on the work queue", Evidence{Work: rabbit.QueueState{Name: "arrakis.interactions", Consumers: 1}, WorkRead: true}, false},
+		{"nobody consumes", Evidence{Work: rabbit.QueueState{Name: "arrakis.interactions"}, WorkRead: true}, true},
+		{"the work queue could not be read", Evidence{}, false},
+		{"the DLQ alarm alone: replays wait in the work queue", Evidence{Work: rabbit.QueueState{Name: "arrakis.interactions"}, WorkRead: true}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			inc := inc
+			if strings.HasPrefix(tc.name, "the DLQ alarm alone") {
+				inc.Members = []incident.Member{{Alarm: "arrakis-staging DLQ Messages", Function: "dlq"}}
+			}
+			got := Coordinate(inc, tc.ev, d)
+			if got.Actions[0].Blocked.Set() != tc.blocked {
+				t.Fatalf("blocked = %v (%s), want %v", got.Actions[0].Blocked.Set(), got.Actions[0].Blocked, tc.blocked)
+			}
+			if tc.blocked && !strings.Contains(got.Actions[0].Blocked.String(), "Queue Depth High") {
+				t.Errorf("rule %q does not name the incident's queue alarm", got.Actions[0].Blocked)
 			}
 		})
 	}

@@ -33,6 +33,7 @@ const (
 const (
 	ProbePeek   = "amqp.dlq-peek"
 	ProbeLedger = "ledger.moved-last-hour"
+	ProbeWork   = "amqp.work-queue"
 )
 
 // Evidence is what the probes saw.
@@ -42,6 +43,9 @@ type Evidence struct {
 	// MovedLastHour is how many messages this function replayed or parked in the last hour
 	// (the ledger's record), for the per-hour pace.
 	MovedLastHour int
+	// Work is the work queue as AMQP sees it now (WorkRead false: it could not be read).
+	Work     rabbit.QueueState
+	WorkRead bool
 	// PeekRefused says why the DLQ was not peeked (unsafe queue type, type unknown).
 	PeekRefused string
 }

@@ -102,6 +102,18 @@ func (p *Playbook) Diagnose(ctx context.Context, a alarm.Alarm, t playbook.Targe
 		}
 		ev.Sample = s
 		return nil
+	}}, playbook.Probe{Name: ProbeWork, Run: func(ctx context.Context) error {
+		c, err := p.Conns.Broker(ctx)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		q, err := c.Inspect(ctx, p.Config.Queue)
+		if err != nil {
+			return err
+		}
+		ev.Work, ev.WorkRead = q, true
+		return nil
 	}}, playbook.Probe{Name: ProbeLedger, Run: func(ctx context.Context) error {
 		if p.Ledger == nil {
 			return nil
