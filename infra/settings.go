@@ -83,7 +83,9 @@ type Caps struct {
 	MaxTaskMemoryMiB     int     `json:"maxTaskMemoryMiB"`
 	MaxReplaysPerRun     int     `json:"maxReplaysPerRun"`
 	MaxReplaysPerMessage int     `json:"maxReplaysPerMessage"`
-	PeekSample           int     `json:"peekSample"`
+	// MaxReplaysPerHour bounds what the dlq function moves per hour across runs.
+	MaxReplaysPerHour int `json:"maxReplaysPerHour"`
+	PeekSample        int `json:"peekSample"`
 }
 
 // Budgets and cooldowns bound how often actions may hit one target.
@@ -119,6 +121,10 @@ type Reports struct {
 	// routing_key. Empty means that sink is not used in this environment.
 	WebhooksSecret  string `json:"webhooksSecret"`
 	PagerDutySecret string `json:"pagerDutySecret"`
+	// SlackBotSecret holds bot_token and SlackChannel is the channel id it posts to: with both,
+	// an incident's reports thread in Slack (without them Slack gets the webhook, if any).
+	SlackBotSecret string `json:"slackBotSecret"`
+	SlackChannel   string `json:"slackChannel"`
 }
 
 // Alarms says whether the stack creates the runbook's alarms or listens to existing ones.
@@ -211,7 +217,7 @@ func defaultSettings(env string) Settings {
 		Caps: Caps{
 			MaxWorkers: c.MaxWorkers, ScaleStep: c.ScaleStep, MemoryFactor: c.MemoryFactor,
 			MaxTaskMemoryMiB: c.MaxTaskMemoryMiB, MaxReplaysPerRun: c.MaxReplaysPerRun,
-			MaxReplaysPerMessage: c.MaxReplaysPerMsg, PeekSample: c.PeekSample,
+			MaxReplaysPerMessage: c.MaxReplaysPerMsg, MaxReplaysPerHour: c.MaxReplaysPerHour, PeekSample: c.PeekSample,
 		},
 		Budgets: Budgets{
 			RestartBudget: c.RestartBudget, RestartCooldown: Duration(c.RestartCooldown),
@@ -337,6 +343,8 @@ func (s Settings) secretName(envVar string) string {
 		return s.Reports.WebhooksSecret
 	case config.EnvPagerDutySecret:
 		return s.Reports.PagerDutySecret
+	case config.EnvSlackBotSecret:
+		return s.Reports.SlackBotSecret
 	}
 	return ""
 }
@@ -344,7 +352,7 @@ func (s Settings) secretName(envVar string) string {
 // secrets lists the secret env vars fn reads in this environment, with names set.
 func (s Settings) secrets(fn string) []string {
 	out := slices.Clone(functionSpecs[fn].Secrets)
-	for _, v := range []string{config.EnvWebhooksSecret, config.EnvPagerDutySecret} {
+	for _, v := range []string{config.EnvWebhooksSecret, config.EnvPagerDutySecret, config.EnvSlackBotSecret} {
 		if s.secretName(v) != "" {
 			out = append(out, v)
 		}
@@ -381,6 +389,7 @@ func (s Settings) functionEnv(fn, topicARN, table string) map[string]string {
 		config.EnvMaxTaskMemoryMiB:   strconv.Itoa(s.Caps.MaxTaskMemoryMiB),
 		config.EnvMaxReplaysPerRun:   strconv.Itoa(s.Caps.MaxReplaysPerRun),
 		config.EnvMaxReplaysPerMsg:   strconv.Itoa(s.Caps.MaxReplaysPerMessage),
+		config.EnvMaxReplaysPerHour:  strconv.Itoa(s.Caps.MaxReplaysPerHour),
 		config.EnvPeekSample:         strconv.Itoa(s.Caps.PeekSample),
 		config.EnvRestartBudget:      strconv.Itoa(s.Budgets.RestartBudget),
 		config.EnvRestartCooldown:    s.Budgets.RestartCooldown.String(),
@@ -402,6 +411,9 @@ func (s Settings) functionEnv(fn, topicARN, table string) map[string]string {
 	}
 	if fn == fnDLQ && s.ParkingQueue != "" {
 		env[config.EnvParkingQueue] = s.ParkingQueue
+	}
+	if s.Reports.SlackChannel != "" {
+		env[config.EnvSlackChannel] = s.Reports.SlackChannel
 	}
 	for _, v := range s.secrets(fn) {
 		env[v] = s.secretName(v)
@@ -513,6 +525,18 @@ func (s Settings) validate() error {
 	}
 	if f := time.Duration(s.Incidents.FollowUpInterval); f < time.Minute || f > time.Hour || f%time.Minute != 0 {
 		bad("incidents.followUpInterval %s: want whole minutes from 1m to 60m (an EventBridge rate)", f)
+	}
+	if (s.Reports.SlackBotSecret == "") != (s.Reports.SlackChannel == "") {
+		bad("reports.slackBotSecret and reports.slackChannel: set both (the bot posts to that channel) or neither")
+	}
+	if s.Caps.MaxReplaysPerHour < 0 {
+		bad("caps.maxReplaysPerHour %d: want 0 (no hourly bound) or more", s.Caps.MaxReplaysPerHour)
+	}
+	for _, fn := range functionNames {
+		// EventBridge rule names are at most 64 characters.
+		if name := s.FunctionName(fn) + "-follow-up"; len(name) > 64 {
+			bad("environment name %q is too long: the follow-up rule %q would pass EventBridge's 64 characters", s.Env, name)
+		}
 	}
 	if m := time.Duration(s.Incidents.MaxAge); m < time.Hour {
 		bad("incidents.maxAge %s: want at least 1h", m)

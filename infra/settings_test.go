@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -176,6 +177,9 @@ func TestInvalidSettings(t *testing.T) {
 		{"memory threshold beyond config", `{"alarms": {"memoryHigh": {"threshold": 120, "periodSeconds": 300, "evaluationPeriods": 3, "datapointsToAlarm": 3}}}`,
 			[]string{"GPR_MEMORY_HIGH_PERCENT"}},
 		{"pass roles", `{"policy": {"allowRaiseMemory": true, "passRoleArns": ["ecsTaskRole"]}}`, []string{`"ecsTaskRole" is not an IAM role ARN`}},
+		{"slack bot without a channel", `{"reports": {"slackBotSecret": "arrakis-qa/slack-bot"}}`, []string{"set both"}},
+		{"follow-up interval", `{"incidents": {"followUpInterval": "90s", "maxAge": "10m"}}`, []string{"incidents.followUpInterval 1m30s", "incidents.maxAge 10m0s"}},
+		{"negative hourly pace", `{"caps": {"maxReplaysPerHour": -1}}`, []string{"caps.maxReplaysPerHour -1"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := parseSettings("qa", with(t, tc.patch))
@@ -258,5 +262,40 @@ func TestRepoEnvironments(t *testing.T) {
 	}
 	if m := repoSettings(t, "production").Mode; m != config.ModeDryRun {
 		t.Errorf("production mode %q: flip it to on deliberately (and change this test with it)", m)
+	}
+}
+
+// TestLongEnvironmentNamesAreRefused: EventBridge rule names have at most 64 characters, and
+// each function's follow-up rule is named after the function.
+func TestLongEnvironmentNamesAreRefused(t *testing.T) {
+	_, err := parseSettings("a-rather-long-environment-name", with(t, `{}`))
+	if err == nil || !strings.Contains(err.Error(), "64 characters") {
+		t.Fatalf("err = %v, want the rule name's limit", err)
+	}
+}
+
+// TestSlackBotReachesTheFunctions: the bot secret and channel are passed to every function,
+// which may read that secret and no other Slack one; the hourly DLQ pace is passed too.
+func TestSlackBotReachesTheFunctions(t *testing.T) {
+	s, err := parseSettings("qa", with(t, `{"reports": {"slackBotSecret": "arrakis-qa/slack-bot", "slackChannel": "C0123456789"}, "caps": {"maxReplaysPerHour": 900}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fn := range functionNames {
+		env := s.functionEnv(fn, "topic", "table")
+		if env[config.EnvSlackBotSecret] != "arrakis-qa/slack-bot" || env[config.EnvSlackChannel] != "C0123456789" || env[config.EnvMaxReplaysPerHour] != "900" {
+			t.Errorf("%s: env %v lacks the bot or the pace", fn, env)
+		}
+		granted := false
+		for _, g := range s.permissions(fn, stackRefs{}) {
+			for _, r := range g.Resources {
+				if strings.Contains(r, "secret:arrakis-qa/slack-bot") && slices.Contains(g.Actions, "secretsmanager:GetSecretValue") {
+					granted = true
+				}
+			}
+		}
+		if !granted {
+			t.Errorf("%s: no GetSecretValue on the bot secret", fn)
+		}
 	}
 }
