@@ -3,7 +3,7 @@
 // member alarm is back to OK (read from CloudWatch, not inferred) or when it reaches a maximum
 // age. It keeps a timeline of typed entries (observations, decisions, actions, verifications,
 // escalations, reports), so later analysis computes numbers from data instead of parsing prose
-// (DESIGN.md §8: record observations, not conclusions).
+// (docs/design.md, "Incidents": record observations, not conclusions).
 //
 // This package holds the types and the pure decisions; the Store that keeps incidents with
 // conditional writes lives in pkg/ledger.
