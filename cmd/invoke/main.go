@@ -93,22 +93,26 @@ func prepareBroker(ctx context.Context, fn, eventPath, scenario string, opts *sa
 }
 
 func main() {
-	if err := run(); err != nil {
+	if err := run(os.Args[1:]); err != nil {
 		fmt.Fprintln(os.Stderr, "invoke:", err)
 		os.Exit(1)
 	}
 }
 
-func run() error {
-	fn := flag.String("fn", "", "function: no-tasks, queue-depth, dlq, memory-high")
-	eventPath := flag.String("event", "", "event file (e.g. events/no-tasks/ingestor-alarm.json)")
-	bootstrap := flag.String("bootstrap", "", "bootstrap built for this host (default build/host/<fn>/bootstrap)")
-	rie := flag.String("rie", "build/tools/aws-lambda-rie", "aws-lambda-rie binary")
-	useSandbox := flag.Bool("sandbox", os.Getenv("SANDBOX") != "0", "run against the local sandbox (SANDBOX=0 for a real account)")
-	scenario := flag.String("scenario", os.Getenv("SCENARIO"), "sandbox scenario (default: one per function)")
-	mode := flag.String("mode", os.Getenv("MODE"), "off, dry-run or on (default: on in the sandbox, dry-run against a real account)")
-	timeout := flag.Duration("timeout", 120*time.Second, "function timeout")
-	flag.Parse()
+// run takes its arguments rather than reading os.Args, so its usage checks are testable.
+func run(args []string) error {
+	flags := flag.NewFlagSet("invoke", flag.ContinueOnError)
+	fn := flags.String("fn", "", "function: no-tasks, queue-depth, dlq, memory-high")
+	eventPath := flags.String("event", "", "event file (e.g. events/no-tasks/ingestor-alarm.json)")
+	bootstrap := flags.String("bootstrap", "", "bootstrap built for this host (default build/host/<fn>/bootstrap)")
+	rie := flags.String("rie", "build/tools/aws-lambda-rie", "aws-lambda-rie binary")
+	useSandbox := flags.Bool("sandbox", os.Getenv("SANDBOX") != "0", "run against the local sandbox (SANDBOX=0 for a real account)")
+	scenario := flags.String("scenario", os.Getenv("SCENARIO"), "sandbox scenario (default: one per function)")
+	mode := flags.String("mode", os.Getenv("MODE"), "off, dry-run or on (default: on in the sandbox, dry-run against a real account)")
+	timeout := flags.Duration("timeout", 120*time.Second, "function timeout")
+	if err := flags.Parse(args); err != nil {
+		return err
+	}
 	if *fn == "" || *eventPath == "" {
 		return fmt.Errorf("usage: invoke -fn <function> -event <file> [-scenario name] [-sandbox=false] [-mode on]")
 	}
