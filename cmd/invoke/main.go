@@ -16,9 +16,11 @@ import (
 	"maps"
 	"net/url"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
@@ -93,14 +95,23 @@ func prepareBroker(ctx context.Context, fn, eventPath, scenario string, opts *sa
 }
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
+	// Ctrl-C (or a TERM) cancels the invocation instead of killing the process, so the deferred
+	// clean-up still deletes the case's virtual host and stops the emulator and its function,
+	// which run in a process group of their own and would otherwise be left behind.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:])
+	if ctx.Err() != nil {
+		err = fmt.Errorf("interrupted")
+	}
+	stop()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "invoke:", err)
 		os.Exit(1)
 	}
 }
 
 // run takes its arguments rather than reading os.Args, so its usage checks are testable.
-func run(args []string) error {
+func run(ctx context.Context, args []string) error {
 	flags := flag.NewFlagSet("invoke", flag.ContinueOnError)
 	fn := flags.String("fn", "", "function: no-tasks, queue-depth, dlq, memory-high")
 	eventPath := flags.String("event", "", "event file (e.g. events/no-tasks/ingestor-alarm.json)")
@@ -135,7 +146,7 @@ func run(args []string) error {
 			*scenario = defaultScenario[*fn]
 		}
 		opts := sandbox.Options{TaskStartDelay: 2 * time.Second}
-		brokerEnv, cleanup, err := prepareBroker(context.Background(), *fn, *eventPath, *scenario, &opts)
+		brokerEnv, cleanup, err := prepareBroker(ctx, *fn, *eventPath, *scenario, &opts)
 		if err != nil {
 			return err
 		}
@@ -168,11 +179,11 @@ func run(args []string) error {
 		}
 		// The function reads credentials from its environment, as in Lambda: resolve yours
 		// (profile, SSO, ...) here and pass them in.
-		cfg, err := awsconfig.LoadDefaultConfig(context.Background())
+		cfg, err := awsconfig.LoadDefaultConfig(ctx)
 		if err != nil {
 			return fmt.Errorf("load your AWS configuration: %w", err)
 		}
-		creds, err := cfg.Credentials.Retrieve(context.Background())
+		creds, err := cfg.Credentials.Retrieve(ctx)
 		if err != nil {
 			return fmt.Errorf("resolve your AWS credentials: %w", err)
 		}
@@ -182,7 +193,6 @@ func run(args []string) error {
 	}
 	env[config.EnvMode] = *mode
 
-	ctx := context.Background()
 	emu, err := lambdarun.Start(ctx, lambdarun.Options{RIE: *rie, Bootstrap: *bootstrap, Env: env, Timeout: *timeout, Output: os.Stderr})
 	if err != nil {
 		return err

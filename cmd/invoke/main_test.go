@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"io/fs"
 	"strings"
@@ -20,7 +21,7 @@ func TestRunNamesTheFunctionsOnAnUnknownOne(t *testing.T) {
 		{"case matters", []string{"-fn", "DLQ", "-event", "does-not-exist.json"}, `unknown function "DLQ": the functions are dlq, memory-high, no-tasks, queue-depth`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := run(tc.args)
+			err := run(context.Background(), tc.args)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("run(%q) = %v; want an error containing %q", tc.args, err, tc.want)
 			}
@@ -31,7 +32,7 @@ func TestRunNamesTheFunctionsOnAnUnknownOne(t *testing.T) {
 // Each of the four names passes the check: the next thing run does is read the event file.
 func TestRunAcceptsEveryFunction(t *testing.T) {
 	for _, fn := range functionNames() {
-		err := run([]string{"-fn", fn, "-event", "does-not-exist.json"})
+		err := run(context.Background(), []string{"-fn", fn, "-event", "does-not-exist.json"})
 		if !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("run(-fn %s) = %v; want the missing event file", fn, err)
 		}
