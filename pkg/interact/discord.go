@@ -14,6 +14,10 @@ const (
 	discordMessageComponent = 3
 )
 
+// discordComponentButton is the component type of a button
+// (https://discord.com/developers/docs/components/reference#component-object-component-types).
+const discordComponentButton = 2
+
 // Application command option types that hold further options rather than a value.
 const (
 	discordOptionSubCommand      = 1
@@ -125,12 +129,14 @@ func parseDiscord(body []byte) (Interaction, error) {
 		}
 		in.Args = args
 	case KindButton:
+		if d.Data.ComponentType != discordComponentButton {
+			return Interaction{}, fmt.Errorf("%w: Discord component type %d (only 2, a button, is handled)", ErrUnsupported, d.Data.ComponentType)
+		}
 		if d.Data.CustomID == "" {
 			return Interaction{}, fmt.Errorf("%w: Discord component interaction has no data.custom_id", ErrMalformed)
 		}
 		in.MessageRef = d.Message.ID
 		in.Discord.CustomID = d.Data.CustomID
-		in.Discord.ComponentType = d.Data.ComponentType
 	}
 	return in, nil
 }

@@ -94,7 +94,7 @@ func TestVerifyAndParseDiscord(t *testing.T) {
 				MessageRef: "990",
 				Discord: DiscordFields{
 					InteractionID: "5", ApplicationID: "900", GuildID: "700",
-					CustomID: "approve:incident-42", ComponentType: 2, Token: "btn-token",
+					CustomID: "approve:incident-42", Token: "btn-token",
 				},
 			},
 		},
@@ -139,6 +139,8 @@ func TestVerifyAndParseDiscordRejects(t *testing.T) {
 		{"sub-command without name", `{"id":"1","type":2,"token":"t",` + user + `,"data":{"name":"gpr","options":[{"type":1}]}}`, ErrMalformed},
 		{"options nested too deep", `{"id":"1","type":2,"token":"t",` + user + `,"data":{"name":"gpr","options":[{"name":"a","type":2,"options":[{"name":"b","type":1,"options":[{"name":"c","type":1,"options":[{"name":"d","type":3,"value":"x"}]}]}]}]}}`, ErrMalformed},
 		{"button without custom_id", `{"id":"1","type":3,"token":"t",` + user + `,"data":{"component_type":2}}`, ErrMalformed},
+		{"string select", `{"id":"1","type":3,"token":"t",` + user + `,"data":{"custom_id":"pick","component_type":3,"values":["a"]}}`, ErrUnsupported},
+		{"component without component_type", `{"id":"1","type":3,"token":"t",` + user + `,"data":{"custom_id":"approve"}}`, ErrUnsupported},
 	}
 	v := testDiscordVerifier()
 	for _, tt := range tests {
@@ -158,7 +160,7 @@ func TestVerifyAndParseDiscordRejects(t *testing.T) {
 }
 
 func TestVerifyAndParseDiscordNeverParsesUnsigned(t *testing.T) {
-	body := `{"id":"5","application_id":"900","type":3,"token":"t","user":{"id":"42"},"data":{"custom_id":"approve"}}`
+	body := `{"id":"5","application_id":"900","type":3,"token":"t","user":{"id":"42"},"data":{"custom_id":"approve","component_type":2}}`
 	_, otherKey, err := ed25519.GenerateKey(nil)
 	if err != nil {
 		t.Fatal(err)

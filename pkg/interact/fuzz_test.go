@@ -69,7 +69,7 @@ func FuzzParseSlack(f *testing.F) {
 	f.Add([]byte(slackPayloadForm(slackBlockActionsJSON)))
 	f.Add([]byte("command=%2Fgpr&text=restart+worker&user_id=U1"))
 	f.Add([]byte("ssl_check=1&token=x"))
-	f.Add([]byte(slackPayloadForm(`{"type":"block_actions","user":{"id":"U1"},"actions":[{"action_id":"a"}]}`)))
+	f.Add([]byte(slackPayloadForm(`{"type":"block_actions","user":{"id":"U1"},"actions":[{"action_id":"a","type":"button"}]}`)))
 	f.Add([]byte(slackPayloadForm(`{"type":"view_submission"}`)))
 	f.Add([]byte("payload=%7B"))
 	f.Add([]byte("%zz"))

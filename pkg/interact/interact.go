@@ -77,8 +77,10 @@ const (
 	// endpoint URL is saved and from time to time after, and Slack's ssl_check. Answer it
 	// with Acknowledge and do nothing else.
 	KindPing Kind = "ping"
-	// KindButton is a click on a message button: Slack block_actions, Discord
-	// MESSAGE_COMPONENT.
+	// KindButton is a click on a message button: Slack block_actions whose action is a
+	// button, Discord MESSAGE_COMPONENT of component type 2 (button). Other components
+	// (select menus and the like) carry no single value and are ErrUnsupported, so a
+	// KindButton always means a button was pressed.
 	KindButton Kind = "button"
 	// KindCommand is a slash command: Slack's form-encoded command, Discord's
 	// APPLICATION_COMMAND.
@@ -147,10 +149,8 @@ type DiscordFields struct {
 	InteractionID string
 	ApplicationID string
 	GuildID       string // empty in a DM
-	// CustomID and ComponentType describe the clicked component (KindButton); component
-	// type 2 is a button.
-	CustomID      string
-	ComponentType int
+	// CustomID is the clicked button's custom_id (KindButton).
+	CustomID string
 	// Token authorizes follow-up messages and edits for 15 minutes. Secret-like: left out of
 	// String and LogValue.
 	Token string
@@ -193,9 +193,6 @@ func (in Interaction) LogValue() slog.Value {
 		optional("application_id", in.Discord.ApplicationID)
 		optional("guild_id", in.Discord.GuildID)
 		optional("custom_id", in.Discord.CustomID)
-		if in.Discord.ComponentType != 0 {
-			attrs = append(attrs, slog.Int("component_type", in.Discord.ComponentType))
-		}
 	}
 	return slog.GroupValue(attrs...)
 }

@@ -32,6 +32,7 @@ type slackBlockActions struct {
 	ResponseURL string `json:"response_url"`
 	TriggerID   string `json:"trigger_id"`
 	Actions     []struct {
+		Type     string `json:"type"`
 		ActionID string `json:"action_id"`
 		BlockID  string `json:"block_id"`
 		Value    string `json:"value"`
@@ -72,9 +73,14 @@ func parseSlackPayload(payload string) (Interaction, error) {
 	if len(p.Actions) == 0 {
 		return Interaction{}, fmt.Errorf("%w: Slack block_actions payload has no actions", ErrMalformed)
 	}
+	// A button click carries exactly one action; other elements (selects, date pickers)
+	// put their choice elsewhere and are not approvals.
 	action := p.Actions[0]
 	if action.ActionID == "" {
 		return Interaction{}, fmt.Errorf("%w: Slack block_actions payload's action has no action_id", ErrMalformed)
+	}
+	if action.Type != "button" {
+		return Interaction{}, fmt.Errorf("%w: Slack action type %q (only button is handled)", ErrUnsupported, truncate(action.Type, 40))
 	}
 	return Interaction{
 		Platform:   PlatformSlack,

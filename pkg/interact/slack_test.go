@@ -81,7 +81,7 @@ func TestVerifyAndParseSlack(t *testing.T) {
 		},
 		{
 			name: "block_actions without container falls back to message.ts and user.name",
-			body: slackPayloadForm(`{"type":"block_actions","user":{"id":"U1","name":"ann"},"channel":{"id":"C1"},"message":{"ts":"1.2"},"actions":[{"action_id":"deny","value":"v"}]}`),
+			body: slackPayloadForm(`{"type":"block_actions","user":{"id":"U1","name":"ann"},"channel":{"id":"C1"},"message":{"ts":"1.2"},"actions":[{"action_id":"deny","type":"button","value":"v"}]}`),
 			want: Interaction{
 				Platform: PlatformSlack, Kind: KindButton,
 				User: User{ID: "U1", Name: "ann"}, ChannelID: "C1", MessageRef: "1.2",
@@ -167,7 +167,9 @@ func TestVerifyAndParseSlackRejects(t *testing.T) {
 		{"payload JSON array", slackPayloadForm(`[1,2]`), ErrMalformed},
 		{"payload missing user id", slackPayloadForm(`{"type":"block_actions","user":{"username":"x"},"actions":[{"action_id":"a"}]}`), ErrMalformed},
 		{"payload without actions", slackPayloadForm(`{"type":"block_actions","user":{"id":"U1"},"actions":[]}`), ErrMalformed},
-		{"action without action_id", slackPayloadForm(`{"type":"block_actions","user":{"id":"U1"},"actions":[{"value":"v"}]}`), ErrMalformed},
+		{"action without action_id", slackPayloadForm(`{"type":"block_actions","user":{"id":"U1"},"actions":[{"type":"button","value":"v"}]}`), ErrMalformed},
+		{"select menu action", slackPayloadForm(`{"type":"block_actions","user":{"id":"U1"},"actions":[{"action_id":"a","type":"static_select","selected_option":{"value":"v"}}]}`), ErrUnsupported},
+		{"action without type", slackPayloadForm(`{"type":"block_actions","user":{"id":"U1"},"actions":[{"action_id":"a","value":"v"}]}`), ErrUnsupported},
 		{"payload user of the wrong JSON type", slackPayloadForm(`{"type":"block_actions","user":"U1","actions":[{"action_id":"a"}]}`), ErrMalformed},
 		{"view_submission", slackPayloadForm(`{"type":"view_submission","user":{"id":"U1"}}`), ErrUnsupported},
 		{"payload without type", slackPayloadForm(`{"user":{"id":"U1"},"actions":[{"action_id":"a"}]}`), ErrUnsupported},
