@@ -104,6 +104,7 @@ func parseDiscord(body []byte) (Interaction, error) {
 	case d.Member != nil && d.Member.User.ID != "":
 		in.User = User{ID: d.Member.User.ID, Name: d.Member.User.Username, Roles: d.Member.Roles}
 		if in.User.Roles == nil {
+			// Non-nil marks a guild member, so "no roles" is not mistaken for "in a DM".
 			in.User.Roles = []string{}
 		}
 	case d.User != nil && d.User.ID != "":
