@@ -39,6 +39,8 @@ func (s *Sandbox) serveSandbox(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case strings.HasPrefix(path, "/hooks/slack/"):
 		s.serveStandIn(w, r, KindSlack, strings.TrimPrefix(path, "/hooks/slack/"), s.slackHook)
+	case strings.HasPrefix(path, "/slack/upload/"):
+		s.serveStandIn(w, r, KindSlackUpload, strings.TrimPrefix(path, "/slack/upload/"), s.slackUpload)
 	case strings.HasPrefix(path, "/slack/api/"):
 		s.serveStandIn(w, r, KindSlackAPI, "", s.slackWebAPI)
 	case strings.HasPrefix(path, "/hooks/discord/"):
@@ -128,7 +130,7 @@ func (s *Sandbox) serveAdmin(w http.ResponseWriter, r *http.Request, path string
 		writeJSON(w, http.StatusOK, nonNil(s.Published()))
 	case "GET /requests":
 		kind := r.URL.Query().Get("kind")
-		if kind != "" && !slices.Contains([]string{KindSlack, KindSlackAPI, KindDiscord, KindPagerDuty, KindDiscordAPI}, kind) {
+		if kind != "" && !slices.Contains([]string{KindSlack, KindSlackAPI, KindSlackUpload, KindDiscord, KindPagerDuty, KindDiscordAPI}, kind) {
 			adminError(w, http.StatusBadRequest, "unknown kind %q: want slack, slack-api, discord, pagerduty or discord-api", kind)
 			return
 		}
@@ -199,7 +201,7 @@ func (s *Sandbox) serveAdmin(w http.ResponseWriter, r *http.Request, path string
 			adminError(w, http.StatusBadRequest, "%v", err)
 			return
 		}
-		if !slices.Contains([]string{KindSlack, KindSlackAPI, KindDiscord, KindPagerDuty, KindDiscordAPI}, in.Kind) {
+		if !slices.Contains([]string{KindSlack, KindSlackAPI, KindSlackUpload, KindDiscord, KindPagerDuty, KindDiscordAPI}, in.Kind) {
 			adminError(w, http.StatusBadRequest, "unknown kind %q: want slack, slack-api, discord, pagerduty or discord-api", in.Kind)
 			return
 		}

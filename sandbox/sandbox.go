@@ -170,6 +170,7 @@ type Sandbox struct {
 	slackAPI   slackState             // the Slack Web API stand-in
 	discordMsg map[string]string      // Discord webhook message id -> webhook id/token
 	hookFail   map[string]bool        // kind -> answer 500
+	objects    map[string]*Object     // S3 objects by "bucket/key"
 	published  []Publication
 	requests   []Request
 	calls      []Call
@@ -189,7 +190,7 @@ func New(opts Options) *Sandbox {
 		log:        opts.Logger,
 		hookFail:   map[string]bool{},
 		closing:    make(chan struct{}),
-		slackAPI:   slackState{token: SlackBotToken, channels: map[string]bool{SlackChannel: true}, messages: map[string]slackMessage{}},
+		slackAPI:   slackState{token: SlackBotToken, channels: map[string]bool{SlackChannel: true}, messages: map[string]slackMessage{}, files: map[string]*slackFile{}},
 		discordMsg: map[string]string{},
 	}
 	if err := s.LoadScenario("healthy"); err != nil {
@@ -342,6 +343,7 @@ func EnvFor(baseURL, env string) map[string]string {
 		config.EnvPagerDutySecret:   "arrakis-" + env + "/gp-remediation/pagerduty",
 		config.EnvPagerDutyURL:      base + "/_sandbox/pagerduty/v2/enqueue",
 		config.EnvDiscordAPIURL:     base + "/_sandbox/discord/api/v10",
+		config.EnvPictureBucket:     PictureBucketFor(env),
 	}
 }
 
@@ -371,6 +373,10 @@ func (s *Sandbox) AWSConfig(ctx context.Context, optFns ...func(*awsconfig.LoadO
 func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.URL.Path, "/_sandbox/") || r.URL.Path == "/_sandbox" {
 		s.serveSandbox(w, r)
+		return
+	}
+	if isS3(r) {
+		s.serveS3(w, r)
 		return
 	}
 	s.serveAWS(w, r)

@@ -1,9 +1,14 @@
 package sandbox
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"mime"
+	"mime/multipart"
 	"net/http"
 	"strconv"
 	"strings"
@@ -16,25 +21,38 @@ import (
 
 // Request kinds (Request.Kind, the kind parameter of Requests, and fault ops).
 const (
-	KindSlack      = "slack"
-	KindSlackAPI   = "slack-api" // the Web API a bot token calls: chat.postMessage, chat.update
-	KindDiscord    = "discord"
-	KindPagerDuty  = "pagerduty"
-	KindDiscordAPI = "discord-api"
+	KindSlack       = "slack"
+	KindSlackAPI    = "slack-api" // the Web API a bot token calls: chat.postMessage, chat.update
+	KindDiscord     = "discord"
+	KindPagerDuty   = "pagerduty"
+	KindDiscordAPI  = "discord-api"
+	KindSlackUpload = "slack-upload" // the upload URL files.getUploadURLExternal hands out
 )
 
 // Request is one request to an HTTP stand-in and the status it got.
 type Request struct {
-	Kind        string    `json:"kind"`
-	Method      string    `json:"method"`
-	Path        string    `json:"path"`
-	ID          string    `json:"id,omitempty"` // the webhook's id/token path
-	Status      int       `json:"status"`
-	Body        string    `json:"body,omitempty"`
-	ContentType string    `json:"contentType,omitempty"`
-	UserAgent   string    `json:"userAgent,omitempty"`
-	TokenValid  *bool     `json:"tokenValid,omitempty"` // discord-api: did the Authorization carry the valid token
-	Time        time.Time `json:"time"`
+	Kind        string `json:"kind"`
+	Method      string `json:"method"`
+	Path        string `json:"path"`
+	ID          string `json:"id,omitempty"` // the webhook's id/token path
+	Status      int    `json:"status"`
+	Body        string `json:"body,omitempty"`
+	ContentType string `json:"contentType,omitempty"`
+	UserAgent   string `json:"userAgent,omitempty"`
+	TokenValid  *bool  `json:"tokenValid,omitempty"` // discord-api: did the Authorization carry the valid token
+	// Files are the files the request carried: multipart file parts (Discord's files[n]), or
+	// the bytes POSTed to a Slack upload URL. Body then holds the JSON part (payload_json).
+	Files []RequestFile `json:"files,omitempty"`
+	Time  time.Time     `json:"time"`
+}
+
+// RequestFile is one file a stand-in received.
+type RequestFile struct {
+	Field       string `json:"field"` // the form field, e.g. files[0]
+	Name        string `json:"name"`
+	ContentType string `json:"contentType"`
+	Size        int    `json:"size"`
+	Data        []byte `json:"-"`
 }
 
 type discordState struct {
@@ -136,6 +154,20 @@ func (s *Sandbox) serveStandIn(w http.ResponseWriter, r *http.Request, kind, id 
 	rec := Request{Kind: kind, Method: r.Method, Path: r.URL.Path, ID: id, Body: string(body),
 		ContentType: r.Header.Get("Content-Type"), UserAgent: r.Header.Get("User-Agent"), Time: s.now()}
 	s.mu.Unlock()
+	if files, payload, isForm, err := multipartFiles(r.Header.Get("Content-Type"), body); isForm {
+		if err != nil {
+			rec.Status = http.StatusBadRequest
+			http.Error(w, "malformed multipart body: "+err.Error(), http.StatusBadRequest)
+			s.mu.Lock()
+			s.requests = append(s.requests, rec)
+			s.mu.Unlock()
+			return
+		}
+		rec.Files, rec.Body, body = files, string(payload), payload
+		r = r.WithContext(context.WithValue(r.Context(), requestFilesKey{}, files))
+	} else if kind == KindSlackUpload {
+		rec.Files, rec.Body = []RequestFile{{Name: id, ContentType: r.Header.Get("Content-Type"), Size: len(body), Data: body}}, ""
+	}
 	record := func(status int) {
 		rec.Status = status
 		s.mu.Lock()
@@ -265,12 +297,30 @@ type slackState struct {
 	token    string
 	channels map[string]bool
 	messages map[string]slackMessage // channel + "/" + ts
+	files    map[string]*slackFile   // by file id
+	shared   []SlackFile             // files shared into a channel, in order
 	seq      int
 }
 
 type slackMessage struct {
 	ThreadTS string
 	Text     string
+	FileID   string // a file shared into the channel or thread (files.completeUploadExternal)
+}
+
+// slackFile is an external upload: announced (getUploadURLExternal), uploaded, shared.
+type slackFile struct {
+	Name     string
+	Length   int
+	Data     []byte
+	Uploaded bool
+	Shared   bool
+}
+
+// SlackFile is a file the Slack stand-in received and shared.
+type SlackFile struct {
+	ID, Name, Title, Channel, ThreadTS string
+	Data                               []byte
 }
 
 // SetSlackBot sets the bot token and the one channel the Slack Web API stand-in accepts,
@@ -278,7 +328,7 @@ type slackMessage struct {
 func (s *Sandbox) SetSlackBot(token, channel string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.slackAPI = slackState{token: token, channels: map[string]bool{channel: true}, messages: map[string]slackMessage{}}
+	s.slackAPI = slackState{token: token, channels: map[string]bool{channel: true}, messages: map[string]slackMessage{}, files: map[string]*slackFile{}}
 }
 
 // slackWebAPI answers chat.postMessage and chat.update as Slack does: HTTP 200 with
@@ -289,7 +339,9 @@ func (s *Sandbox) slackWebAPI(r *http.Request, body []byte) standInAnswer {
 	fail := func(code string) standInAnswer {
 		return jsonAnswer(http.StatusOK, map[string]any{"ok": false, "error": code})
 	}
-	if method != "chat.postMessage" && method != "chat.update" {
+	switch method {
+	case "chat.postMessage", "chat.update", "files.getUploadURLExternal", "files.completeUploadExternal":
+	default:
 		return jsonAnswer(http.StatusNotFound, map[string]any{"ok": false, "error": "unknown_method"})
 	}
 	if r.Method != http.MethodPost {
@@ -303,6 +355,12 @@ func (s *Sandbox) slackWebAPI(r *http.Request, body []byte) standInAnswer {
 		return fail("not_authed")
 	case auth != "Bearer "+s.slackAPI.token || s.slackAPI.token == "":
 		return fail("invalid_auth")
+	}
+	switch method {
+	case "files.getUploadURLExternal":
+		return s.slackGetUploadURL(r, body)
+	case "files.completeUploadExternal":
+		return s.slackCompleteUpload(body)
 	}
 	var msg struct {
 		Channel  string           `json:"channel"`
@@ -339,6 +397,9 @@ func (s *Sandbox) slackWebAPI(r *http.Request, body []byte) standInAnswer {
 	}
 	s.slackAPI.seq++
 	ts := fmt.Sprintf("%d.%06d", s.now().Unix(), s.slackAPI.seq)
+	if s.slackAPI.messages == nil {
+		s.slackAPI.messages = map[string]slackMessage{}
+	}
 	s.slackAPI.messages[msg.Channel+"/"+ts] = slackMessage{ThreadTS: msg.ThreadTS, Text: msg.Text}
 	out := map[string]any{"type": "message", "text": msg.Text, "ts": ts}
 	if msg.ThreadTS != "" {
@@ -385,10 +446,17 @@ func (s *Sandbox) discordHook(r *http.Request, body []byte) standInAnswer {
 		Author *struct {
 			Name string `json:"name"`
 		} `json:"author"`
+		Image *struct {
+			URL string `json:"url"`
+		} `json:"image"`
 	}
 	var msg struct {
-		Content string  `json:"content"`
-		Embeds  []embed `json:"embeds"`
+		Content     string  `json:"content"`
+		Embeds      []embed `json:"embeds"`
+		Attachments []struct {
+			ID       int    `json:"id"`
+			Filename string `json:"filename"`
+		} `json:"attachments"`
 	}
 	if err := json.Unmarshal(body, &msg); err != nil {
 		return jsonAnswer(http.StatusBadRequest, map[string]any{"message": "The request body contains invalid JSON.", "code": 50109})
@@ -436,6 +504,30 @@ func (s *Sandbox) discordHook(r *http.Request, body []byte) standInAnswer {
 	}
 	if total > 6000 {
 		return discordFormError("embeds", "Embed size exceeds maximum size of 6000")
+	}
+	// Files: each attachments[i] names the multipart part files[id]; an embed shows one by
+	// "attachment://<filename>". A reference to a file not sent is refused, as Discord does.
+	files, _ := r.Context().Value(requestFilesKey{}).([]RequestFile)
+	sent := map[string]bool{}
+	for _, a := range msg.Attachments {
+		found := false
+		for _, f := range files {
+			if f.Field == fmt.Sprintf("files[%d]", a.ID) {
+				found = true
+				sent[a.Filename] = true
+			}
+		}
+		if !found {
+			return discordFormError("attachments", fmt.Sprintf("Attachment %d was not uploaded.", a.ID))
+		}
+	}
+	for i, e := range msg.Embeds {
+		if e.Image == nil {
+			continue
+		}
+		if name, ok := strings.CutPrefix(e.Image.URL, "attachment://"); ok && !sent[name] {
+			return discordFormError(fmt.Sprintf("embeds.%d.image.url", i), "Attachment "+name+" is not part of this message.")
+		}
 	}
 	if isEdit {
 		// An edit answers with the edited message, whatever wait says.
@@ -552,3 +644,35 @@ func (s *Sandbox) discordAPI(r *http.Request, _ []byte) standInAnswer {
 
 // SlackAPIURL is the base of the Slack Web API stand-in: POST {SlackAPIURL}/chat.postMessage.
 func (s *Sandbox) SlackAPIURL() string { return s.URL() + "/_sandbox/slack/api" }
+
+// multipartFiles splits a multipart/form-data body into its files and its payload_json part
+// (the JSON a Discord webhook takes beside files). isForm is false for any other body.
+func multipartFiles(contentType string, body []byte) (files []RequestFile, payload []byte, isForm bool, err error) {
+	mt, params, perr := mime.ParseMediaType(contentType)
+	if perr != nil || mt != "multipart/form-data" {
+		return nil, nil, false, nil
+	}
+	mr := multipart.NewReader(bytes.NewReader(body), params["boundary"])
+	for {
+		p, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			return files, payload, true, nil
+		}
+		if err != nil {
+			return nil, nil, true, err
+		}
+		data, err := io.ReadAll(p)
+		if err != nil {
+			return nil, nil, true, err
+		}
+		switch {
+		case p.FormName() == "payload_json":
+			payload = data
+		case p.FileName() != "":
+			files = append(files, RequestFile{Field: p.FormName(), Name: p.FileName(), ContentType: p.Header.Get("Content-Type"), Size: len(data), Data: data})
+		}
+	}
+}
+
+// requestFilesKey carries a multipart request's files to its stand-in handler.
+type requestFilesKey struct{}

@@ -18,16 +18,20 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
+	"github.com/arrakis/gp-remediation/pkg/alarm"
 	"github.com/arrakis/gp-remediation/pkg/config"
 	"github.com/arrakis/gp-remediation/pkg/deliver"
 	"github.com/arrakis/gp-remediation/pkg/guard"
 	"github.com/arrakis/gp-remediation/pkg/incident"
 	"github.com/arrakis/gp-remediation/pkg/ledger"
+	"github.com/arrakis/gp-remediation/pkg/picture"
 	"github.com/arrakis/gp-remediation/pkg/playbook"
 	"github.com/arrakis/gp-remediation/pkg/report"
 	"github.com/arrakis/gp-remediation/pkg/secrets"
@@ -178,6 +182,7 @@ func (a *App) Runner() *playbook.Runner {
 		AlarmStates: a.AlarmStates,
 		Alarms:      a.Alarms,
 		Warm:        a.warm,
+		Pictures:    a.painter(),
 		Log:         a.Log,
 		Metrics:     os.Stdout,
 		RequestID:   requestID,
@@ -244,6 +249,24 @@ func (a *App) warm(ctx context.Context) {
 			_, _ = a.Secrets.Fields(ctx, name) // errors show when the report is sent
 		}
 	}
+}
+
+// painter draws each report's picture with CloudWatch, and stores it in the picture bucket
+// when one is configured (nil when pictures are switched off).
+func (a *App) painter() playbook.Painter {
+	c := a.Config
+	if !c.Pictures {
+		return nil
+	}
+	p := &picture.Painter{
+		CloudWatch: cloudwatch.NewFromConfig(a.AWS),
+		Related:    func(al alarm.Alarm) []picture.Metric { return picture.Related(a.Function, c, al) },
+		Timeout:    c.PictureTimeout,
+	}
+	if c.PictureBucket != "" {
+		p.Keeper = picture.NewS3Keeper(s3.NewFromConfig(a.AWS), c.PictureBucket, c.PictureURLTTL)
+	}
+	return p
 }
 
 // pager returns the PagerDuty pager, or nil when no routing-key secret is configured.

@@ -67,6 +67,11 @@ const (
 	EnvMinDiscordSessions = "GPR_MIN_DISCORD_SESSIONS"    // default 5
 	EnvMemoryHighPercent  = "GPR_MEMORY_HIGH_PERCENT"     // default 85 (the runbook's "sustained > 85%")
 
+	EnvPictures       = "GPR_PICTURES"        // draw the alarm's metric into reports (default true)
+	EnvPictureTimeout = "GPR_PICTURE_TIMEOUT" // GetMetricWidgetImage plus storing it, default 3s
+	EnvPictureBucket  = "GPR_PICTURE_BUCKET"  // optional: S3 bucket for pictures linked by URL (Slack webhook, e-mail)
+	EnvPictureURLTTL  = "GPR_PICTURE_URL_TTL" // how long a picture's presigned URL works, default 1h
+
 	EnvProbeTimeout   = "GPR_PROBE_TIMEOUT"   // per diagnostic probe, default 8s
 	EnvVerifyTimeout  = "GPR_VERIFY_TIMEOUT"  // bounded wait after acting, default 60s
 	EnvVerifyInterval = "GPR_VERIFY_INTERVAL" // default 5s
@@ -140,6 +145,11 @@ type Config struct {
 	MinDiscordSessions int
 	MemoryHighPercent  float64
 
+	Pictures       bool
+	PictureTimeout time.Duration
+	PictureBucket  string
+	PictureURLTTL  time.Duration
+
 	ProbeTimeout   time.Duration
 	VerifyTimeout  time.Duration
 	VerifyInterval time.Duration
@@ -212,6 +222,11 @@ func Load(getenv func(string) string) (Config, error) {
 		MinDiscordSessions: r.integer(EnvMinDiscordSessions, 5, 0, 1000000),
 		MemoryHighPercent:  r.float(EnvMemoryHighPercent, 85, 1, 100),
 
+		Pictures:       r.boolean(EnvPictures, true),
+		PictureTimeout: r.duration(EnvPictureTimeout, 3*time.Second),
+		PictureBucket:  r.str(EnvPictureBucket, ""),
+		PictureURLTTL:  r.duration(EnvPictureURLTTL, time.Hour),
+
 		ProbeTimeout:   r.duration(EnvProbeTimeout, 8*time.Second),
 		VerifyTimeout:  r.duration(EnvVerifyTimeout, 60*time.Second),
 		VerifyInterval: r.duration(EnvVerifyInterval, 5*time.Second),
@@ -224,6 +239,9 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if c.VerifyInterval > c.VerifyTimeout {
 		r.fail("%s (%s) must not exceed %s (%s)", EnvVerifyInterval, c.VerifyInterval, EnvVerifyTimeout, c.VerifyTimeout)
+	}
+	if c.PictureURLTTL > 7*24*time.Hour {
+		r.fail("%s (%s) exceeds the 7 days a presigned URL can last", EnvPictureURLTTL, c.PictureURLTTL)
 	}
 	if len(r.errs) > 0 {
 		return Config{}, fmt.Errorf("configuration: %w", errors.Join(r.errs...))

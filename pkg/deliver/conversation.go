@@ -142,6 +142,9 @@ func (s *SlackBot) SendIn(ctx context.Context, r report.Report, conv Conversatio
 	if _, err := s.call(ctx, "chat.update", r, conv.SlackChannel, "", conv.SlackTS); err != nil {
 		return conv, fmt.Errorf("reply posted, opening message not updated: %w", err)
 	}
+	if err := s.uploadPicture(ctx, r, conv.SlackChannel, conv.SlackTS); err != nil {
+		return conv, fmt.Errorf("reply posted, graph not uploaded: %w", err)
+	}
 	return conv, nil
 }
 
@@ -154,6 +157,9 @@ func (s *SlackBot) open(ctx context.Context, r report.Report, conv Conversation)
 		return conv, err
 	}
 	conv.SlackChannel, conv.SlackTS = ans.Channel, ans.TS
+	if err := s.uploadPicture(ctx, r, conv.SlackChannel, conv.SlackTS); err != nil {
+		return conv, fmt.Errorf("report posted, graph not uploaded: %w", err)
+	}
 	return conv, nil
 }
 
@@ -200,9 +206,9 @@ var _ Threaded = (*DiscordSink)(nil)
 // it (see Conversation for why not a reply). An opening message that is gone (404) is
 // replaced by the new one.
 func (s *DiscordSink) SendIn(ctx context.Context, r report.Report, conv Conversation) (Conversation, error) {
-	body, err := render.Discord(r)
+	msg, err := discordMessage(r)
 	if err != nil {
-		return conv, fmt.Errorf("render discord message: %w", err)
+		return conv, err
 	}
 	u, err := url.Parse(s.hook.url)
 	if err != nil || s.hook.url == "" {
@@ -212,26 +218,26 @@ func (s *DiscordSink) SendIn(ctx context.Context, r report.Report, conv Conversa
 	q := wait.Query()
 	q.Set("wait", "true")
 	wait.RawQuery = q.Encode()
-	raw, err := s.hook.send(ctx, http.MethodPost, wait.String(), body)
+	raw, err := s.hook.sendAs(ctx, http.MethodPost, wait.String(), msg.ctype, msg.body)
 	if err != nil {
 		return conv, err
 	}
-	var msg struct {
+	var sent struct {
 		ID string `json:"id"`
 	}
-	if err := json.Unmarshal(raw, &msg); err != nil || msg.ID == "" {
+	if err := json.Unmarshal(raw, &sent); err != nil || sent.ID == "" {
 		return conv, errors.New("POST discord webhook: answer without a message id")
 	}
 	if conv.DiscordMessageID == "" {
-		conv.DiscordMessageID = msg.ID
+		conv.DiscordMessageID = sent.ID
 		return conv, nil
 	}
 	edit := *u
 	edit.Path = strings.TrimRight(edit.Path, "/") + "/messages/" + url.PathEscape(conv.DiscordMessageID)
-	if _, err := s.hook.send(ctx, http.MethodPatch, edit.String(), body); err != nil {
+	if _, err := s.hook.sendAs(ctx, http.MethodPatch, edit.String(), msg.ctype, msg.body); err != nil {
 		var st statusError
 		if errors.As(err, &st) && st.status == http.StatusNotFound {
-			conv.DiscordMessageID = msg.ID // the opener was deleted: the follow-up opens anew
+			conv.DiscordMessageID = sent.ID // the opener was deleted: the follow-up opens anew
 			return conv, nil
 		}
 		return conv, fmt.Errorf("follow-up sent, opening message not edited: %w", err)

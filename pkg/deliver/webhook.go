@@ -58,11 +58,12 @@ func (s *DiscordSink) Name() string { return "discord" }
 
 // Send implements Destination.
 func (s *DiscordSink) Send(ctx context.Context, r report.Report) error {
-	body, err := render.Discord(r)
+	msg, err := discordMessage(r)
 	if err != nil {
-		return fmt.Errorf("render discord message: %w", err)
+		return err
 	}
-	return s.hook.post(ctx, body)
+	_, err = s.hook.sendAs(ctx, http.MethodPost, s.hook.url, msg.ctype, msg.body)
+	return err
 }
 
 func (s *DiscordSink) secrets() []string { return s.hook.secrets }
@@ -93,14 +94,19 @@ func (w webhook) post(ctx context.Context, body []byte) error {
 	return err
 }
 
-// send makes the request and returns the response body (up to 64 KiB) of a 2xx answer; a
+// send is sendAs with a JSON body.
+func (w webhook) send(ctx context.Context, method, url string, body []byte) ([]byte, error) {
+	return w.sendAs(ctx, method, url, "application/json", body)
+}
+
+// sendAs makes the request and returns the response body (up to 64 KiB) of a 2xx answer; a
 // 429 is retried once after its Retry-After when that wait ends before the context's
 // deadline.
-func (w webhook) send(ctx context.Context, method, url string, body []byte) ([]byte, error) {
+func (w webhook) sendAs(ctx context.Context, method, url, contentType string, body []byte) ([]byte, error) {
 	if url == "" {
 		return nil, w.errorf("%s %s: no URL configured", method, w.what)
 	}
-	status, wait, resp, err := w.do(ctx, method, url, body)
+	status, wait, resp, err := w.do(ctx, method, url, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -115,7 +121,7 @@ func (w webhook) send(ctx context.Context, method, url string, body []byte) ([]b
 			return nil, w.errorf("%s %s: status 429, then %s while waiting to retry", method, w.what, ctxReason(ctx))
 		case <-t.C:
 		}
-		if status, _, resp, err = w.do(ctx, method, url, body); err != nil {
+		if status, _, resp, err = w.do(ctx, method, url, contentType, body); err != nil {
 			return nil, err
 		}
 	}
@@ -134,13 +140,13 @@ type statusError struct {
 func (e statusError) Error() string { return e.err.Error() }
 
 // do makes one request and returns the status, for a 429 how long to wait, and the body.
-func (w webhook) do(ctx context.Context, method, url string, body []byte) (int, time.Duration, []byte, error) {
+func (w webhook) do(ctx context.Context, method, url, contentType string, body []byte) (int, time.Duration, []byte, error) {
 	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
 	if err != nil {
 		// url.Parse errors quote the URL: say only that it is malformed.
 		return 0, 0, nil, w.errorf("%s %s: malformed URL", method, w.what)
 	}
-	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Content-Type", contentType)
 	req.Header.Set("User-Agent", "gp-remediation")
 	if w.auth != "" {
 		req.Header.Set("Authorization", w.auth)

@@ -78,7 +78,7 @@ func FollowUp[E any](ctx context.Context, r *Runner, pb Playbook[E]) report.Resu
 		r.noteFollowUp(ctx, a.Name, out)
 		results = append(results, out)
 	}
-	if closing, ok := r.closeIfRecovered(ctx, ""); ok {
+	if closing, ok := r.closeIfRecovered(ctx, alarm.Alarm{}); ok {
 		results = append(results, closing)
 	}
 	if len(results) == 0 {

@@ -179,7 +179,8 @@ func (inv *invocation[E]) recordPage(ctx context.Context, res report.Result) {
 // closeIfRecovered closes the incident an OK alarm belongs to once every member alarm reads
 // OK (DescribeAlarms), resolves its page and reports the close. It returns the closing
 // report's Result, or false when the incident stays open (or this invocation did not close it).
-func (r *Runner) closeIfRecovered(ctx context.Context, alarmName string) (report.Result, bool) {
+func (r *Runner) closeIfRecovered(ctx context.Context, a alarm.Alarm) (report.Result, bool) {
+	alarmName := a.Name
 	if r.Incidents == nil || r.AlarmStates == nil {
 		return report.Result{}, false
 	}
@@ -219,7 +220,9 @@ func (r *Runner) closeIfRecovered(ctx context.Context, alarmName string) (report
 		}
 		res.Escalation = &esc
 	}
-	res = r.finishIn(ctx, log, res, report.SeverityInfo, report.Presentation{Headline: "RESOLVED " + closingSummary(inc)}, &inc)
+	pres := report.Presentation{Headline: "RESOLVED " + closingSummary(inc)}
+	pres.Picture, res.Picture = r.paint(ctx, a, &inc, nil)
+	res = r.finishIn(ctx, log, res, report.SeverityInfo, pres, &inc)
 	close := incident.Entry{At: now.UTC(), Kind: incident.KindClose, Function: r.Function, Alarm: alarmName, Close: &incident.CloseNote{Reason: reason}}
 	for _, name := range inc.MemberAlarms() {
 		close.Close.States = append(close.Close.States, states[name])

@@ -13,6 +13,7 @@ import (
 	"github.com/arrakis/gp-remediation/pkg/config"
 	"github.com/arrakis/gp-remediation/pkg/guard"
 	"github.com/arrakis/gp-remediation/pkg/incident"
+	"github.com/arrakis/gp-remediation/pkg/picture"
 	"github.com/arrakis/gp-remediation/pkg/report"
 )
 
@@ -53,6 +54,14 @@ type Runner struct {
 	// Warm, when set, runs alongside the diagnosis to fetch what the report will need (the
 	// sinks' secrets), so reporting near the deadline is only the sending.
 	Warm func(ctx context.Context)
+	// Pictures draws the alarm's metric for each report (nil: reports carry the sparkline only).
+	Pictures Painter
+}
+
+// Painter draws a report's picture within its own budget; without one it says why
+// (pkg/picture).
+type Painter interface {
+	Paint(ctx context.Context, s picture.Subject) (*report.Picture, report.PictureNote)
 }
 
 // minActTime is the least time left in which an action is started: acting, re-reading and
@@ -170,7 +179,7 @@ func Process[E any](ctx context.Context, r *Runner, pb Playbook[E], a alarm.Alar
 	res = inv.run(ctx, res, joined)
 	inv.record(ctx, res)
 	if a.State == alarm.StateOK {
-		if closing, ok := r.closeIfRecovered(ctx, a.Name); ok {
+		if closing, ok := r.closeIfRecovered(ctx, a); ok {
 			res.More = append(res.More, closing)
 		}
 	}
@@ -218,11 +227,13 @@ func (inv *invocation[E]) run(ctx context.Context, res report.Result, joined <-c
 	res.Recommendations = append(res.Recommendations, dec.Recommendations...)
 	res.Actions, res.Verification = inv.act(work, dec, actTime(diags))
 	pres := inv.pb.Present(inv.alarm, inv.target, ev, res)
-	res.Escalation = inv.escalation(ctx, dec, res, pres)
 	var inc *incident.Incident
 	if inv.inIncident {
 		inc = &inv.inc
 	}
+	// Drawn before paging, so the page and the chat show the same graph.
+	pres.Picture, res.Picture = inv.r.paint(ctx, inv.alarm, inc, res.Actions)
+	res.Escalation = inv.escalation(ctx, dec, res, pres)
 	return inv.r.finishIn(ctx, inv.log, res, inv.target.Severity, pres, inc)
 }
 
@@ -472,9 +483,10 @@ func (r *Runner) recovered(ctx context.Context, log *slog.Logger, a alarm.Alarm,
 			}
 		}
 	}
-	res = r.finishIn(ctx, log, res, report.SeverityInfo, report.Presentation{
-		Headline: fmt.Sprintf("RESOLVED %s returned to OK: no action needed", a.Name)}, inc)
-	if closing, ok := r.closeIfRecovered(ctx, a.Name); ok {
+	pres := report.Presentation{Headline: fmt.Sprintf("RESOLVED %s returned to OK: no action needed", a.Name)}
+	pres.Picture, res.Picture = r.paint(ctx, a, inc, nil)
+	res = r.finishIn(ctx, log, res, report.SeverityInfo, pres, inc)
+	if closing, ok := r.closeIfRecovered(ctx, a); ok {
 		res.More = append(res.More, closing)
 	}
 	return res
@@ -514,6 +526,21 @@ func (r *Runner) finishIn(ctx context.Context, log *slog.Logger, res report.Resu
 	r.emit(res)
 	log.InfoContext(ctx, "result", "result", res)
 	return res
+}
+
+// paint draws the report's picture of alarm a (in incident inc, after actions), within the
+// painter's budget and never past the report's deadline; nil, nil without a painter.
+func (r *Runner) paint(ctx context.Context, a alarm.Alarm, inc *incident.Incident, actions []report.Action) (*report.Picture, *report.PictureNote) {
+	if r.Pictures == nil {
+		return nil, nil
+	}
+	rctx, cancel := r.reportContext(ctx)
+	defer cancel()
+	pic, note := r.Pictures.Paint(rctx, picture.Subject{Environment: r.Config.Environment, Alarm: a, Incident: inc, Actions: actions, Now: r.now()})
+	if !note.Drawn {
+		r.logger().InfoContext(ctx, "report goes without its picture", "alarm", a.Name, "reason", note.Error)
+	}
+	return pic, &note
 }
 
 // reportContext is for reporting: it outlives the work context (so a report goes out even

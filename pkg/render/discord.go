@@ -38,6 +38,15 @@ const (
 type discordMessage struct {
 	Embeds          []discordEmbed  `json:"embeds"`
 	AllowedMentions allowedMentions `json:"allowed_mentions"`
+	// Attachments describe the files sent with the message (multipart files[n]); the embed
+	// shows one as its image by "attachment://<filename>".
+	Attachments []discordAttachment `json:"attachments,omitempty"`
+}
+
+type discordAttachment struct {
+	ID          int    `json:"id"`
+	Filename    string `json:"filename"`
+	Description string `json:"description,omitempty"`
 }
 
 // allowedMentions with an empty (not absent) parse list: nothing in a report, not even
@@ -52,6 +61,7 @@ type discordEmbed struct {
 	Color       int            `json:"color"`
 	Fields      []discordField `json:"fields,omitempty"`
 	Footer      *discordFooter `json:"footer,omitempty"`
+	Image       *discordImage  `json:"image,omitempty"`
 	Timestamp   string         `json:"timestamp,omitempty"`
 }
 
@@ -59,6 +69,12 @@ type discordField struct {
 	Name   string `json:"name"`
 	Value  string `json:"value"`
 	Inline bool   `json:"inline"`
+}
+
+// discordImage is the embed's image: "attachment://graph.png" for a file sent with the
+// message (multipart), or a URL.
+type discordImage struct {
+	URL string `json:"url"`
 }
 
 type discordFooter struct {
@@ -240,6 +256,14 @@ func (v *view) discord(k keep) (discordMessage, bool) {
 	}
 
 	e.Fields = fields
+	if p := v.picture; p != nil {
+		// The graph replaces nothing: the sparkline field stays for clients without images.
+		if p.attached {
+			e.Image = &discordImage{URL: "attachment://" + p.name}
+		} else {
+			e.Image = &discordImage{URL: p.url}
+		}
+	}
 	footer := []string{"gp-remediation"}
 	for _, s := range []string{v.fn, v.env} {
 		if s != "" {
@@ -256,7 +280,11 @@ func (v *view) discord(k keep) (discordMessage, bool) {
 	e.Description = truncU16(e.Description, DiscordMaxDescription)
 	ok := len(e.Fields) <= DiscordMaxFields && embedChars(e) <= DiscordMaxEmbedChars
 	clampEmbed(&e)
-	return discordMessage{Embeds: []discordEmbed{e}, AllowedMentions: allowedMentions{Parse: []string{}}}, ok
+	msg := discordMessage{Embeds: []discordEmbed{e}, AllowedMentions: allowedMentions{Parse: []string{}}}
+	if p := v.picture; p != nil && p.attached {
+		msg.Attachments = []discordAttachment{{ID: 0, Filename: p.name, Description: truncU16(p.title, 1024)}}
+	}
+	return msg, ok
 }
 
 // discordLink is a masked link [title](url), the URL made safe by linkURL.

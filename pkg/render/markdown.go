@@ -104,6 +104,9 @@ func (v *view) markdown(k keep) (string, bool) {
 	if v.series != nil {
 		b.WriteString("\n**Metric:** " + md.series(v.series) + "\n")
 	}
+	if p := v.picture; p != nil && p.url != "" {
+		b.WriteString("\n" + mdLink(report.Link{Title: "Graph: " + p.title, URL: p.url}) + "\n")
+	}
 
 	if len(v.failedDiags) > 0 {
 		b.WriteString("\n**Failed diagnostics**\n\n")

@@ -1,6 +1,7 @@
 package render
 
 import (
+	"strings"
 	"time"
 
 	"github.com/arrakis/gp-remediation/pkg/report"
@@ -23,6 +24,7 @@ type PagerDutyEvent struct {
 	DedupKey    string     `json:"dedup_key"`
 	Payload     *pdPayload `json:"payload,omitempty"`
 	Links       []pdLink   `json:"links,omitempty"`
+	Images      []pdImage  `json:"images,omitempty"`
 	Client      string     `json:"client,omitempty"`
 }
 
@@ -35,6 +37,12 @@ type pdPayload struct {
 	Group         string         `json:"group,omitempty"`
 	Class         string         `json:"class,omitempty"`
 	CustomDetails map[string]any `json:"custom_details,omitempty"`
+}
+
+// pdImage is an image PagerDuty shows on the incident; src must be HTTPS.
+type pdImage struct {
+	Src string `json:"src"`
+	Alt string `json:"alt,omitempty"`
 }
 
 type pdLink struct {
@@ -102,6 +110,9 @@ func PagerDutyTrigger(r report.Report, dedupKey string) PagerDutyEvent {
 			break
 		}
 		ev.Links = append(ev.Links, pdLink{Href: l.URL, Text: truncU16(l.Title, 255)})
+	}
+	if p := v.picture; p != nil && strings.HasPrefix(p.url, "https://") {
+		ev.Images = []pdImage{{Src: p.url, Alt: truncU16(p.title, 255)}}
 	}
 	return ev
 }

@@ -43,6 +43,10 @@ type slackBlock struct {
 	Type     string      `json:"type"`
 	Text     *slackText  `json:"text,omitempty"`
 	Elements []slackText `json:"elements,omitempty"`
+	// An image block: the picture by its presigned URL (an incoming webhook cannot upload).
+	ImageURL string     `json:"image_url,omitempty"`
+	AltText  string     `json:"alt_text,omitempty"`
+	Title    *slackText `json:"title,omitempty"`
 }
 
 type slackText struct {
@@ -65,6 +69,7 @@ func Slack(r report.Report) ([]byte, error) {
 // when ts is set. The message is the same one Slack renders.
 func SlackChat(r report.Report, channel, threadTS, ts string) ([]byte, error) {
 	v := newView(r)
+	v.slackUploads = true // the bot uploads the picture into the thread (files.*UploadExternal)
 	m := fit(v, v.slack)
 	m.Channel, m.ThreadTS, m.TS = channel, threadTS, ts
 	return marshal(m)
@@ -203,6 +208,10 @@ func (v *view) slack(k keep) (slackMessage, bool) {
 
 	if v.series != nil {
 		blocks = append(blocks, slackSection("*Metric:* "+st.series(v.series)))
+	}
+	if p := v.picture; p != nil && p.url != "" && !v.slackUploads {
+		blocks = append(blocks, slackBlock{Type: "image", ImageURL: p.url, AltText: truncU16(p.title, 2000),
+			Title: &slackText{Type: "plain_text", Text: truncU16(p.title, 2000)}})
 	}
 
 	if len(v.failedDiags) > 0 {

@@ -113,6 +113,9 @@ func (v *view) text(k keep) (string, bool) {
 	if v.series != nil {
 		b.WriteString("\nMetric: " + plain.series(v.series) + "\n")
 	}
+	if p := v.picture; p != nil && p.url != "" {
+		b.WriteString("Graph (" + truncU16(p.title, 200) + "): " + p.url + "\n")
+	}
 
 	if len(v.failedDiags) > 0 {
 		b.WriteString("\nFailed diagnostics:\n")

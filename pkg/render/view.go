@@ -23,16 +23,20 @@ type view struct {
 	inputErr string
 	incident string // the incident id, "" before incidents are wired
 
-	evidence    []string
-	actions     []report.Action
-	verif       *report.Verification
-	escal       *report.Escalation
-	recs        []string
-	cmds        []report.Command
-	links       []report.Link
-	series      *report.Series
-	failedDiags []report.Diagnostic
-	more        []string // other alarms of the same event, "name: code"
+	evidence []string
+	actions  []report.Action
+	verif    *report.Verification
+	escal    *report.Escalation
+	recs     []string
+	cmds     []report.Command
+	links    []report.Link
+	series   *report.Series
+	picture  *pictureRef
+	// slackUploads: the Slack rendering is for the bot, which uploads the picture as a file,
+	// so no image block links it.
+	slackUploads bool
+	failedDiags  []report.Diagnostic
+	more         []string // other alarms of the same event, "name: code"
 
 	total keep // items each list had before maxListItems
 }
@@ -59,6 +63,7 @@ func newView(r report.Report) *view {
 		inputErr: oneLine(res.Error),
 		incident: oneLine(res.Incident),
 		series:   r.Series,
+		picture:  newPictureRef(r.Picture),
 	}
 	if v.headline == "" {
 		v.headline = defaultHeadline(v)

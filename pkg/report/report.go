@@ -27,6 +27,21 @@ type Presentation struct {
 	Links []Link
 	// Series is the key metric, drawn as a sparkline where a renderer can.
 	Series *Series
+	// Picture is the alarm's metric drawn by CloudWatch over the incident's window, with the
+	// threshold and the actions marked; nil when none could be drawn in time (the sparkline
+	// stands in).
+	Picture *Picture
+}
+
+// Picture is a PNG graph of the alarm's metric. Sinks that take files attach PNG; the others
+// link URL, a short-lived presigned address (empty when the picture was not stored).
+type Picture struct {
+	PNG []byte
+	// Name is the attachment's file name, e.g. "graph.png".
+	Name string
+	// Title says what the graph shows ("queue depth with threshold 1000, 2 actions marked").
+	Title string
+	URL   string
 }
 
 // Command is one runbook command with what it is for.

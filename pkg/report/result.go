@@ -32,11 +32,24 @@ type Result struct {
 	Verification    *Verification `json:"verification,omitempty"`
 	Escalation      *Escalation   `json:"escalation,omitempty"`
 	Sinks           []Sink        `json:"sinks"`
+	// Picture says whether the report carried a graph of the alarm's metric, and if not why.
+	Picture *PictureNote `json:"picture,omitempty"`
 	// Error is set when the input itself was unusable (not SNS, not an alarm); the function
 	// then returns this Result without an error so Lambda does not retry the same bad input.
 	Error string `json:"error,omitempty"`
 	// More holds the Results of the other records when one event carried several alarms.
 	More []Result `json:"more,omitempty"`
+}
+
+// PictureNote is what became of a report's picture: drawn (its size, how long it took,
+// whether it was stored for a link) or not (Error says why; the report went out without it).
+type PictureNote struct {
+	Drawn  bool   `json:"drawn"`
+	Bytes  int    `json:"bytes,omitempty"`
+	MS     int64  `json:"ms"`
+	Stored bool   `json:"stored,omitempty"`
+	Marks  int    `json:"marks,omitempty"` // actions marked on it
+	Error  string `json:"error,omitempty"`
 }
 
 // AlarmRef identifies the alarm transition a Result answers.
