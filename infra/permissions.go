@@ -21,20 +21,23 @@ type stackRefs struct {
 	ReportTopicARN string
 	ReportKeyARN   string // the KMS key the report topic is encrypted with
 	LedgerTableARN string
+	// PictureBucketARN is the bucket report pictures are stored in for linking.
+	PictureBucketARN string
 }
 
 // wildcardReasons lists the only actions allowed on Resource "*", each with why. The stack's
 // nag suppressions quote these reasons, and the tests fail on any other "*".
 var wildcardReasons = map[string]string{
-	"cloudwatch:GetMetricData":      "cloudwatch:GetMetricData has no resource-level permissions; AWS evaluates it against *",
-	"ecs:DescribeTaskDefinition":    "ecs:DescribeTaskDefinition has no resource-level permissions",
-	"ecs:ListTaskDefinitions":       "ecs:ListTaskDefinitions has no resource-level permissions",
-	"ecs:RegisterTaskDefinition":    "ecs:RegisterTaskDefinition has no resource-level permissions; granted only when policy.allowRaiseMemory is on",
-	"ecs:ListTasks":                 "ecs:ListTasks is evaluated against * unless a container instance is named; scoped to the cluster by the ecs:cluster condition",
-	"xray:PutTraceSegments":         "X-Ray has no resource-level permissions (added by CDK for active tracing)",
-	"xray:PutTelemetryRecords":      "X-Ray has no resource-level permissions (added by CDK for active tracing)",
-	"ec2:DescribeNetworkInterfaces": "Lambda's VPC attachment needs ec2:DescribeNetworkInterfaces, which works only on *",
-	"ec2:DescribeSubnets":           "ec2:DescribeSubnets (Lambda's VPC attachment) has no resource-level permissions",
+	"cloudwatch:GetMetricData":        "cloudwatch:GetMetricData has no resource-level permissions; AWS evaluates it against *",
+	"cloudwatch:GetMetricWidgetImage": "cloudwatch:GetMetricWidgetImage (the report's graph) has no resource-level permissions; AWS evaluates it against *",
+	"ecs:DescribeTaskDefinition":      "ecs:DescribeTaskDefinition has no resource-level permissions",
+	"ecs:ListTaskDefinitions":         "ecs:ListTaskDefinitions has no resource-level permissions",
+	"ecs:RegisterTaskDefinition":      "ecs:RegisterTaskDefinition has no resource-level permissions; granted only when policy.allowRaiseMemory is on",
+	"ecs:ListTasks":                   "ecs:ListTasks is evaluated against * unless a container instance is named; scoped to the cluster by the ecs:cluster condition",
+	"xray:PutTraceSegments":           "X-Ray has no resource-level permissions (added by CDK for active tracing)",
+	"xray:PutTelemetryRecords":        "X-Ray has no resource-level permissions (added by CDK for active tracing)",
+	"ec2:DescribeNetworkInterfaces":   "Lambda's VPC attachment needs ec2:DescribeNetworkInterfaces, which works only on *",
+	"ec2:DescribeSubnets":             "ec2:DescribeSubnets (Lambda's VPC attachment) has no resource-level permissions",
 }
 
 // arnBuilder spells ARNs in one account and region.
@@ -102,6 +105,12 @@ func (s Settings) permissions(fn string, refs stackRefs) []grant {
 	}
 	sort.Strings(alarmARNs)
 	add("Alarms", []string{"cloudwatch:DescribeAlarms"}, alarmARNs)
+	// The report's graph: drawn by CloudWatch, stored for the sinks that link it. GetObject is
+	// what the presigned URLs the function signs are allowed to do.
+	add("PictureDraw", []string{"cloudwatch:GetMetricWidgetImage"}, []string{"*"})
+	if refs.PictureBucketARN != "" {
+		add("PictureStore", []string{"s3:PutObject", "s3:GetObject"}, []string{refs.PictureBucketARN + "/pictures/*"})
+	}
 
 	var secrets []string
 	for _, v := range s.secrets(fn) {
@@ -193,6 +202,8 @@ func patternResources(gs []grant) map[string]string {
 			switch {
 			case strings.HasSuffix(r, "-??????"):
 				out[r] = "Secrets Manager appends a random 6-character suffix to a secret's ARN; the name is fixed"
+			case strings.HasSuffix(r, "/pictures/*"):
+				out[r] = "report pictures under pictures/ in the stack's picture bucket (one object per report, named when it is drawn)"
 			case strings.Contains(r, ":log-group:"):
 				out[r] = "log streams of one named log group"
 			case strings.Contains(r, ":task/"):

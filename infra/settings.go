@@ -362,7 +362,7 @@ func (s Settings) secrets(fn string) []string {
 
 // functionEnv is a function's environment: every name and tuning value, spelled with
 // pkg/config's constants. topicARN and table may be CloudFormation tokens.
-func (s Settings) functionEnv(fn, topicARN, table string) map[string]string {
+func (s Settings) functionEnv(fn, topicARN, table, pictureBucket string) map[string]string {
 	n := s.Names
 	env := map[string]string{
 		config.EnvEnvironment:     s.Env,
@@ -414,6 +414,9 @@ func (s Settings) functionEnv(fn, topicARN, table string) map[string]string {
 	}
 	if s.Reports.SlackChannel != "" {
 		env[config.EnvSlackChannel] = s.Reports.SlackChannel
+	}
+	if pictureBucket != "" {
+		env[config.EnvPictureBucket] = pictureBucket
 	}
 	for _, v := range s.secrets(fn) {
 		env[v] = s.secretName(v)
@@ -593,7 +596,7 @@ func (s Settings) validate() error {
 		if need := time.Duration(s.Timeouts.Probe) + time.Duration(s.Timeouts.Verify) + 30*time.Second; sp.Timeout < need {
 			bad("functions.%s: timeout %s is shorter than probe + verify + 30s report margin (%s)", fn, sp.Timeout, need)
 		}
-		if _, err := config.Load(mapEnv(s.functionEnv(fn, placeholderTopicARN, "ledger"))); err != nil {
+		if _, err := config.Load(mapEnv(s.functionEnv(fn, placeholderTopicARN, "ledger", "pictures"))); err != nil {
 			bad("%s: %w", fn, err)
 		}
 	}

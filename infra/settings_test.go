@@ -59,7 +59,7 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := config.Load(mapEnv(s.functionEnv(fnNoTasks, placeholderTopicARN, "")))
+	got, err := config.Load(mapEnv(s.functionEnv(fnNoTasks, placeholderTopicARN, "", "")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +89,7 @@ func TestOverrides(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := s.functionEnv(fnQueueDepth, placeholderTopicARN, "t")
+	env := s.functionEnv(fnQueueDepth, placeholderTopicARN, "t", "")
 	for k, want := range map[string]string{
 		config.EnvMode: "on", config.EnvWorkerService: "qa-worker", config.EnvIngestorService: "arrakis-qa-ingestor",
 		config.EnvKillSwitchParam: "/qa/stop", config.EnvMaxWorkers: "5", config.EnvRestartCooldown: "30m",
@@ -124,7 +124,7 @@ func TestFunctionEnvSecrets(t *testing.T) {
 		{fnMemoryHigh, []string{config.EnvDiscordSecret}, []string{config.EnvRabbitSecret, config.EnvDatabaseSecret}, false},
 	} {
 		t.Run(tc.fn, func(t *testing.T) {
-			env := s.functionEnv(tc.fn, placeholderTopicARN, "t")
+			env := s.functionEnv(tc.fn, placeholderTopicARN, "t", "")
 			for _, k := range append(tc.set, config.EnvWebhooksSecret, config.EnvPagerDutySecret) {
 				if env[k] == "" {
 					t.Errorf("%s not set", k)
@@ -282,7 +282,7 @@ func TestSlackBotReachesTheFunctions(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, fn := range functionNames {
-		env := s.functionEnv(fn, "topic", "table")
+		env := s.functionEnv(fn, "topic", "table", "")
 		if env[config.EnvSlackBotSecret] != "arrakis-qa/slack-bot" || env[config.EnvSlackChannel] != "C0123456789" || env[config.EnvMaxReplaysPerHour] != "900" {
 			t.Errorf("%s: env %v lacks the bot or the pace", fn, env)
 		}

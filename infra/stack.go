@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
@@ -108,6 +109,7 @@ type builder struct {
 	reportTopic      awssns.Topic
 	failed           awssqs.Queue
 	ledger           awsdynamodb.Table
+	pictures         awss3.Bucket
 	functions        map[string]awslambda.Function
 	alarmTopics      map[string]awssns.ITopic // by function, when the stack creates the alarms
 	runbookAlarms    []awscloudwatch.IAlarm   // created or imported by name, for the dashboard
@@ -181,6 +183,26 @@ func (b *builder) shared() {
 		StringValue:   jsii.String("off"),
 		Description:   jsii.String("gp-remediation kill switch: on/true/1 stops every remediation action in " + s.Env),
 	})
+	// Report pictures, for the sinks that can only link one (a Slack incoming webhook, e-mail,
+	// PagerDuty): private, SSL only, read through presigned URLs, gone after a week.
+	b.pictures = awss3.NewBucket(st, jsii.String("Pictures"), &awss3.BucketProps{
+		BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
+		Encryption:        awss3.BucketEncryption_S3_MANAGED,
+		EnforceSSL:        jsii.Bool(true),
+		ObjectOwnership:   awss3.ObjectOwnership_BUCKET_OWNER_ENFORCED,
+		LifecycleRules: &[]*awss3.LifecycleRule{{
+			Id:                                  jsii.String("expire-pictures"),
+			Expiration:                          awscdk.Duration_Days(jsii.Number(7)),
+			AbortIncompleteMultipartUploadAfter: awscdk.Duration_Days(jsii.Number(1)),
+		}},
+		// Pictures are copies of CloudWatch's own data: nothing is lost with the stack.
+		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+	})
+	cdknag.NagSuppressions_AddResourceSuppressions(b.pictures, &[]*cdknag.NagPackSuppression{{
+		Id: jsii.String("AwsSolutions-S1"),
+		Reason: jsii.String("Holds only report graphs (copies of CloudWatch metrics) for a week; every read is a presigned URL " +
+			"the functions signed, and writes come from the functions' roles, which CloudTrail records."),
+	}}, jsii.Bool(true))
 	b.functions = map[string]awslambda.Function{}
 	b.alarmTopics = map[string]awssns.ITopic{}
 }
@@ -197,9 +219,10 @@ func (b *builder) function(fn, codeDir string) {
 		Description: jsii.String("Execution role of " + name),
 	})
 	grants := s.permissions(fn, stackRefs{
-		ReportTopicARN: *b.reportTopic.TopicArn(),
-		ReportKeyARN:   *b.topicKey.KeyArn(),
-		LedgerTableARN: *b.ledger.TableArn(),
+		ReportTopicARN:   *b.reportTopic.TopicArn(),
+		ReportKeyARN:     *b.topicKey.KeyArn(),
+		LedgerTableARN:   *b.ledger.TableArn(),
+		PictureBucketARN: *b.pictures.BucketArn(),
 	})
 	for _, g := range grants {
 		role.AddToPrincipalPolicy(policyStatement(g))
@@ -215,7 +238,7 @@ func (b *builder) function(fn, codeDir string) {
 	})
 
 	env := map[string]*string{}
-	for k, v := range s.functionEnv(fn, *b.reportTopic.TopicArn(), *b.ledger.TableName()) {
+	for k, v := range s.functionEnv(fn, *b.reportTopic.TopicArn(), *b.ledger.TableName(), *b.pictures.BucketName()) {
 		env[k] = jsii.String(v)
 	}
 	props := &awslambda.FunctionProps{
@@ -503,6 +526,13 @@ func (b *builder) suppressRole(role awsiam.Role, grants []grant, fn string) {
 	}
 	sort.Strings(keys)
 	for _, r := range keys {
+		if rest, ok := strings.CutSuffix(r, "/pictures/*"); ok && strings.Contains(rest, "${Token[") {
+			// The bucket's ARN is a token until deployment; cdk-nag sees it as
+			// <Pictures….Arn>, which a regular expression names.
+			appliesTo = append(appliesTo, &cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::<Pictures[0-9A-F]+\.Arn>\/pictures\/\*$/`)})
+			reasons = append(reasons, "the picture bucket's pictures/*: "+patterns[r])
+			continue
+		}
 		appliesTo = append(appliesTo, "Resource::"+r)
 		reasons = append(reasons, r+": "+patterns[r])
 	}

@@ -353,6 +353,22 @@ func checkFunctions(t *testing.T, c *synthesized) {
 	s := c.s
 	topicID := c.logicalID(t, "AWS::SNS::Topic", "TopicName", s.prefix()+"-reports")
 	tableID := c.logicalID(t, "AWS::DynamoDB::Table", "TableName", s.prefix()+"-ledger")
+	buckets := c.resources("AWS::S3::Bucket")
+	if len(buckets) != 1 {
+		t.Fatalf("%d buckets, want the picture bucket only", len(buckets))
+	}
+	var bucketID string
+	for id, p := range buckets {
+		bucketID = id
+		pab, _ := json.Marshal(p["PublicAccessBlockConfiguration"])
+		if string(pab) != `{"BlockPublicAcls":true,"BlockPublicPolicy":true,"IgnorePublicAcls":true,"RestrictPublicBuckets":true}` {
+			t.Errorf("picture bucket public access block %s", pab)
+		}
+		life, _ := json.Marshal(p["LifecycleConfiguration"])
+		if !strings.Contains(string(life), `"ExpirationInDays":7`) {
+			t.Errorf("picture bucket lifecycle %s: want objects expired after 7 days", life)
+		}
+	}
 	queueID := c.logicalID(t, "AWS::SQS::Queue", "QueueName", s.prefix()+"-failed")
 	for _, fn := range functionNames {
 		t.Run(fn, func(t *testing.T) {
@@ -391,12 +407,16 @@ func checkFunctions(t *testing.T, c *synthesized) {
 			// Environment: exactly what functionEnv renders, the tokens being the stack's own
 			// topic and table, and config.Load accepts it.
 			vars := p["Environment"].(map[string]any)["Variables"].(map[string]any)
-			want := s.functionEnv(fn, "TOPIC", "TABLE")
+			want := s.functionEnv(fn, "TOPIC", "TABLE", "PICTURES")
 			for k, v := range want {
 				switch k {
 				case config.EnvReportTopicARN:
 					if !jsonEq(vars[k], ref(topicID)) {
 						t.Errorf("%s = %v, want the report topic", k, vars[k])
+					}
+				case config.EnvPictureBucket:
+					if !jsonEq(vars[k], ref(bucketID)) {
+						t.Errorf("%s = %v, want the picture bucket", k, vars[k])
 					}
 				case config.EnvLedgerTable:
 					if !jsonEq(vars[k], ref(tableID)) {
