@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -55,6 +56,7 @@ func main() {
 			fmt.Printf("\n— then %s —\n", st.Result.Alarm.State)
 			show(st)
 		}
+		savePictures(c, out)
 		if bad := cases.Check(c, out); len(bad) > 0 {
 			failed++
 			fmt.Printf("!! NOT AS EXPECTED:\n   - %s\n\n", strings.Join(bad, "\n   - "))
@@ -67,6 +69,54 @@ func main() {
 		ddb.Stop()
 		os.Exit(1)
 	}
+}
+
+// pictureDir is where the demo writes every report's picture, for a person to look at.
+const pictureDir = "build/demo"
+
+// savePictures writes the pictures the case's reports carried (each one the function stored
+// in the sandbox's picture bucket) under build/demo/ and prints their paths.
+func savePictures(c cases.Case, o *cases.Outcome) {
+	objs := o.Sandbox.Objects()
+	if len(objs) == 0 {
+		fmt.Println("pictures: none drawn (see the Result's picture note)")
+		return
+	}
+	if err := os.MkdirAll(pictureDir, 0o755); err != nil {
+		fmt.Printf("pictures: %v\n", err)
+		return
+	}
+	for i, obj := range objs {
+		path := filepath.Join(pictureDir, fmt.Sprintf("%s-%s-%d.png", c.Function, slug(c.Name), i+1))
+		if err := os.WriteFile(path, obj.Data, 0o644); err != nil {
+			fmt.Printf("pictures: %v\n", err)
+			return
+		}
+		fmt.Printf("picture: %s (%d KB)\n", path, (len(obj.Data)+512)/1024)
+	}
+}
+
+// slug keeps a case name's letters and digits, the rest one dash, at most 60 characters.
+func slug(name string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(name) {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			b.WriteRune(r)
+			dash = false
+		} else if !dash && b.Len() > 0 {
+			b.WriteByte('-')
+			dash = true
+		}
+	}
+	return strings.TrimRight(cutAt(b.String(), 60), "-")
+}
+
+func cutAt(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
 }
 
 func banner(c cases.Case) {
