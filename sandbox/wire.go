@@ -88,19 +88,20 @@ func errClient(status int, code, msg string) *apiError {
 type opHandler func(s *Sandbox, c *awsCall) (any, *apiError)
 
 var awsOps = map[string]opHandler{
-	"ecs:DescribeServices":          (*Sandbox).ecsDescribeServices,
-	"ecs:UpdateService":             (*Sandbox).ecsUpdateService,
-	"ecs:ListTasks":                 (*Sandbox).ecsListTasks,
-	"ecs:DescribeTasks":             (*Sandbox).ecsDescribeTasks,
-	"ecs:DescribeTaskDefinition":    (*Sandbox).ecsDescribeTaskDefinition,
-	"ecs:ListTaskDefinitions":       (*Sandbox).ecsListTaskDefinitions,
-	"ecs:RegisterTaskDefinition":    (*Sandbox).ecsRegisterTaskDefinition,
-	"cloudwatch:GetMetricData":      (*Sandbox).cwGetMetricData,
-	"cloudwatch:DescribeAlarms":     (*Sandbox).cwDescribeAlarms,
-	"logs:FilterLogEvents":          (*Sandbox).logsFilterLogEvents,
-	"secretsmanager:GetSecretValue": (*Sandbox).smGetSecretValue,
-	"ssm:GetParameter":              (*Sandbox).ssmGetParameter,
-	"sns:Publish":                   (*Sandbox).snsPublish,
+	"ecs:DescribeServices":            (*Sandbox).ecsDescribeServices,
+	"ecs:UpdateService":               (*Sandbox).ecsUpdateService,
+	"ecs:ListTasks":                   (*Sandbox).ecsListTasks,
+	"ecs:DescribeTasks":               (*Sandbox).ecsDescribeTasks,
+	"ecs:DescribeTaskDefinition":      (*Sandbox).ecsDescribeTaskDefinition,
+	"ecs:ListTaskDefinitions":         (*Sandbox).ecsListTaskDefinitions,
+	"ecs:RegisterTaskDefinition":      (*Sandbox).ecsRegisterTaskDefinition,
+	"cloudwatch:GetMetricData":        (*Sandbox).cwGetMetricData,
+	"cloudwatch:DescribeAlarms":       (*Sandbox).cwDescribeAlarms,
+	"cloudwatch:GetMetricWidgetImage": (*Sandbox).cwGetMetricWidgetImage,
+	"logs:FilterLogEvents":            (*Sandbox).logsFilterLogEvents,
+	"secretsmanager:GetSecretValue":   (*Sandbox).smGetSecretValue,
+	"ssm:GetParameter":                (*Sandbox).ssmGetParameter,
+	"sns:Publish":                     (*Sandbox).snsPublish,
 }
 
 // identify decodes which service and operation a request is for. It never fails: what it
