@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	"maps"
 	"math"
 	"net/http"
 	"regexp"
@@ -413,13 +414,7 @@ func labelMetrics(ms []widgetMetric) {
 		}
 		m.Label = m.Ref.Name
 		if names[m.Ref.Name] > 1 && len(m.Ref.Dimensions) > 0 {
-			keys := slices.Sorted(func(yield func(string) bool) {
-				for k := range m.Ref.Dimensions {
-					if !yield(k) {
-						return
-					}
-				}
-			})
+			keys := slices.Sorted(maps.Keys(m.Ref.Dimensions))
 			vals := make([]string, len(keys))
 			for j, k := range keys {
 				vals[j] = m.Ref.Dimensions[k]
@@ -512,19 +507,24 @@ func parseWidgetTime(s string, now time.Time) (time.Time, error) {
 		if m == nil || strings.HasSuffix(s, "T") || s == "-P" {
 			return time.Time{}, fmt.Errorf("%q is not a relative time like -PT3H, -PT15M or -P1D", s)
 		}
-		units := []time.Duration{7 * 24 * time.Hour, 24 * time.Hour, time.Hour, time.Minute, time.Second}
-		var d time.Duration
-		for k, unit := range units {
+		// Seconds, each term bounded, so no spelling of a long duration overflows.
+		const maxSeconds = 10 * 366 * 24 * 3600
+		unitSeconds := []int64{7 * 24 * 3600, 24 * 3600, 3600, 60, 1}
+		var secs int64
+		for k, unit := range unitSeconds {
 			if m[k+1] == "" {
 				continue
 			}
 			n, err := strconv.ParseInt(m[k+1], 10, 64)
-			if err != nil || n > 10*365*24 {
-				return time.Time{}, fmt.Errorf("%q is out of range", s)
+			if err != nil || n > maxSeconds {
+				return time.Time{}, fmt.Errorf("%q is more than ten years back", s)
 			}
-			d += time.Duration(n) * unit
+			secs += n * unit
 		}
-		return now.Add(-d), nil
+		if secs > maxSeconds {
+			return time.Time{}, fmt.Errorf("%q is more than ten years back", s)
+		}
+		return now.Add(-time.Duration(secs) * time.Second), nil
 	}
 	t, err := time.Parse(time.RFC3339, s)
 	if err != nil {
@@ -603,7 +603,12 @@ func (s *Sandbox) cwGetMetricWidgetImage(c *awsCall) (any, *apiError) {
 			series[i] = sr.aggregate(w.Start, w.End, now, s.loadedAt, m.Period, m.Stat)
 		}
 	}
+	// Drawing a large picture takes a while (a few hundred milliseconds at 2000x2000) and
+	// reads nothing of the sandbox's state: the datapoints above are copies. Let the other
+	// calls and the simulation go on meanwhile; serveAWS unlocks after this handler returns.
+	s.mu.Unlock()
 	img, err := renderWidget(w, series)
+	s.mu.Lock()
 	if err != nil {
 		return nil, &apiError{Status: http.StatusInternalServerError, Code: "InternalServiceFault", QueryCode: "InternalServiceError",
 			Message: "sandbox: draw the metric widget: " + err.Error(), Receiver: true}

@@ -69,3 +69,36 @@ func TestParseMetricWidget(t *testing.T) {
 		t.Errorf("parsed\n%+v\nwant\n%+v", *got, *want)
 	}
 }
+
+func TestParseWidgetTime(t *testing.T) {
+	now := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		in   string
+		want time.Time // zero: an error
+	}{
+		{"-PT3H", now.Add(-3 * time.Hour)},
+		{"-PT15M", now.Add(-15 * time.Minute)},
+		{"-PT90S", now.Add(-90 * time.Second)},
+		{"-P1D", now.Add(-24 * time.Hour)},
+		{"-P1W", now.Add(-7 * 24 * time.Hour)},
+		{"-P1DT2H30M", now.Add(-26*time.Hour - 30*time.Minute)},
+		{"2026-12-05T10:14:00Z", time.Date(2026, 12, 5, 10, 14, 0, 0, time.UTC)},
+		{"2026-12-05T11:14:00+01:00", time.Date(2026, 12, 5, 10, 14, 0, 0, time.UTC)},
+		{"-P", time.Time{}},
+		{"-PT", time.Time{}},
+		{"-P1M", time.Time{}}, // months have no fixed length
+		{"PT3H", time.Time{}},
+		{"-PT3H-", time.Time{}},
+		{"-P99999999999999W", time.Time{}},
+		{"now", time.Time{}},
+		{"2026-12-05 10:14", time.Time{}},
+	} {
+		got, err := parseWidgetTime(tc.in, now)
+		switch {
+		case tc.want.IsZero() && err == nil:
+			t.Errorf("%q: %v, want an error", tc.in, got)
+		case !tc.want.IsZero() && (err != nil || !got.Equal(tc.want)):
+			t.Errorf("%q: %v %v, want %v", tc.in, got, err, tc.want)
+		}
+	}
+}
