@@ -7,7 +7,9 @@
 //   - ECS (awsJson1.1): DescribeServices, UpdateService, ListTasks, DescribeTasks,
 //     DescribeTaskDefinition, ListTaskDefinitions, RegisterTaskDefinition.
 //   - CloudWatch (smithy-rpcv2-cbor): GetMetricData (expression queries are not evaluated:
-//     they answer StatusCode InternalError with a message); DescribeAlarms (alarms.go).
+//     they answer StatusCode InternalError with a message); DescribeAlarms (alarms.go);
+//     GetMetricWidgetImage (widget.go: a PNG of the widget JSON's metrics and annotations
+//     drawn from the same series; metric math and views other than timeSeries are refused).
 //   - CloudWatch Logs (awsJson1.1): FilterLogEvents (see FilterPattern for the syntax served).
 //   - Secrets Manager GetSecretValue and SSM GetParameter (awsJson1.1).
 //   - SNS Publish (awsQuery), with SNS's limits; every publication is recorded.
