@@ -236,16 +236,9 @@ func floorMod(a, b int64) int64 {
 const maxMinutes = 15 * 24 * 60
 
 func (s *Sandbox) cwGetMetricData(c *awsCall) (any, *apiError) {
-	if c.r.Header.Get("Smithy-Protocol") != "rpc-v2-cbor" {
-		return nil, errClient(http.StatusBadRequest, "SerializationException", "missing Smithy-Protocol: rpc-v2-cbor header")
-	}
-	v, err := cbor.Decode(c.body)
-	if err != nil {
-		return nil, errClient(http.StatusBadRequest, "SerializationException", "could not decode the CBOR request: "+err.Error())
-	}
-	in, ok := v.(cbor.Map)
-	if !ok {
-		return nil, errClient(http.StatusBadRequest, "SerializationException", "the request is not a CBOR map")
+	in, aerr := cborRequest(c)
+	if aerr != nil {
+		return nil, aerr
 	}
 	startV, okStart := in["StartTime"]
 	endV, okEnd := in["EndTime"]
@@ -314,6 +307,22 @@ func (s *Sandbox) cwGetMetricData(c *awsCall) (any, *apiError) {
 		results = append(results, res)
 	}
 	return cbor.Map{"MetricDataResults": results, "Messages": cbor.List{}}, nil
+}
+
+// cborRequest decodes an rpcv2-cbor request body into its input map.
+func cborRequest(c *awsCall) (cbor.Map, *apiError) {
+	if c.r.Header.Get("Smithy-Protocol") != "rpc-v2-cbor" {
+		return nil, errClient(http.StatusBadRequest, "SerializationException", "missing Smithy-Protocol: rpc-v2-cbor header")
+	}
+	v, err := cbor.Decode(c.body)
+	if err != nil {
+		return nil, errClient(http.StatusBadRequest, "SerializationException", "could not decode the CBOR request: "+err.Error())
+	}
+	in, ok := v.(cbor.Map)
+	if !ok {
+		return nil, errClient(http.StatusBadRequest, "SerializationException", "the request is not a CBOR map")
+	}
+	return in, nil
 }
 
 func orDefault(s, def string) string {

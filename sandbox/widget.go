@@ -565,16 +565,9 @@ func parseWidgetColor(s string) (color.Color, error) {
 }
 
 func (s *Sandbox) cwGetMetricWidgetImage(c *awsCall) (any, *apiError) {
-	if c.r.Header.Get("Smithy-Protocol") != "rpc-v2-cbor" {
-		return nil, errClient(http.StatusBadRequest, "SerializationException", "missing Smithy-Protocol: rpc-v2-cbor header")
-	}
-	v, err := cbor.Decode(c.body)
-	if err != nil {
-		return nil, errClient(http.StatusBadRequest, "SerializationException", "could not decode the CBOR request: "+err.Error())
-	}
-	in, ok := v.(cbor.Map)
-	if !ok {
-		return nil, errClient(http.StatusBadRequest, "SerializationException", "the request is not a CBOR map")
+	in, aerr := cborRequest(c)
+	if aerr != nil {
+		return nil, aerr
 	}
 	src, ok := cborStr(in, "MetricWidget")
 	if !ok || src == "" {
