@@ -504,6 +504,7 @@ func (s *Sandbox) LoadScenario(name string) error {
 	s.logSeq = 0
 	s.materialize(&spec)
 	s.materializeAlarms(name, s.loadedAt)
+	s.deriveRunningTasks()
 	return nil
 }
 

@@ -87,6 +87,9 @@ type series struct {
 	shape     Shape
 	overrides []override // ascending by from
 	seed      uint64
+	// derived, when set, computes the value from the simulation's state instead of the
+	// shape (Container Insights' RunningTaskCount from the tasks). Callers hold s.mu.
+	derived func(t time.Time) (float64, bool)
 }
 
 func fnv64(s string) uint64 {
@@ -166,6 +169,9 @@ func (sh *Shape) clamp(v float64) float64 {
 // value is the series at minute t (t on a minute boundary), loadedAt being the scenario's
 // load time. Overrides (reactions) replace the shape from their start on.
 func (sr *series) value(t, loadedAt time.Time) (float64, bool) {
+	if sr.derived != nil {
+		return sr.derived(t)
+	}
 	minute := t.Unix() / 60
 	for i := len(sr.overrides) - 1; i >= 0; i-- {
 		o := sr.overrides[i]
@@ -279,5 +285,35 @@ func (s *Sandbox) react(trigger Trigger, svc *service, at time.Time) {
 			start = math.Min(r.Level, cur+r.PerMinute)
 		}
 		sr.overrides = append(sr.overrides, override{from: from, start: start, level: r.Level, perMinute: r.PerMinute, noise: r.Noise})
+	}
+}
+
+// deriveRunningTasks serves Container Insights' RunningTaskCount (ECS/ContainerInsights,
+// ClusterName, ServiceName: what the no-tasks alarms watch) for every service from its tasks:
+// at minute t, the tasks started by then and not yet stopped. Before the service's first
+// task there is no datapoint, as for a service Container Insights did not see. Callers hold
+// s.mu.
+func (s *Sandbox) deriveRunningTasks() {
+	for name := range s.services {
+		ref := MetricRef{Namespace: "ECS/ContainerInsights", Name: "RunningTaskCount",
+			Dimensions: map[string]string{"ClusterName": s.names.Cluster, "ServiceName": name}}
+		if _, ok := s.series[ref.key()]; ok {
+			continue
+		}
+		s.series[ref.key()] = &series{ref: ref, derived: func(t time.Time) (float64, bool) {
+			n, seen := 0, false
+			for _, tk := range s.tasks {
+				if tk.service == nil || tk.service.name != name {
+					continue
+				}
+				if !tk.createdAt.After(t) {
+					seen = true
+				}
+				if !tk.startedAt.IsZero() && !tk.startedAt.After(t) && (tk.stoppedAt.IsZero() || tk.stoppedAt.After(t)) {
+					n++
+				}
+			}
+			return float64(n), seen
+		}}
 	}
 }
