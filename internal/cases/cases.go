@@ -400,6 +400,20 @@ func Check(c Case, o *Outcome) []string {
 			bad = append(bad, "paged, but PagerDuty received nothing")
 		}
 	}
+	if pic := r.Picture; pic != nil && pic.Drawn {
+		// A drawn picture reaches Discord as the file its embed shows.
+		if reqs := o.Requests["discord"]; len(reqs) > 0 {
+			carried := false
+			for _, req := range reqs {
+				for _, f := range req.Files {
+					carried = carried || (f.Name == "graph.png" && f.Size == pic.Bytes)
+				}
+			}
+			if !carried {
+				bad = append(bad, fmt.Sprintf("picture drawn (%d bytes) but no Discord request carried it", pic.Bytes))
+			}
+		}
+	}
 	if e.Reports != nil && len(o.Published) != *e.Reports {
 		bad = append(bad, fmt.Sprintf("%d SNS reports, want %d", len(o.Published), *e.Reports))
 	}
