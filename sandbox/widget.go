@@ -864,8 +864,9 @@ func (r horizontalRule) Plot(c draw.Canvas, p *plot.Plot) {
 	c.StrokeLine2(r.lineStyle(), c.Min.X, y, c.Max.X, y)
 	if r.a.Label != "" {
 		sty := widgetTextStyle(7, r.color)
-		sty.XAlign, sty.YAlign = draw.XRight, draw.YBottom
-		c.FillText(sty, vg.Point{X: c.Max.X - vg.Points(2), Y: y + vg.Points(1)}, r.a.Label)
+		// At the left edge: the marks of recent actions, labelled at the top, sit on the right.
+		sty.XAlign, sty.YAlign = draw.XLeft, draw.YBottom
+		c.FillText(sty, vg.Point{X: c.Min.X + vg.Points(2), Y: y + vg.Points(1)}, r.a.Label)
 	}
 }
 
