@@ -259,12 +259,12 @@ func (a *App) painter() playbook.Painter {
 		return nil
 	}
 	p := &picture.Painter{
-		CloudWatch: cloudwatch.NewFromConfig(a.AWS),
+		CloudWatch: &picture.LazyWidgetAPI{New: func() picture.WidgetAPI { return cloudwatch.NewFromConfig(a.AWS) }},
 		Related:    func(al alarm.Alarm) []picture.Metric { return picture.Related(a.Function, c, al) },
 		Timeout:    c.PictureTimeout,
 	}
 	if c.PictureBucket != "" {
-		p.Keeper = picture.NewS3Keeper(s3.NewFromConfig(a.AWS), c.PictureBucket, c.PictureURLTTL)
+		p.Keeper = picture.NewS3Keeper(func() *s3.Client { return s3.NewFromConfig(a.AWS) }, c.PictureBucket, c.PictureURLTTL)
 	}
 	return p
 }

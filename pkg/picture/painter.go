@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -156,4 +157,17 @@ func safeKey(s string) string {
 		}
 		return '-'
 	}, s)
+}
+
+// LazyWidgetAPI makes its client on the first picture rather than at cold start.
+type LazyWidgetAPI struct {
+	New    func() WidgetAPI
+	once   sync.Once
+	client WidgetAPI
+}
+
+// GetMetricWidgetImage implements WidgetAPI.
+func (l *LazyWidgetAPI) GetMetricWidgetImage(ctx context.Context, in *cloudwatch.GetMetricWidgetImageInput, optFns ...func(*cloudwatch.Options)) (*cloudwatch.GetMetricWidgetImageOutput, error) {
+	l.once.Do(func() { l.client = l.New() })
+	return l.client.GetMetricWidgetImage(ctx, in, optFns...)
 }

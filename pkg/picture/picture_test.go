@@ -191,7 +191,7 @@ func TestPaintAgainstSandbox(t *testing.T) {
 	p := &picture.Painter{
 		CloudWatch: cloudwatch.NewFromConfig(awsCfg),
 		Related:    func(a alarm.Alarm) []picture.Metric { return picture.Related("queue-depth", c, a) },
-		Keeper:     picture.NewS3Keeper(s3.NewFromConfig(awsCfg), sandbox.PictureBucketFor("staging"), time.Hour),
+		Keeper:     picture.NewS3Keeper(func() *s3.Client { return s3.NewFromConfig(awsCfg) }, sandbox.PictureBucketFor("staging"), time.Hour),
 	}
 	a := mqAlarm(sb.AlarmName(sandbox.AlarmQueueDepthHigh), "arrakis.interactions", 1000)
 	now := time.Now()
@@ -236,7 +236,7 @@ func TestPaintBounded(t *testing.T) {
 	a := mqAlarm(sb.AlarmName(sandbox.AlarmDLQMessages), "arrakis.dlq", 0)
 	a.ChangedAt = time.Now()
 	subject := picture.Subject{Environment: "staging", Alarm: a, Now: time.Now()}
-	keeper := picture.NewS3Keeper(s3.NewFromConfig(awsCfg), sandbox.PictureBucketFor("staging"), time.Hour)
+	keeper := picture.NewS3Keeper(func() *s3.Client { return s3.NewFromConfig(awsCfg) }, sandbox.PictureBucketFor("staging"), time.Hour)
 	p := &picture.Painter{CloudWatch: cloudwatch.NewFromConfig(awsCfg), Keeper: keeper, Timeout: 500 * time.Millisecond}
 
 	if _, err := sb.InjectFault(sandbox.Fault{Op: "cloudwatch:GetMetricWidgetImage", Kind: sandbox.FaultTimeout, Delay: time.Minute}); err != nil {
