@@ -68,9 +68,13 @@ func TestPeekNothingUnackedPerManagement(t *testing.T) {
 	if !s.Safety.Known || !s.Safety.Safe || s.Safety.Type != "classic" {
 		t.Errorf("safety %+v", s.Safety)
 	}
-	// Stats lag ~5 s and the counters are emitted separately: wait for statistics taken after
-	// the peek (they count its 30 deliveries) that show all 30 ready and none unacknowledged.
-	// On a busy broker (other packages' tests share it) the lag grows: allow a minute.
+	// Stats lag ~5 s. To know they were taken after the peek, publish one more message and
+	// wait for the queue's own counts to show 31: the queue process emits those, whereas the
+	// peek's delivery counters come from its channel and are lost when a channel closes
+	// before its next emission (the test used to wait for them and failed now and then). Then
+	// all 31 must be ready and none unacknowledged. On a busy broker the lag grows: allow a
+	// minute.
+	f.publish(q, msgs("after-peek", 1, 10, nil)...)
 	wait, stop := context.WithTimeout(context.Background(), time.Minute)
 	defer stop()
 	var last QueueInfo
@@ -79,7 +83,10 @@ func TestPeekNothingUnackedPerManagement(t *testing.T) {
 		info, err := m.Queue(wait, "/", q)
 		if err == nil {
 			last = info
-			if info.Totals.Deliver >= 30 && info.Messages == 30 && info.Ready == 30 && info.Unacked == 0 && info.Consumers == 0 {
+			if info.Messages == 31 {
+				if info.Ready != 31 || info.Unacked != 0 || info.Consumers != 0 {
+					t.Fatalf("queue after peek: %+v, want 31 ready, none unacknowledged, no consumer", info)
+				}
 				break
 			}
 		}
