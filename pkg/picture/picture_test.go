@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"image/png"
 	"io"
 	"net/http"
@@ -13,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/arrakis/gp-remediation/internal/golden"
 
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -24,8 +25,6 @@ import (
 	"github.com/arrakis/gp-remediation/pkg/report"
 	"github.com/arrakis/gp-remediation/sandbox"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 var t0 = time.Date(2026, 12, 5, 3, 0, 0, 0, time.UTC)
 
@@ -105,26 +104,8 @@ func TestWidgetGolden(t *testing.T) {
 			}
 			var pretty bytes.Buffer
 			_ = jsonIndent(&pretty, got)
-			golden(t, tc.name+".json", pretty.Bytes())
+			golden.Check(t, tc.name+".json", pretty.Bytes())
 		})
-	}
-}
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read golden file (run go test -run Golden -update to create it): %v", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs (run go test -run Golden -update if intended)\n--- got ---\n%s\n--- want ---\n%s", path, got, want)
 	}
 }
 

@@ -3,35 +3,13 @@ package render
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
-	"os"
-	"path/filepath"
 	"testing"
+
+	goldenfile "github.com/arrakis/gp-remediation/internal/golden"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
-
 // golden compares got with testdata/name, or rewrites it with -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read golden file (run go test -run Golden -update to create it): %v", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the rendering (run go test -run Golden -update if the change is intended)\n--- got ---\n%s\n--- want ---\n%s", path, got, want)
-	}
-}
+func golden(t *testing.T, name string, got []byte) { goldenfile.Check(t, name, got) }
 
 // indent makes a JSON golden file readable; the rendering itself is compact.
 func indent(t *testing.T, raw []byte) []byte {
