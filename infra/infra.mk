@@ -13,7 +13,7 @@
 # The CLI is installed once under .tools/ (git-ignored), never inside the Go module tree.
 
 GO          ?= go
-CDK_VERSION ?= 2.1148.1
+CDK_VERSION ?= 2.1149.0
 CDK_DIR     := .tools/cdk
 CDK         := $(CDK_DIR)/node_modules/.bin/cdk
 CDK_STAMP   := $(CDK_DIR)/.installed-$(CDK_VERSION)
