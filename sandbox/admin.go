@@ -41,6 +41,8 @@ func (s *Sandbox) serveSandbox(w http.ResponseWriter, r *http.Request) {
 		s.serveStandIn(w, r, KindSlack, strings.TrimPrefix(path, "/hooks/slack/"), s.slackHook)
 	case strings.HasPrefix(path, "/slack/upload/"):
 		s.serveStandIn(w, r, KindSlackUpload, strings.TrimPrefix(path, "/slack/upload/"), s.slackUpload)
+	case strings.HasPrefix(path, "/slack/response/"):
+		s.serveStandIn(w, r, KindSlackResponse, strings.TrimPrefix(path, "/slack/response/"), s.slackResponse)
 	case strings.HasPrefix(path, "/slack/api/"):
 		s.serveStandIn(w, r, KindSlackAPI, "", s.slackWebAPI)
 	case strings.HasPrefix(path, "/hooks/discord/"):

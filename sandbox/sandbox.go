@@ -175,12 +175,16 @@ type Sandbox struct {
 	objects    map[string]*Object     // S3 objects by "bucket/key"
 	published  []Publication
 	requests   []Request
-	calls      []Call
-	faults     []*faultState
-	latency    time.Duration
-	closing    chan struct{}
-	closeOnce  sync.Once
-	logSeq     uint64
+	// lambdaTargets maps a function name to the emulator Invoke forwards to; invocations
+	// records every Invoke (interactions.go).
+	lambdaTargets map[string]string
+	invocations   []Invocation
+	calls         []Call
+	faults        []*faultState
+	latency       time.Duration
+	closing       chan struct{}
+	closeOnce     sync.Once
+	logSeq        uint64
 }
 
 // New returns a Sandbox with the "healthy" scenario loaded.
@@ -321,31 +325,34 @@ func EnvFor(baseURL, env string) map[string]string {
 	base := strings.TrimRight(baseURL, "/")
 	n := config.Defaults(env)
 	return map[string]string{
-		"AWS_ENDPOINT_URL":          base,
-		"AWS_ACCESS_KEY_ID":         AccessKeyID,
-		"AWS_SECRET_ACCESS_KEY":     SecretAccessKey,
-		"AWS_REGION":                Region,
-		"AWS_DEFAULT_REGION":        Region,
-		"AWS_EC2_METADATA_DISABLED": "true",
-		config.EnvEnvironment:       env,
-		config.EnvReportTopicARN:    "arn:aws:sns:" + Region + ":" + AccountID + ":arrakis-" + env + "-gp-remediation-reports",
-		config.EnvKillSwitchParam:   n.KillSwitchParam,
-		config.EnvCluster:           n.Cluster,
-		config.EnvIngestorService:   n.IngestorService,
-		config.EnvWorkerService:     n.WorkerService,
-		config.EnvIngestorLogGroup:  n.IngestorLogGroup,
-		config.EnvWorkerLogGroup:    n.WorkerLogGroup,
-		config.EnvBroker:            n.Broker,
-		config.EnvQueue:             n.Queue,
-		config.EnvDLQ:               n.DLQ,
-		config.EnvRabbitSecret:      n.RabbitSecret,
-		config.EnvDatabaseSecret:    n.DatabaseSecret,
-		config.EnvDiscordSecret:     n.DiscordSecret,
-		config.EnvWebhooksSecret:    "arrakis-" + env + "/gp-remediation/webhooks",
-		config.EnvPagerDutySecret:   "arrakis-" + env + "/gp-remediation/pagerduty",
-		config.EnvPagerDutyURL:      base + "/_sandbox/pagerduty/v2/enqueue",
-		config.EnvDiscordAPIURL:     base + "/_sandbox/discord/api/v10",
-		config.EnvPictureBucket:     PictureBucketFor(env),
+		"AWS_ENDPOINT_URL":           base,
+		"AWS_ACCESS_KEY_ID":          AccessKeyID,
+		"AWS_SECRET_ACCESS_KEY":      SecretAccessKey,
+		"AWS_REGION":                 Region,
+		"AWS_DEFAULT_REGION":         Region,
+		"AWS_EC2_METADATA_DISABLED":  "true",
+		config.EnvEnvironment:        env,
+		config.EnvReportTopicARN:     "arn:aws:sns:" + Region + ":" + AccountID + ":arrakis-" + env + "-gp-remediation-reports",
+		config.EnvKillSwitchParam:    n.KillSwitchParam,
+		config.EnvCluster:            n.Cluster,
+		config.EnvIngestorService:    n.IngestorService,
+		config.EnvWorkerService:      n.WorkerService,
+		config.EnvIngestorLogGroup:   n.IngestorLogGroup,
+		config.EnvWorkerLogGroup:     n.WorkerLogGroup,
+		config.EnvBroker:             n.Broker,
+		config.EnvQueue:              n.Queue,
+		config.EnvDLQ:                n.DLQ,
+		config.EnvRabbitSecret:       n.RabbitSecret,
+		config.EnvDatabaseSecret:     n.DatabaseSecret,
+		config.EnvDiscordSecret:      n.DiscordSecret,
+		config.EnvWebhooksSecret:     "arrakis-" + env + "/gp-remediation/webhooks",
+		config.EnvPagerDutySecret:    "arrakis-" + env + "/gp-remediation/pagerduty",
+		config.EnvPagerDutyURL:       base + "/_sandbox/pagerduty/v2/enqueue",
+		config.EnvDiscordAPIURL:      base + "/_sandbox/discord/api/v10",
+		config.EnvPictureBucket:      PictureBucketFor(env),
+		config.EnvOffers:             "true",
+		config.EnvApprovers:          ApproversValue,
+		config.EnvInteractionsSecret: InteractionsSecretFor(env),
 	}
 }
 
@@ -379,6 +386,10 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if isS3(r) {
 		s.serveS3(w, r)
+		return
+	}
+	if strings.HasPrefix(r.URL.Path, "/2015-03-31/functions/") {
+		s.serveLambda(w, r)
 		return
 	}
 	s.serveAWS(w, r)

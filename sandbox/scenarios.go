@@ -530,6 +530,8 @@ func (s *Sandbox) materialize(sp *scenarioSpec) {
 		"discord_webhook_url": SandboxURLTemplate + "/_sandbox/hooks/discord/" + DiscordHookPath,
 	}, t0.Add(-30*day))
 	s.putSecretJSON(s.PagerDutySecretName(), map[string]string{"routing_key": PagerDutyRoutingKey}, t0.Add(-30*day))
+	s.putSecretJSON(s.InteractionsSecretName(), map[string]string{"slack_signing_secret": SlackSigningSecret,
+		"discord_public_key": DiscordPublicKeyHex(), "discord_application_id": DiscordApplicationID}, t0.Add(-30*day))
 	s.putSecretJSON(s.SlackBotSecretName(), map[string]string{"bot_token": SlackBotToken}, t0.Add(-30*day))
 	s.putParameter(n.KillSwitchParam, "off", t0.Add(-30*day))
 	s.topics[s.ReportTopicARN()] = true

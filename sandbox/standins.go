@@ -27,6 +27,8 @@ const (
 	KindPagerDuty   = "pagerduty"
 	KindDiscordAPI  = "discord-api"
 	KindSlackUpload = "slack-upload" // the upload URL files.getUploadURLExternal hands out
+	// KindSlackResponse is a response_url (the approve function's answers to clicks and commands).
+	KindSlackResponse = "slack-response"
 )
 
 // Request is one request to an HTTP stand-in and the status it got.
@@ -616,7 +618,10 @@ func (s *Sandbox) pagerDutyEnqueue(r *http.Request, body []byte) standInAnswer {
 
 // --- Discord REST API --------------------------------------------------------------------
 
-func (s *Sandbox) discordAPI(r *http.Request, _ []byte) standInAnswer {
+func (s *Sandbox) discordAPI(r *http.Request, body []byte) standInAnswer {
+	if _, rest, ok := strings.Cut(r.URL.Path, "/api/v10/webhooks/"); ok {
+		return discordInteractionWebhook(r, body, rest)
+	}
 	if !strings.HasSuffix(r.URL.Path, "/api/v10/gateway/bot") {
 		return jsonAnswer(http.StatusNotFound, map[string]any{"message": "404: Not Found", "code": 0})
 	}

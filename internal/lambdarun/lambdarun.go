@@ -140,7 +140,7 @@ func baseEnv(o Options) []string {
 // Invoke sends one event and returns the function's response body (the Result JSON, or the
 // runtime's error object).
 func (e *Emulator) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
-	url := "http://" + e.addr + "/2015-03-31/functions/function/invocations"
+	url := e.InvokeURL()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(payload))
 	if err != nil {
 		return nil, err
@@ -158,6 +158,12 @@ func (e *Emulator) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 		return body, fmt.Errorf("invoke: HTTP %d: %s", resp.StatusCode, tail(string(body), 500))
 	}
 	return body, nil
+}
+
+// InvokeURL is where the emulator takes invocations (Lambda's Invoke path, function name
+// "function"): the sandbox forwards asynchronous invocations there.
+func (e *Emulator) InvokeURL() string {
+	return "http://" + e.addr + "/2015-03-31/functions/function/invocations"
 }
 
 // Output is everything the emulator and the function printed so far.

@@ -55,6 +55,8 @@ type App struct {
 	AlarmStates playbook.AlarmStates
 	// Alarms reads the function's alarms on a follow-up (nil: follow-ups do nothing).
 	Alarms playbook.AlarmReader
+	// Offers keeps offers of fixes a person may approve (nil without a table).
+	Offers *ledger.Offers
 }
 
 // Start wires function, builds its playbook with build, and hands its handler to the Lambda
@@ -111,17 +113,21 @@ func Load(ctx context.Context, function string, getenv func(string) string) (*Ap
 		HTTP:    &http.Client{Timeout: 10 * time.Second},
 	}
 	if cfg.LedgerTable != "" {
-		t, err := ledger.New(dynamodb.NewFromConfig(awsCfg), cfg.LedgerTable)
+		db := dynamodb.NewFromConfig(awsCfg) // one client for the ledger, incidents and offers
+		t, err := ledger.New(db, cfg.LedgerTable)
 		if err != nil {
 			return nil, fmt.Errorf("ledger: %w", err)
 		}
 		a.Ledger = t
 		if cfg.Incidents {
-			inc, err := ledger.NewIncidents(dynamodb.NewFromConfig(awsCfg), cfg.LedgerTable)
+			inc, err := ledger.NewIncidents(db, cfg.LedgerTable)
 			if err != nil {
 				return nil, fmt.Errorf("incidents: %w", err)
 			}
 			a.Incidents = inc
+		}
+		if a.Offers, err = ledger.NewOffers(db, cfg.LedgerTable); err != nil {
+			return nil, fmt.Errorf("offers: %w", err)
 		}
 	} else {
 		// Without a table, idempotency and budgets last only as long as this process. Fine
@@ -165,16 +171,23 @@ func Budgets(c config.Config) map[string]guard.Budget {
 	}
 }
 
+// Guard is the guard every action of this function goes through: the environment's mode, the
+// SSM kill switch, the ledger's locks, budgets and cooldowns.
+func (a *App) Guard() guard.Guard {
+	c := a.Config
+	return guard.Guard{
+		Mode: c.Mode, Kill: guard.SSMKillSwitch{Client: a.SSM, Name: c.KillSwitchParam}, Ledger: a.Ledger,
+		Budgets: Budgets(c), LockTTL: c.LockTTL,
+	}
+}
+
 // Runner builds the pipeline runner for this function.
 func (a *App) Runner() *playbook.Runner {
 	c := a.Config
 	return &playbook.Runner{
-		Function: a.Function,
-		Config:   c,
-		Guard: guard.Guard{
-			Mode: c.Mode, Kill: guard.SSMKillSwitch{Client: a.SSM, Name: c.KillSwitchParam}, Ledger: a.Ledger,
-			Budgets: Budgets(c), LockTTL: c.LockTTL,
-		},
+		Function:    a.Function,
+		Config:      c,
+		Guard:       a.Guard(),
 		Deliver:     a.deliver,
 		Converse:    a.converse,
 		Pager:       a.pager(),
@@ -183,6 +196,7 @@ func (a *App) Runner() *playbook.Runner {
 		Alarms:      a.Alarms,
 		Warm:        a.warm,
 		Pictures:    a.painter(),
+		Offers:      a.offerer(),
 		Log:         a.Log,
 		Metrics:     os.Stdout,
 		RequestID:   requestID,
@@ -197,6 +211,22 @@ func requestID(ctx context.Context) string {
 }
 
 // deliver sends the report to the SNS topic and to the chat destinations.
+// offerer is where offers go: the ledger's table, when there is one and offers are on.
+func (a *App) offerer() playbook.Offerer {
+	if a.Offers == nil || !a.Config.Offers {
+		return nil
+	}
+	return a.Offers
+}
+
+// Converse sends a report of an incident into the incident's conversation.
+func (a *App) Converse(ctx context.Context, r report.Report, conv incident.Conversation) ([]report.Sink, incident.Conversation) {
+	return a.converse(ctx, r, conv)
+}
+
+// Deliver sends a report to the environment's destinations (SNS, Slack, Discord).
+func (a *App) Deliver(ctx context.Context, r report.Report) []report.Sink { return a.deliver(ctx, r) }
+
 // converse sends a report of an incident into the incident's conversation.
 func (a *App) converse(ctx context.Context, r report.Report, conv incident.Conversation) ([]report.Sink, incident.Conversation) {
 	dests, failed := a.destinations(ctx)

@@ -72,6 +72,12 @@ const (
 	EnvPictureBucket  = "GPR_PICTURE_BUCKET"  // optional: S3 bucket for pictures linked by URL (Slack webhook, e-mail)
 	EnvPictureURLTTL  = "GPR_PICTURE_URL_TTL" // how long a picture's presigned URL works, default 1h
 
+	EnvOffers             = "GPR_OFFERS"              // offer held-back fixes for approval as buttons (default false; the stack sets it when the environment has approvers)
+	EnvOfferTTL           = "GPR_OFFER_TTL"           // how long an offer can be approved, default 30m
+	EnvApprovers          = "GPR_APPROVERS"           // approve: slack:<id>, discord:user:<id>, discord:role:<id>, comma-separated
+	EnvApprovalsRequired  = "GPR_APPROVALS_REQUIRED"  // approve: different approvers an offer needs, 1 or 2 (default 1)
+	EnvInteractionsSecret = "GPR_INTERACTIONS_SECRET" // approve: slack_signing_secret, discord_public_key, discord_application_id
+
 	EnvProbeTimeout   = "GPR_PROBE_TIMEOUT"   // per diagnostic probe, default 8s
 	EnvVerifyTimeout  = "GPR_VERIFY_TIMEOUT"  // bounded wait after acting, default 60s
 	EnvVerifyInterval = "GPR_VERIFY_INTERVAL" // default 5s
@@ -150,6 +156,12 @@ type Config struct {
 	PictureBucket  string
 	PictureURLTTL  time.Duration
 
+	Offers             bool
+	OfferTTL           time.Duration
+	Approvers          string // parsed by pkg/offer (ParseApprovers) where it is used
+	ApprovalsRequired  int
+	InteractionsSecret string
+
 	ProbeTimeout   time.Duration
 	VerifyTimeout  time.Duration
 	VerifyInterval time.Duration
@@ -227,6 +239,12 @@ func Load(getenv func(string) string) (Config, error) {
 		PictureBucket:  r.str(EnvPictureBucket, ""),
 		PictureURLTTL:  r.duration(EnvPictureURLTTL, time.Hour),
 
+		Offers:             r.boolean(EnvOffers, false),
+		OfferTTL:           r.duration(EnvOfferTTL, 30*time.Minute),
+		Approvers:          r.str(EnvApprovers, ""),
+		ApprovalsRequired:  r.integer(EnvApprovalsRequired, 1, 1, 2),
+		InteractionsSecret: r.str(EnvInteractionsSecret, ""),
+
 		ProbeTimeout:   r.duration(EnvProbeTimeout, 8*time.Second),
 		VerifyTimeout:  r.duration(EnvVerifyTimeout, 60*time.Second),
 		VerifyInterval: r.duration(EnvVerifyInterval, 5*time.Second),
@@ -242,6 +260,9 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if c.PictureURLTTL > 7*24*time.Hour {
 		r.fail("%s (%s) exceeds the 7 days a presigned URL can last", EnvPictureURLTTL, c.PictureURLTTL)
+	}
+	if c.OfferTTL <= 0 || c.OfferTTL > 24*time.Hour {
+		r.fail("%s (%s) must be more than 0 and at most 24h", EnvOfferTTL, c.OfferTTL)
 	}
 	if len(r.errs) > 0 {
 		return Config{}, fmt.Errorf("configuration: %w", errors.Join(r.errs...))

@@ -217,6 +217,9 @@ func (s *DiscordSink) SendIn(ctx context.Context, r report.Report, conv Conversa
 	wait := *u
 	q := wait.Query()
 	q.Set("wait", "true")
+	if len(r.Offers) > 0 {
+		q.Set("with_components", "true") // buttons: see withComponents
+	}
 	wait.RawQuery = q.Encode()
 	raw, err := s.hook.sendAs(ctx, http.MethodPost, wait.String(), msg.ctype, msg.body)
 	if err != nil {
@@ -234,6 +237,7 @@ func (s *DiscordSink) SendIn(ctx context.Context, r report.Report, conv Conversa
 	}
 	edit := *u
 	edit.Path = strings.TrimRight(edit.Path, "/") + "/messages/" + url.PathEscape(conv.DiscordMessageID)
+	edit.RawQuery = withComponents(u.Query(), r).Encode()
 	if _, err := s.hook.sendAs(ctx, http.MethodPatch, edit.String(), msg.ctype, msg.body); err != nil {
 		var st statusError
 		if errors.As(err, &st) && st.status == http.StatusNotFound {

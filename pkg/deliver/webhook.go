@@ -62,8 +62,27 @@ func (s *DiscordSink) Send(ctx context.Context, r report.Report) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.hook.sendAs(ctx, http.MethodPost, s.hook.url, msg.ctype, msg.body)
+	target := s.hook.url
+	if len(r.Offers) > 0 {
+		u, err := url.Parse(s.hook.url)
+		if err != nil {
+			return s.hook.errorf("POST %s: malformed URL", s.hook.what)
+		}
+		u.RawQuery = withComponents(u.Query(), r).Encode()
+		target = u.String()
+	}
+	_, err = s.hook.sendAs(ctx, http.MethodPost, target, msg.ctype, msg.body)
 	return err
+}
+
+// withComponents asks Discord to keep a message's buttons (the offers'): a webhook message
+// carries interactive components only with with_components=true, and only from a webhook
+// the application owns (one created by the bot, not by hand in the channel settings).
+func withComponents(q url.Values, r report.Report) url.Values {
+	if len(r.Offers) > 0 {
+		q.Set("with_components", "true")
+	}
+	return q
 }
 
 func (s *DiscordSink) secrets() []string { return s.hook.secrets }

@@ -113,7 +113,7 @@ func (inv *invocation[E]) timeline(res report.Result, at time.Time) []incident.E
 	}
 	if v := res.Verification; v != nil && v.Status != report.NotNeeded {
 		e := entry(incident.KindVerification)
-		e.Verification = &incident.Verification{Status: verificationStatus(v.Status), Target: inv.target.Service, Detail: Clip(v.Detail, 300)}
+		e.Verification = &incident.Verification{Status: VerificationStatus(v.Status), Target: inv.target.Service, Detail: Clip(v.Detail, 300)}
 		out = append(out, e)
 	}
 	if esc := res.Escalation; esc != nil && !esc.Resolution {
@@ -129,7 +129,8 @@ func (inv *invocation[E]) timeline(res report.Result, at time.Time) []incident.E
 	return append(out, rep)
 }
 
-func verificationStatus(s string) string {
+// VerificationStatus is the incident timeline's word for a report's verification status.
+func VerificationStatus(s string) string {
 	switch s {
 	case report.Verified:
 		return incident.VerificationPassed

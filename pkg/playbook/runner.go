@@ -56,6 +56,9 @@ type Runner struct {
 	Warm func(ctx context.Context)
 	// Pictures draws the alarm's metric for each report (nil: reports carry the sparkline only).
 	Pictures Painter
+	// Offers keeps the offers of held-back fixes a person may approve (nil, or
+	// Config.Offers false: none are made).
+	Offers Offerer
 }
 
 // Painter draws a report's picture within its own budget; without one it says why
@@ -226,7 +229,9 @@ func (inv *invocation[E]) run(ctx context.Context, res report.Result, joined <-c
 	}
 	res.Recommendations = append(res.Recommendations, dec.Recommendations...)
 	res.Actions, res.Verification = inv.act(work, dec, actTime(diags))
+	offers := inv.offers(ctx, dec.Actions, res.Actions)
 	pres := inv.pb.Present(inv.alarm, inv.target, ev, res)
+	pres.Offers = offers
 	var inc *incident.Incident
 	if inv.inIncident {
 		inc = &inv.inc

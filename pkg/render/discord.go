@@ -41,6 +41,8 @@ type discordMessage struct {
 	// Attachments describe the files sent with the message (multipart files[n]); the embed
 	// shows one as its image by "attachment://<filename>".
 	Attachments []discordAttachment `json:"attachments,omitempty"`
+	// Components are the offers' Approve and Reject buttons.
+	Components []discordRow `json:"components,omitempty"`
 }
 
 type discordAttachment struct {
@@ -284,6 +286,7 @@ func (v *view) discord(k keep) (discordMessage, bool) {
 	if p := v.picture; p != nil && p.attached {
 		msg.Attachments = []discordAttachment{{ID: 0, Filename: p.name, Description: truncU16(p.title, 1024)}}
 	}
+	msg.Components = discordOfferRows(v.offers)
 	return msg, ok
 }
 

@@ -104,6 +104,9 @@ func (v *view) markdown(k keep) (string, bool) {
 	if v.series != nil {
 		b.WriteString("\n**Metric:** " + md.series(v.series) + "\n")
 	}
+	for _, l := range offerLines(v.offers) {
+		b.WriteString("\n**" + mdEscape(l) + "**\n")
+	}
 	if p := v.picture; p != nil && p.url != "" {
 		b.WriteString("\n" + mdLink(report.Link{Title: "Graph: " + p.title, URL: p.url}) + "\n")
 	}

@@ -43,6 +43,9 @@ type slackBlock struct {
 	Type     string      `json:"type"`
 	Text     *slackText  `json:"text,omitempty"`
 	Elements []slackText `json:"elements,omitempty"`
+	// An actions block: its id and buttons (MarshalJSON writes them as its elements).
+	BlockID string        `json:"block_id,omitempty"`
+	Buttons []slackButton `json:"-"`
 	// An image block: the picture by its presigned URL (an incoming webhook cannot upload).
 	ImageURL string     `json:"image_url,omitempty"`
 	AltText  string     `json:"alt_text,omitempty"`
@@ -224,6 +227,8 @@ func (v *view) slack(k keep) (slackMessage, bool) {
 		}
 		blocks = append(blocks, sections(items, "*Failed diagnostics*")...)
 	}
+
+	blocks = append(blocks, slackOfferBlocks(v.offers)...)
 
 	if len(v.more) > 0 {
 		blocks = append(blocks, slackContext("Also in this event: "+slackEscape(strings.Join(v.more, "; "))))

@@ -113,6 +113,9 @@ func (v *view) text(k keep) (string, bool) {
 	if v.series != nil {
 		b.WriteString("\nMetric: " + plain.series(v.series) + "\n")
 	}
+	for _, l := range offerLines(v.offers) {
+		b.WriteString("\n" + l + " (approve with the buttons in Slack or Discord)\n")
+	}
 	if p := v.picture; p != nil && p.url != "" {
 		b.WriteString("Graph (" + truncU16(p.title, 200) + "): " + p.url + "\n")
 	}

@@ -32,6 +32,7 @@ type view struct {
 	links    []report.Link
 	series   *report.Series
 	picture  *pictureRef
+	offers   []report.Offer
 	// slackUploads: the Slack rendering is for the bot, which uploads the picture as a file,
 	// so no image block links it.
 	slackUploads bool
@@ -64,6 +65,7 @@ func newView(r report.Report) *view {
 		incident: oneLine(res.Incident),
 		series:   r.Series,
 		picture:  newPictureRef(r.Picture),
+		offers:   r.Offers,
 	}
 	if v.headline == "" {
 		v.headline = defaultHeadline(v)

@@ -1,5 +1,7 @@
 package report
 
+import "time"
+
 // Severity of the alarm a report answers, as the runbook grades it.
 type Severity string
 
@@ -31,6 +33,19 @@ type Presentation struct {
 	// threshold and the actions marked; nil when none could be drawn in time (the sparkline
 	// stands in).
 	Picture *Picture
+	// Offers are actions a person may approve from the message (buttons in Slack and Discord).
+	Offers []Offer
+}
+
+// Offer is one action waiting for approval, as a message shows it.
+type Offer struct {
+	ID string
+	// Title is what approving does, as the /gpr command reads ("rollback worker 41").
+	Title string
+	// Reason is why the functions did not do it themselves.
+	Reason    string
+	ExpiresAt time.Time
+	Required  int
 }
 
 // Picture is a PNG graph of the alarm's metric. Sinks that take files attach PNG; the others

@@ -79,6 +79,17 @@ type Action struct {
 	Rule string `json:"rule,omitempty"`
 	// Detail says what changed (e.g. "desired 1 -> 2", "task definition :41 -> :40").
 	Detail string `json:"detail,omitempty"`
+	// Offer is set when the skipped action was offered to a person to approve.
+	Offer *OfferRef `json:"offer,omitempty"`
+}
+
+// OfferRef is an action offered for approval: which offer, until when, how many approvers.
+type OfferRef struct {
+	ID        string    `json:"id"`
+	ExpiresAt time.Time `json:"expiresAt"`
+	Required  int       `json:"required"`
+	// Error says why the offer could not be made (then ID is empty).
+	Error string `json:"error,omitempty"`
 }
 
 // Diagnostic is one probe of the diagnose step: whether it worked and how long it took.

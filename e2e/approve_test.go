@@ -1,0 +1,161 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/arrakis/gp-remediation/internal/cases"
+	"github.com/arrakis/gp-remediation/internal/lambdarun"
+	"github.com/arrakis/gp-remediation/pkg/render"
+	"github.com/arrakis/gp-remediation/sandbox"
+)
+
+// approveFn is the approve function as the sandbox's Lambda knows it.
+const approveFn = "arrakis-staging-remediate-approve"
+
+// startApprove runs the approve function under the emulator for the whole test, and makes
+// the sandbox's Lambda forward its asynchronous invocations (the work) to it.
+func startApprove(t *testing.T, f *cases.Fixture) *lambdarun.Emulator {
+	t.Helper()
+	fnEnv := map[string]string{"AWS_LAMBDA_FUNCTION_NAME": approveFn}
+	for k, v := range f.Env {
+		fnEnv[k] = v
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	emu, err := lambdarun.Start(ctx, lambdarun.Options{RIE: env.RIE, Bootstrap: filepath.Join(env.Bootstraps, "approve", "bootstrap"), Env: fnEnv, Timeout: 5 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("approve's output:\n%s", tail(emu.Output(), 6000))
+		}
+		emu.Stop()
+	})
+	f.Sandbox.SetLambdaTarget(approveFn, emu.InvokeURL())
+	return emu
+}
+
+// post sends a function URL request (the event Lambda makes of an HTTP request) and returns
+// the HTTP response the function gave.
+func post(t *testing.T, emu *lambdarun.Emulator, headers map[string]string, body []byte) events.LambdaFunctionURLResponse {
+	t.Helper()
+	ev := events.LambdaFunctionURLRequest{Version: "2.0", RawPath: "/", Headers: headers, Body: string(body), IsBase64Encoded: false}
+	ev.RequestContext.HTTP.Method = "POST"
+	ev.RequestContext.HTTP.Path = "/"
+	payload, _ := json.Marshal(ev)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	raw, err := emu.Invoke(ctx, payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var resp events.LambdaFunctionURLResponse
+	if err := json.Unmarshal(raw, &resp); err != nil {
+		t.Fatalf("not a function URL response: %s", raw)
+	}
+	return resp
+}
+
+// waitFor polls the sandbox's requests of kind until one satisfies ok.
+func waitFor(t *testing.T, sb *sandbox.Sandbox, kind string, ok func(sandbox.Request) bool) sandbox.Request {
+	t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, r := range sb.Requests(kind) {
+			if ok(r) {
+				return r
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("no %s request as expected; got %d: %+v; invocations %+v", kind, len(sb.Requests(kind)), sb.Requests(kind), sb.Invocations())
+	return sandbox.Request{}
+}
+
+// TestApproveARollbackInSlack: the worker fails since a bad deployment and rollback is off in
+// the environment, so no-tasks offers it; an approver clicks Approve in Slack; the approve
+// function answers at once, does the work in its asynchronous invocation, rolls the worker back
+// through the guard, and edits the message to say who approved and what happened. Unsigned
+// requests, a stranger and a second click change nothing.
+func TestApproveARollbackInSlack(t *testing.T) {
+	f := setup(t, cases.Case{Name: "approve rollback", Function: "no-tasks", Scenario: "worker-bad-deployment", Mode: "on"})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	out, err := f.InvokeFunction(ctx, "no-tasks", "../events/no-tasks/worker-alarm.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := out.Result
+	if len(res.Actions) != 1 || res.Actions[0].Kind != "rollback" || res.Actions[0].Offer == nil || res.Actions[0].Offer.ID == "" {
+		t.Fatalf("actions %+v: want the rollback skipped by policy and offered", res.Actions)
+	}
+	offerID := res.Actions[0].Offer.ID
+	// The offer reached the chat as buttons.
+	waitFor(t, f.Sandbox, "discord", func(r sandbox.Request) bool {
+		return strings.Contains(r.Body, render.DiscordCustomID("approve", offerID))
+	})
+	worker := "arrakis-staging-gp-worker"
+	before, _ := f.Sandbox.Service(worker)
+
+	emu := startApprove(t, f)
+	click := func(user string, at time.Time) events.LambdaFunctionURLResponse {
+		body := f.Sandbox.SlackButtonBody(user, render.SlackActionApprove, offerID, "1733368440.000100")
+		return post(t, emu, sandbox.SignSlack(body, at), body)
+	}
+
+	// Not signed, or signed with another secret: 401, and nothing is queued.
+	body := f.Sandbox.SlackButtonBody(sandbox.SlackApprover1, render.SlackActionApprove, offerID, "1")
+	if resp := post(t, emu, map[string]string{"content-type": "application/x-www-form-urlencoded"}, body); resp.StatusCode != 401 {
+		t.Fatalf("unsigned: %d %s", resp.StatusCode, resp.Body)
+	}
+	forged := sandbox.SignSlack(body, time.Now())
+	forged["x-slack-signature"] = "v0=" + strings.Repeat("0", 64)
+	if resp := post(t, emu, forged, body); resp.StatusCode != 401 {
+		t.Fatalf("bad signature: %d %s", resp.StatusCode, resp.Body)
+	}
+	if n := len(f.Sandbox.Invocations()); n != 0 {
+		t.Fatalf("%d asynchronous invocations after refused requests", n)
+	}
+
+	// A stranger's click: accepted at the door (signed), refused by the offer, told why.
+	if resp := click(sandbox.SlackStranger, time.Now()); resp.StatusCode != 200 {
+		t.Fatalf("stranger: %d", resp.StatusCode)
+	}
+	waitFor(t, f.Sandbox, sandbox.KindSlackResponse, func(r sandbox.Request) bool {
+		return strings.Contains(r.ID, sandbox.SlackStranger) && strings.Contains(r.Body, "not an approver")
+	})
+
+	// The approver's click: answered at once; the work edits the message.
+	start := time.Now()
+	if resp := click(sandbox.SlackApprover1, time.Now().Add(time.Second)); resp.StatusCode != 200 {
+		t.Fatalf("approve: %d %s", resp.StatusCode, resp.Body)
+	}
+	answered := time.Since(start)
+	edit := waitFor(t, f.Sandbox, sandbox.KindSlackResponse, func(r sandbox.Request) bool {
+		return strings.Contains(r.ID, sandbox.SlackApprover1) && strings.Contains(r.Body, `"replace_original":true`) && strings.Contains(r.Body, "approved by")
+	})
+	t.Logf("front answered in %s; the edit says: %.300s", answered, edit.Body)
+	after, _ := f.Sandbox.Service(worker)
+	if after.TaskDefinition == before.TaskDefinition {
+		t.Fatalf("the worker still runs %s: the approved rollback did not happen", after.TaskDefinition)
+	}
+
+	// A second click (another approver, a new delivery): nothing more happens.
+	if resp := click(sandbox.SlackApprover2, time.Now().Add(2*time.Second)); resp.StatusCode != 200 {
+		t.Fatalf("second click: %d", resp.StatusCode)
+	}
+	waitFor(t, f.Sandbox, sandbox.KindSlackResponse, func(r sandbox.Request) bool {
+		return strings.Contains(r.ID, sandbox.SlackApprover2) && strings.Contains(r.Body, "Nothing done")
+	})
+	if again, _ := f.Sandbox.Service(worker); again.TaskDefinition != after.TaskDefinition {
+		t.Fatalf("the second click changed the worker again: %s -> %s", after.TaskDefinition, again.TaskDefinition)
+	}
+}

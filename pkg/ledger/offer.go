@@ -1,0 +1,181 @@
+package ledger
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/arrakis/gp-remediation/pkg/offer"
+)
+
+// Offers keep one item per offer in the ledger's table:
+//
+//	offer  pk "offer#<id>"  sk "offer"   the offer as JSON in "body", with "version" and "status"
+//
+// Every change is a read-modify-write conditional on the version read, as for incidents: of two
+// clicks at the same moment one lands and the other re-reads and is judged on the result, so an
+// offer runs at most once. The item outlives the offer's expiry by a week, for people reading
+// the table after the incident.
+const (
+	prefixOffer     = "offer#"
+	skOffer         = "offer"
+	offerRetention  = 7 * 24 * time.Hour
+	maxOfferIDBytes = 128
+)
+
+// ErrOfferNotFound is returned (wrapped) for an unknown offer id.
+var ErrOfferNotFound = errors.New("offer not found")
+
+// Offers is the DynamoDB store of offers. It is safe for concurrent use.
+type Offers struct {
+	api  IncidentAPI
+	name string
+}
+
+// NewOffers returns the offer store kept in the named table (the ledger's table).
+func NewOffers(api IncidentAPI, table string) (*Offers, error) {
+	if api == nil {
+		return nil, errors.New("offers: no DynamoDB client")
+	}
+	if strings.TrimSpace(table) == "" {
+		return nil, errors.New("offers: no table name")
+	}
+	return &Offers{api: api, name: table}, nil
+}
+
+func offerKey(id string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{AttrPartitionKey: s(prefixOffer + id), AttrSortKey: s(skOffer)}
+}
+
+// Put stores a new offer; an offer with the same id is an error (ids are random).
+func (os *Offers) Put(ctx context.Context, o offer.Offer) error {
+	if o.ID == "" || len(o.ID) > maxOfferIDBytes {
+		return fmt.Errorf("offer id %q: empty or too long", o.ID)
+	}
+	ok, err := os.write(ctx, o, 0)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("offer %s exists already", o.ID)
+	}
+	return nil
+}
+
+// Get returns an offer by id; an unknown id matches ErrOfferNotFound.
+func (os *Offers) Get(ctx context.Context, id string) (offer.Offer, error) {
+	o, _, err := os.read(ctx, id)
+	return o, err
+}
+
+func (os *Offers) read(ctx context.Context, id string) (offer.Offer, int64, error) {
+	if id == "" || len(id) > maxOfferIDBytes {
+		return offer.Offer{}, 0, fmt.Errorf("offer id %q: %w", id, ErrOfferNotFound)
+	}
+	out, err := os.api.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(os.name), Key: offerKey(id), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return offer.Offer{}, 0, fmt.Errorf("read offer %s in table %s: %w", id, os.name, err)
+	}
+	if len(out.Item) == 0 {
+		return offer.Offer{}, 0, fmt.Errorf("offer %s: %w", id, ErrOfferNotFound)
+	}
+	var o offer.Offer
+	if err := json.Unmarshal([]byte(getS(out.Item, attrBody)), &o); err != nil {
+		return offer.Offer{}, 0, fmt.Errorf("read offer %s: attribute %s: %w", id, attrBody, err)
+	}
+	v, err := getN(out.Item, attrVersion)
+	if err != nil {
+		return offer.Offer{}, 0, fmt.Errorf("read offer %s: %w", id, err)
+	}
+	return o, v, nil
+}
+
+// write puts o with version prev+1, on condition that it is absent (prev 0) or still at prev.
+func (os *Offers) write(ctx context.Context, o offer.Offer, prev int64) (bool, error) {
+	body, err := json.Marshal(o)
+	if err != nil {
+		return false, fmt.Errorf("encode offer %s: %w", o.ID, err)
+	}
+	item := offerKey(o.ID)
+	item[AttrExpiresAt] = n(expiresAt(o.ExpiresAt.Add(offerRetention)))
+	item[attrStatus] = s(string(o.Status))
+	item[attrVersion] = n(prev + 1)
+	item[attrBody] = s(string(body))
+	in := &dynamodb.PutItemInput{TableName: aws.String(os.name), Item: item}
+	if prev == 0 {
+		in.ConditionExpression = aws.String("attribute_not_exists(#pk)")
+		in.ExpressionAttributeNames = map[string]string{"#pk": AttrPartitionKey}
+	} else {
+		in.ConditionExpression = aws.String("#v = :v")
+		in.ExpressionAttributeNames = map[string]string{"#v": attrVersion}
+		in.ExpressionAttributeValues = map[string]types.AttributeValue{":v": n(prev)}
+	}
+	_, err = os.api.PutItem(ctx, in)
+	if isConditionFailed(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("write offer %s in table %s: %w", o.ID, os.name, err)
+	}
+	return true, nil
+}
+
+// Click judges a click with offer.Consider against the offer as stored and writes the result
+// unless it is a refusal. A concurrent change makes it re-read and judge again, so of two
+// approvals that both would complete the offer exactly one gets Execute.
+func (os *Offers) Click(ctx context.Context, id string, c offer.Click, allow offer.Approvers) (offer.Verdict, error) {
+	for attempt := range maxAttempts {
+		o, v, err := os.read(ctx, id)
+		if err != nil {
+			return offer.Verdict{}, err
+		}
+		verdict := offer.Consider(o, c, allow)
+		if verdict.Outcome == offer.Refuse {
+			return verdict, nil
+		}
+		ok, err := os.write(ctx, verdict.Offer, v)
+		if err != nil {
+			return offer.Verdict{}, err
+		}
+		if ok {
+			return verdict, nil
+		}
+		if err := backoff(ctx, attempt); err != nil {
+			return offer.Verdict{}, err
+		}
+	}
+	return offer.Verdict{}, fmt.Errorf("offer %s: gave up after %d conflicting writes", id, maxAttempts)
+}
+
+// Finish records how an executing offer ended (StatusDone or StatusStateChanged, with its
+// outcome line). Only an executing offer can finish, and only once.
+func (os *Offers) Finish(ctx context.Context, id string, status offer.Status, outcome string) (offer.Offer, error) {
+	for attempt := range maxAttempts {
+		o, v, err := os.read(ctx, id)
+		if err != nil {
+			return offer.Offer{}, err
+		}
+		if o.Status != offer.StatusExecuting {
+			return o, fmt.Errorf("offer %s is %s, not executing", id, o.Status)
+		}
+		o.Status, o.Outcome = status, outcome
+		ok, err := os.write(ctx, o, v)
+		if err != nil {
+			return offer.Offer{}, err
+		}
+		if ok {
+			return o, nil
+		}
+		if err := backoff(ctx, attempt); err != nil {
+			return offer.Offer{}, err
+		}
+	}
+	return offer.Offer{}, fmt.Errorf("offer %s: gave up after %d conflicting writes", id, maxAttempts)
+}

@@ -1,0 +1,122 @@
+package playbook
+
+import (
+	"context"
+	"time"
+
+	"github.com/arrakis/gp-remediation/pkg/config"
+	"github.com/arrakis/gp-remediation/pkg/guard"
+	"github.com/arrakis/gp-remediation/pkg/offer"
+	"github.com/arrakis/gp-remediation/pkg/operation"
+	"github.com/arrakis/gp-remediation/pkg/report"
+)
+
+// Offerer keeps offers: actions a person may approve (the ledger, pkg/ledger.Offers).
+type Offerer interface {
+	Put(ctx context.Context, o offer.Offer) error
+}
+
+// OfferFor says whether a decided action that a rule held back can be offered to a person,
+// and as which operation, bound to which state. Only a policy switch that is off or a cap
+// that is reached make an offer: those are the environment's choice not to let the functions
+// do it alone, and a person may decide otherwise. A cooldown, a budget, the kill switch or
+// missing evidence are not: they say nobody should act now. The DLQ's replays and parkings
+// are not offered (the messages' fix must be out first; a person reads them). It is pure.
+func OfferFor(c config.Config, a Action, rule guard.Rule) (operation.Request, []offer.Binding, bool) {
+	if rule.Code != guard.RulePolicy && rule.Code != guard.RuleCap {
+		return operation.Request{}, nil, false
+	}
+	role := roleOf(c, a.Target)
+	if role == "" {
+		return operation.Request{}, nil, false
+	}
+	bind := offer.Binding{Service: a.Target}
+	ch := a.Change
+	var req operation.Request
+	switch a.Kind {
+	case KindRollback:
+		if ch.ToTaskDefinition == "" || rule.Code != guard.RulePolicy {
+			return operation.Request{}, nil, false
+		}
+		req = operation.Request{Kind: operation.KindRollback, Role: role, Revision: ch.ToTaskDefinition}
+		bind.TaskDefinition = ch.FromTaskDefinition
+	case KindRaiseTaskMemory:
+		// Past the memory cap is not offered: the cap is what a task may have at all.
+		if ch.ToMiB <= ch.FromMiB || rule.Code != guard.RulePolicy {
+			return operation.Request{}, nil, false
+		}
+		req = operation.Request{Kind: operation.KindRaiseMemory, Role: role, MemoryMiB: ch.ToMiB}
+		bind.TaskDefinition = ch.FromTaskDefinition
+	case KindScaleService:
+		to := ch.ToCount
+		if rule.Code == guard.RuleCap {
+			to = ch.FromCount + max(1, c.ScaleStep) // the step the cap held back
+		}
+		if to <= ch.FromCount {
+			return operation.Request{}, nil, false
+		}
+		req = operation.Request{Kind: operation.KindScale, Role: role, Count: to}
+		from := ch.FromCount
+		bind.Desired = &from
+	case KindForceNewDeployment:
+		req = operation.Request{Kind: operation.KindRestart, Role: role}
+		bind.TaskDefinition = ch.FromTaskDefinition
+	default:
+		return operation.Request{}, nil, false
+	}
+	return req, []offer.Binding{bind}, true
+}
+
+func roleOf(c config.Config, service string) string {
+	switch service {
+	case c.IngestorService:
+		return "ingestor"
+	case c.WorkerService:
+		return "worker"
+	}
+	return ""
+}
+
+// offers puts an offer in the ledger for each action a rule held back that a person may
+// approve instead, marks the action with it, and returns them for the report's buttons. An
+// offer that cannot be stored is said on its action; the report goes out either way.
+func (inv *invocation[E]) offers(ctx context.Context, planned []Action, done []report.Action) []report.Offer {
+	r := inv.r
+	if r.Offers == nil || !r.Config.Offers || !inv.inIncident || len(planned) != len(done) {
+		return nil
+	}
+	var out []report.Offer
+	now := r.now().UTC()
+	for i, a := range planned {
+		ra := &done[i]
+		if ra.Outcome != report.OutcomeSkipped {
+			continue
+		}
+		req, bound, ok := OfferFor(r.Config, a, guard.Rule{Code: guard.RuleCode(ra.Rule)})
+		if !ok {
+			continue
+		}
+		o := offer.Offer{
+			ID: offer.NewID(), Environment: r.Config.Environment, Incident: inv.inc.ID, Request: req,
+			Reason: ra.Reason, Bound: bound, CreatedAt: now, ExpiresAt: now.Add(offerTTL(r.Config)),
+			Required: max(1, r.Config.ApprovalsRequired), Status: offer.StatusOpen,
+		}
+		ref := &report.OfferRef{ID: o.ID, ExpiresAt: o.ExpiresAt, Required: o.Required}
+		if err := r.Offers.Put(context.WithoutCancel(ctx), o); err != nil {
+			inv.log.ErrorContext(ctx, "could not store an offer", "request", req.String(), "error", err.Error())
+			ra.Offer = &report.OfferRef{Error: err.Error()}
+			continue
+		}
+		ra.Offer = ref
+		out = append(out, report.Offer{ID: o.ID, Title: o.Title(), Reason: ra.Reason, ExpiresAt: o.ExpiresAt, Required: o.Required})
+	}
+	return out
+}
+
+// offerTTL bounds how long an offer stays valid (the configuration's, else the default).
+func offerTTL(c config.Config) time.Duration {
+	if c.OfferTTL > 0 {
+		return c.OfferTTL
+	}
+	return offer.DefaultTTL
+}
