@@ -176,6 +176,7 @@ type Sandbox struct {
 	published  []Publication
 	requests   []Request
 	calls      []Call
+	updates    []ServiceUpdate // accepted UpdateService requests (updates.go)
 	faults     []*faultState
 	latency    time.Duration
 	closing    chan struct{}
