@@ -236,7 +236,7 @@ func (s *Sandbox) Calls() []Call {
 func (s *Sandbox) ClearRecords() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.calls, s.published, s.requests = nil, nil, nil
+	s.calls, s.published, s.requests, s.updates = nil, nil, nil, nil
 }
 
 // Scenario returns the loaded scenario's name and load time.

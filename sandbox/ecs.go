@@ -625,6 +625,11 @@ func (s *Sandbox) ecsUpdateService(c *awsCall) (any, *apiError) {
 		}
 	}
 	at := s.now()
+	u := ServiceUpdate{Time: at, Service: svc.name, DesiredCount: in.DesiredCount, ForceNewDeployment: in.ForceNewDeployment}
+	if in.TaskDefinition != nil {
+		u.TaskDefinition = td.arn
+	}
+	s.recordUpdate(u)
 	if in.DesiredCount != nil && *in.DesiredCount != svc.desired {
 		if !svc.scaled {
 			svc.scaleFrom = svc.desired

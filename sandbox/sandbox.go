@@ -180,6 +180,7 @@ type Sandbox struct {
 	lambdaTargets map[string]string
 	invocations   []Invocation
 	calls         []Call
+	updates       []ServiceUpdate // accepted UpdateService requests (updates.go)
 	faults        []*faultState
 	latency       time.Duration
 	closing       chan struct{}

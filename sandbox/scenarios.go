@@ -500,7 +500,7 @@ func (s *Sandbox) LoadScenario(name string) error {
 	s.secrets = map[string]*secret{}
 	s.params = map[string]*parameter{}
 	s.topics = map[string]bool{}
-	s.published, s.requests, s.calls = nil, nil, nil
+	s.published, s.requests, s.calls, s.updates = nil, nil, nil, nil
 	s.logSeq = 0
 	s.materialize(&spec)
 	s.materializeAlarms(name, s.loadedAt)

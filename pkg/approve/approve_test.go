@@ -151,8 +151,10 @@ func newRig(t *testing.T, required int) *rig {
 		sb:  sandbox.New(sandbox.Options{Env: "production"})}
 	r.sb.SetBaseURL("http://sandbox.invalid")
 	r.h = &Handler{
-		Config:   config.Config{Environment: "production", ApprovalsRequired: required, OfferTTL: 30 * time.Minute},
-		Verifier: func(context.Context) (interact.Verifier, error) { return interact.Verifier{SlackSigningSecret: sandbox.SlackSigningSecret, DiscordPublicKey: key}, nil },
+		Config: config.Config{Environment: "production", ApprovalsRequired: required, OfferTTL: 30 * time.Minute},
+		Verifier: func(context.Context) (interact.Verifier, error) {
+			return interact.Verifier{SlackSigningSecret: sandbox.SlackSigningSecret, DiscordPublicKey: key}, nil
+		},
 		Approvers: allow, Offers: r.offers, Claims: &memClaims{m: map[string]bool{}}, Queue: r.queue, Ops: r.ops, Replies: r.replies,
 		Now: func() time.Time { return now },
 	}

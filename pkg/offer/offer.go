@@ -44,9 +44,9 @@ type Binding struct {
 
 // Offer is one action waiting for a person.
 type Offer struct {
-	ID          string      `json:"id"`
-	Environment string      `json:"environment"`
-	Incident    string      `json:"incident,omitempty"`
+	ID          string            `json:"id"`
+	Environment string            `json:"environment"`
+	Incident    string            `json:"incident,omitempty"`
 	Request     operation.Request `json:"request"`
 	// Reason is why the functions did not do it themselves (the rule that held it back), or
 	// who asked for it.

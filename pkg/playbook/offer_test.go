@@ -16,7 +16,7 @@ func TestOfferFor(t *testing.T) {
 		action Action
 		rule   guard.Rule
 		want   *operation.Request
-		desire int  // bound desired count, -1 none
+		desire int    // bound desired count, -1 none
 		td     string // bound task definition
 	}{
 		{"rollback off by policy", Action{Kind: KindRollback, Target: "wrk", Change: Change{FromTaskDefinition: "td/w:42", ToTaskDefinition: "td/w:41"}}, policy,

@@ -1,0 +1,150 @@
+package operation
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/arrakis/gp-remediation/pkg/config"
+)
+
+func testConfig() config.Config {
+	return config.Config{Environment: "staging", MaxWorkers: 3, MaxTaskMemoryMiB: 4096,
+		IngestorService: "arrakis-staging-ingestor", WorkerService: "arrakis-staging-gp-worker"}
+}
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    Request
+		wantErr string
+	}{
+		{"health", Request{Kind: KindHealth}, ""},
+		{"HEALTH", Request{Kind: KindHealth}, ""},
+		{"scale worker 3", Request{Kind: KindScale, Role: RoleWorker, Count: 3}, ""},
+		{"scale Ingestor 0", Request{Kind: KindScale, Role: RoleIngestor}, ""},
+		{"restart worker", Request{Kind: KindRestart, Role: RoleWorker}, ""},
+		{"rollback worker 41", Request{Kind: KindRollback, Role: RoleWorker, Revision: "41"}, ""},
+		{"rollback worker arrakis-staging-gp-worker:41", Request{Kind: KindRollback, Role: RoleWorker, Revision: "arrakis-staging-gp-worker:41"}, ""},
+		{"rollback ingestor arn:aws:ecs:us-east-1:123456789012:task-definition/arrakis-staging-ingestor:16",
+			Request{Kind: KindRollback, Role: RoleIngestor, Revision: "arn:aws:ecs:us-east-1:123456789012:task-definition/arrakis-staging-ingestor:16"}, ""},
+		{"raise-memory ingestor 2048", Request{Kind: KindRaiseMemory, Role: RoleIngestor, MemoryMiB: 2048}, ""},
+		{"complete-restart", Request{Kind: KindCompleteRestart}, ""},
+		{"disable", Request{Kind: KindDisable}, ""},
+
+		{"", Request{}, "no operation given"},
+		{"reboot", Request{}, `unknown operation "reboot"`},
+		{"health now", Request{}, "health takes 0 argument(s), got 1"},
+		{"scale worker", Request{}, "scale takes 2 argument(s), got 1: usage: scale <ingestor|worker> <count>"},
+		{"scale db 3", Request{}, `service "db": want ingestor or worker`},
+		{"scale worker three", Request{}, `count "three": want a whole number`},
+		{"scale worker -1", Request{}, `count "-1": want a whole number`},
+		{"restart", Request{}, "restart takes 1 argument(s), got 0"},
+		{"rollback worker latest", Request{}, `revision "latest": want a revision number`},
+		{"rollback worker 0", Request{}, `revision "0": want a revision number`},
+		{"rollback worker 041", Request{}, `revision "041"`},
+		{"rollback worker fam:ily:4", Request{}, `revision "fam:ily:4"`},
+		{"rollback worker arn:aws:ecs:us-east-1:1:task-definition/x:4", Request{}, "want a revision number (41), family:41 or a task definition ARN"},
+		{"raise-memory worker lots", Request{}, `memory (MiB) "lots": want a whole number`},
+		{"complete-restart worker", Request{}, "complete-restart takes 0 argument(s), got 1"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.in, func(t *testing.T) {
+			got, err := Parse(strings.Fields(tc.in))
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("Parse(%q) = %+v, %v; want an error containing %q", tc.in, got, err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tc.want {
+				t.Fatalf("Parse(%q) = %+v, %v; want %+v", tc.in, got, err, tc.want)
+			}
+			if err := got.Validate(testConfig()); err != nil {
+				t.Errorf("Validate(%+v) = %v", got, err)
+			}
+			again, err := Parse(strings.Fields(got.String()))
+			if err != nil || again != got {
+				t.Errorf("Parse(String()) = %+v, %v; want %+v", again, err, got)
+			}
+		})
+	}
+}
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name    string
+		r       Request
+		wantErr string
+	}{
+		{"scale to the manual cap", Request{Kind: KindScale, Role: RoleWorker, Count: 10}, ""},
+		{"scale past the manual cap", Request{Kind: KindScale, Role: RoleWorker, Count: 11}, "the count must be from 0 to 10"},
+		{"negative count", Request{Kind: KindScale, Role: RoleWorker, Count: -1}, "the count must be from 0 to 10"},
+		{"memory at the cap", Request{Kind: KindRaiseMemory, Role: RoleIngestor, MemoryMiB: 4096}, ""},
+		{"memory past the cap", Request{Kind: KindRaiseMemory, Role: RoleIngestor, MemoryMiB: 4097}, "from 128 to 4096 MiB (GPR_MAX_TASK_MEMORY_MIB)"},
+		{"memory too small", Request{Kind: KindRaiseMemory, Role: RoleIngestor, MemoryMiB: 64}, "from 128 to 4096 MiB"},
+		{"unknown kind", Request{Kind: "purge"}, `unknown operation "purge"`},
+		{"no role", Request{Kind: KindRestart}, `restart: service "": want ingestor or worker`},
+		{"role on a both-services op", Request{Kind: KindDisable, Role: RoleWorker}, "disable acts on both services"},
+		{"count on restart", Request{Kind: KindRestart, Role: RoleWorker, Count: 2}, "restart takes no count"},
+		{"revision on scale", Request{Kind: KindScale, Role: RoleWorker, Count: 1, Revision: "4"}, "scale takes no revision"},
+		{"memory on health", Request{Kind: KindHealth, MemoryMiB: 4}, "health takes no memory size"},
+		{"bad revision", Request{Kind: KindRollback, Role: RoleWorker, Revision: "../41"}, "want a revision number"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.r.Validate(testConfig())
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatalf("Validate(%+v) = %v", tc.r, err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("Validate(%+v) = %v; want %q", tc.r, err, tc.wantErr)
+			}
+		})
+	}
+	// A higher automatic cap raises the manual one.
+	c := testConfig()
+	c.MaxWorkers = 20
+	if err := (Request{Kind: KindScale, Role: RoleWorker, Count: 20}).Validate(c); err != nil {
+		t.Errorf("count 20 with GPR_MAX_WORKERS=20: %v", err)
+	}
+}
+
+// A request survives the JSON an offer stores it in.
+func TestRequestJSON(t *testing.T) {
+	r := Request{Kind: KindRollback, Role: RoleWorker, Revision: "arrakis-staging-gp-worker:41"}
+	raw, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Request
+	if err := json.Unmarshal(raw, &back); err != nil || back != r {
+		t.Fatalf("round trip %s = %+v, %v", raw, back, err)
+	}
+	if string(raw) != `{"kind":"rollback","role":"worker","revision":"arrakis-staging-gp-worker:41"}` {
+		t.Errorf("JSON %s", raw)
+	}
+}
+
+// Whatever Parse accepts and Validate passes prints back to itself.
+func FuzzParseString(f *testing.F) {
+	for _, s := range []string{"health", "scale worker 3", "rollback ingestor arrakis-staging-ingestor:16", "raise-memory worker 1024", "disable", "scale WORKER 03"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		r, err := Parse(strings.Fields(s))
+		if err != nil {
+			return
+		}
+		if r.Validate(testConfig()) != nil {
+			return
+		}
+		again, err := Parse(strings.Fields(r.String()))
+		if err != nil || again != r {
+			t.Fatalf("Parse(%q) = %+v; Parse(String()=%q) = %+v, %v", s, r, r.String(), again, err)
+		}
+	})
+}

@@ -1,0 +1,62 @@
+package ops
+
+import (
+	"context"
+	"time"
+
+	"github.com/arrakis/gp-remediation/pkg/brokerdb"
+	"github.com/arrakis/gp-remediation/pkg/pg"
+)
+
+// BrokerQueues reads queues through the RabbitMQ management API, with the credentials and
+// virtual host of the environment's rabbit secret. Its counts lag the broker by one
+// statistics interval (about 5 s), which a health report and a drain check can afford.
+type BrokerQueues struct {
+	Conns brokerdb.Connections
+}
+
+var _ Queues = BrokerQueues{}
+
+// Queue implements Queues.
+func (b BrokerQueues) Queue(ctx context.Context, name string) (QueueStatus, error) {
+	m, err := b.Conns.Management(ctx)
+	if err != nil {
+		return QueueStatus{}, err
+	}
+	vhost, err := b.Conns.VirtualHost(ctx)
+	if err != nil {
+		return QueueStatus{}, err
+	}
+	q, err := m.Queue(ctx, vhost, name)
+	if err != nil {
+		return QueueStatus{}, err
+	}
+	return QueueStatus{Name: q.Name, Ready: q.Ready, Unacked: q.Unacked, Consumers: q.Consumers}, nil
+}
+
+// DatabaseSlowQueries lists the statements running longer than Over (the runbook's 5 s) with
+// the database secret's credentials, on a connection opened and closed per call.
+type DatabaseSlowQueries struct {
+	Conns brokerdb.Connections
+	Over  time.Duration // default 5 s
+	Limit int           // default 10
+}
+
+var _ SlowQueries = DatabaseSlowQueries{}
+
+// SlowQueries implements SlowQueries.
+func (d DatabaseSlowQueries) SlowQueries(ctx context.Context) (pg.SlowQueryReport, error) {
+	db, err := d.Conns.Database(ctx)
+	if err != nil {
+		return pg.SlowQueryReport{}, err
+	}
+	defer db.Close(context.WithoutCancel(ctx))
+	over, limit := d.Over, d.Limit
+	if over <= 0 {
+		over = 5 * time.Second
+	}
+	if limit <= 0 {
+		limit = 10
+	}
+	return db.SlowQueries(ctx, over, limit)
+}
