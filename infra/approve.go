@@ -170,7 +170,8 @@ func (s Settings) approvePermissions(refs stackRefs) []grant {
 	}
 	slices.Sort(secrets)
 	g = append(g,
-		// Offers are updated in place (approvals, status), hence UpdateItem besides the rest.
+		// The item operations the issue grants for offers and the guard; pkg/ledger's calls
+		// today are Get, Put (conditional), Delete and Query, UpdateItem is for offers' approvals.
 		grant{Sid: "Ledger", Actions: []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"},
 			Resources: []string{refs.LedgerTableARN}},
 		grant{Sid: "Services", Actions: []string{"ecs:DescribeServices", "ecs:UpdateService"},
