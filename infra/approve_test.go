@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -708,5 +710,31 @@ func TestDependencyCycleFindsOne(t *testing.T) {
 	tmpl["Resources"].(map[string]any)["Fn"].(map[string]any)["DependsOn"] = []any{}
 	if cycle := dependencyCycle(tmpl); cycle != nil {
 		t.Errorf("cycle %v in an acyclic template", cycle)
+	}
+}
+
+// TestBootstrapOfApproveRequired: synth refuses to package a stack without approve's build.
+func TestBootstrapOfApproveRequired(t *testing.T) {
+	dir := t.TempDir()
+	for _, fn := range functionNames {
+		if err := os.MkdirAll(filepath.Join(dir, fn), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, fn, "bootstrap"), []byte("x"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := checkBootstraps(dir)
+	if want := filepath.Join(dir, fnApprove, "bootstrap"); err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("err = %v, want it to name %s", err, want)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, fnApprove), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, fnApprove, "bootstrap"), []byte("x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := checkBootstraps(dir); err != nil {
+		t.Errorf("every bootstrap there: %v", err)
 	}
 }
