@@ -2,7 +2,7 @@
 # `make demo` and `make test` do their own set-up on a fresh machine.
 
 SHELL := /bin/bash
-FUNCTIONS := no-tasks queue-depth dlq memory-high
+FUNCTIONS := no-tasks queue-depth dlq memory-high approve
 GO ?= go
 HOST_ARCH := $(shell $(GO) env GOARCH)
 # Every module is compiled without inlining (-l) but the standard library, the DLQ replay's

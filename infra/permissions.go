@@ -85,15 +85,7 @@ func (s Settings) permissions(fn string, refs stackRefs) []grant {
 		g = append(g, grant{Sid: sid, Actions: actions, Resources: resources})
 	}
 
-	// Its own log group only: the stack creates it, so no logs:CreateLogGroup.
-	add("OwnLogs", []string{"logs:CreateLogStream", "logs:PutLogEvents"},
-		[]string{a.arn("logs", "log-group:/aws/lambda/"+s.FunctionName(fn)+":*")})
-	add("KillSwitch", []string{"ssm:GetParameter"}, []string{a.parameter(n.KillSwitchParam)})
-	add("Report", []string{"sns:Publish"}, []string{refs.ReportTopicARN})
-	g = append(g, grant{
-		Sid: "ReportTopicKey", Actions: []string{"kms:GenerateDataKey", "kms:Decrypt"}, Resources: []string{refs.ReportKeyARN},
-		Conditions: map[string]map[string]any{"StringEquals": {"kms:ViaService": "sns." + s.Region + ".amazonaws.com"}},
-	})
+	g = append(g, s.commonGrants(fn, refs)...)
 	// What pkg/ledger calls: conditional puts (claims, locks, actions, the incident),
 	// conditional deletes (unlock), a query (history) and a read (the incident).
 	add("Ledger", []string{"dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:GetItem"}, []string{refs.LedgerTableARN})
@@ -118,12 +110,7 @@ func (s Settings) permissions(fn string, refs stackRefs) []grant {
 	}
 	sort.Strings(secrets)
 	add("Secrets", []string{"secretsmanager:GetSecretValue"}, secrets)
-	if len(s.SecretsKeyARNs) > 0 {
-		g = append(g, grant{
-			Sid: "SecretsKeys", Actions: []string{"kms:Decrypt"}, Resources: s.SecretsKeyARNs,
-			Conditions: map[string]map[string]any{"StringEquals": {"kms:ViaService": "secretsmanager." + s.Region + ".amazonaws.com"}},
-		})
-	}
+	g = append(g, s.secretsKeyGrants()...)
 
 	services := map[string][]string{ // which ECS services fn acts on, in the runbook's order
 		fnNoTasks:    {n.WorkerService, n.IngestorService},
@@ -162,32 +149,79 @@ func (s Settings) permissions(fn string, refs stackRefs) []grant {
 		add("TaskDefinitions", []string{"ecs:DescribeTaskDefinition"}, []string{"*"})
 	}
 	if (fn == fnNoTasks || fn == fnMemoryHigh) && s.Policy.AllowRaiseMemory {
-		add("RegisterTaskDefinition", []string{"ecs:RegisterTaskDefinition"}, []string{"*"})
-		roles := s.Policy.PassRoleARNs
-		if len(roles) == 0 {
-			roles = []string{fmt.Sprintf("arn:%s:iam::%s:role/*", a.partition, a.account)}
-		}
-		g = append(g, grant{
-			Sid: "PassTaskRoles", Actions: []string{"iam:PassRole"}, Resources: roles,
-			Conditions: map[string]map[string]any{"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
-		})
+		g = append(g, s.raiseMemoryGrants()...)
 	}
 
 	if sp.InVPC {
-		// What AWSLambdaVPCAccessExecutionRole grants, scoped where EC2 allows it.
-		add("VPCDescribe", []string{"ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"}, []string{"*"})
-		create := []string{a.arn("ec2", "network-interface/*")}
-		for _, id := range s.Network.SubnetIDs {
-			create = append(create, a.arn("ec2", "subnet/"+id))
-		}
-		for _, id := range s.Network.SecurityGroupIDs {
-			create = append(create, a.arn("ec2", "security-group/"+id))
-		}
-		add("VPCCreateENI", []string{"ec2:CreateNetworkInterface"}, create)
-		add("VPCManageENI", []string{"ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"},
-			[]string{a.arn("ec2", "network-interface/*")})
+		g = append(g, s.vpcGrants()...)
 	}
 	return g
+}
+
+// commonGrants are what every function needs to run, stop and report: its own log streams
+// (the stack creates the group, so no logs:CreateLogGroup), the kill switch, and the report
+// topic with its key, through SNS only.
+func (s Settings) commonGrants(fn string, refs stackRefs) []grant {
+	a := newARNs(s)
+	return []grant{
+		{Sid: "OwnLogs", Actions: []string{"logs:CreateLogStream", "logs:PutLogEvents"},
+			Resources: []string{a.arn("logs", "log-group:/aws/lambda/"+s.FunctionName(fn)+":*")}},
+		{Sid: "KillSwitch", Actions: []string{"ssm:GetParameter"}, Resources: []string{a.parameter(s.Names.KillSwitchParam)}},
+		{Sid: "Report", Actions: []string{"sns:Publish"}, Resources: []string{refs.ReportTopicARN}},
+		{
+			Sid: "ReportTopicKey", Actions: []string{"kms:GenerateDataKey", "kms:Decrypt"}, Resources: []string{refs.ReportKeyARN},
+			Conditions: map[string]map[string]any{"StringEquals": {"kms:ViaService": "sns." + s.Region + ".amazonaws.com"}},
+		},
+	}
+}
+
+// secretsKeyGrants decrypt the secrets through Secrets Manager when they use customer-managed
+// keys (none otherwise).
+func (s Settings) secretsKeyGrants() []grant {
+	if len(s.SecretsKeyARNs) == 0 {
+		return nil
+	}
+	return []grant{{
+		Sid: "SecretsKeys", Actions: []string{"kms:Decrypt"}, Resources: s.SecretsKeyARNs,
+		Conditions: map[string]map[string]any{"StringEquals": {"kms:ViaService": "secretsmanager." + s.Region + ".amazonaws.com"}},
+	}}
+}
+
+// raiseMemoryGrants register a copy of a task definition with more memory: the copy passes the
+// service's task and execution roles, to ECS tasks only.
+func (s Settings) raiseMemoryGrants() []grant {
+	a := newARNs(s)
+	roles := s.Policy.PassRoleARNs
+	if len(roles) == 0 {
+		roles = []string{fmt.Sprintf("arn:%s:iam::%s:role/*", a.partition, a.account)}
+	}
+	return []grant{
+		{Sid: "RegisterTaskDefinition", Actions: []string{"ecs:RegisterTaskDefinition"}, Resources: []string{"*"}},
+		{
+			Sid: "PassTaskRoles", Actions: []string{"iam:PassRole"}, Resources: roles,
+			Conditions: map[string]map[string]any{"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
+		},
+	}
+}
+
+// vpcGrants are what AWSLambdaVPCAccessExecutionRole grants, scoped where EC2 allows it.
+func (s Settings) vpcGrants() []grant {
+	a := newARNs(s)
+	create := []string{a.arn("ec2", "network-interface/*")}
+	for _, id := range s.Network.SubnetIDs {
+		create = append(create, a.arn("ec2", "subnet/"+id))
+	}
+	for _, id := range s.Network.SecurityGroupIDs {
+		create = append(create, a.arn("ec2", "security-group/"+id))
+	}
+	return []grant{
+		{Sid: "VPCDescribe", Actions: []string{"ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"}, Resources: []string{"*"}},
+		{Sid: "VPCCreateENI", Actions: []string{"ec2:CreateNetworkInterface"}, Resources: create},
+		{
+			Sid: "VPCManageENI", Actions: []string{"ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"},
+			Resources: []string{a.arn("ec2", "network-interface/*")},
+		},
+	}
 }
 
 // patternResources are the resource patterns (not "*") that contain a wildcard, with why:

@@ -52,6 +52,9 @@ type Settings struct {
 	// SecretsKeyARNs are customer-managed KMS keys the referenced secrets are encrypted with
 	// (none when they use the account's aws/secretsmanager key).
 	SecretsKeyARNs []string `json:"secretsKeyArns"`
+
+	// Approvals (approvers, approvalsRequired, offerTTL, interactionsSecret: see approve.go).
+	Approvals
 }
 
 // Network places the functions that must reach the broker or the database (queue-depth, dlq)
@@ -194,18 +197,7 @@ func (d Duration) String() string {
 // defaultSettings holds every default for env. Tuning defaults come from config.Load itself,
 // so the functions' defaults and the stack's are one set of numbers.
 func defaultSettings(env string) Settings {
-	c, err := config.Load(func(k string) string {
-		switch k {
-		case config.EnvEnvironment:
-			return "defaults"
-		case config.EnvReportTopicARN:
-			return placeholderTopicARN
-		}
-		return ""
-	})
-	if err != nil {
-		panic("config defaults do not load: " + err.Error()) // a bug in pkg/config, not input
-	}
+	c := configDefaults()
 	return Settings{
 		Env:   env,
 		Mode:  config.ModeDryRun,
@@ -243,6 +235,7 @@ func defaultSettings(env string) Settings {
 		},
 		Incidents:        Incidents{FollowUpInterval: Duration(c.FollowUpInterval), MaxAge: Duration(c.IncidentMaxAge)},
 		LogRetentionDays: 30,
+		Approvals:        defaultApprovals(env),
 	}
 }
 
@@ -306,6 +299,7 @@ var functionSpecs = map[string]functionSpec{
 		Alarms: []string{alarmIngestorMemoryHigh}, States: []string{"ALARM"},
 		Secrets: []string{config.EnvDiscordSecret},
 	},
+	fnApprove: approveSpec,
 }
 
 // spec returns fn's spec with this environment's size overrides applied.
@@ -345,6 +339,8 @@ func (s Settings) secretName(envVar string) string {
 		return s.Reports.PagerDutySecret
 	case config.EnvSlackBotSecret:
 		return s.Reports.SlackBotSecret
+	case envInteractionsSecret:
+		return s.InteractionsSecret
 	}
 	return ""
 }
@@ -406,6 +402,7 @@ func (s Settings) functionEnv(fn, topicARN, table, pictureBucket string) map[str
 		config.EnvAlarmNames:         strings.Join(s.alarmNamesOf(fn), ","),
 	}
 	maps.Copy(env, config.RuntimeEnv(s.spec(fn).MemoryMiB))
+	maps.Copy(env, s.offerEnv())
 	if n := functionSpecs[fn].GoMaxProcs; n > 0 {
 		env["GOMAXPROCS"] = strconv.Itoa(n)
 	}
@@ -577,10 +574,11 @@ func (s Settings) validate() error {
 	}
 
 	errs = append(errs, s.validateAlarms()...)
+	errs = append(errs, s.validateApprovals()...)
 
 	for fn := range s.Functions {
 		if _, ok := functionSpecs[fn]; !ok {
-			bad("functions: unknown function %q (known: %s)", fn, strings.Join(functionNames, ", "))
+			bad("functions: unknown function %q (known: %s, %s)", fn, strings.Join(functionNames, ", "), fnApprove)
 		}
 	}
 	for _, fn := range functionNames {

@@ -45,7 +45,8 @@ type RemediationStackProps struct {
 }
 
 // NewRemediationStack defines the environment's stack: the five runbook alarms (or
-// subscriptions to existing alarm topics), the four functions with least-privilege roles,
+// subscriptions to existing alarm topics), the four alarm functions and approve (behind its
+// function URL) with least-privilege roles,
 // the ledger, the report topic, the kill switch, alarms on the remediator itself and its
 // dashboard. It fails before defining anything when a function's bootstrap is missing.
 func NewRemediationStack(scope constructs.Construct, props *RemediationStackProps) (awscdk.Stack, error) {
@@ -70,6 +71,7 @@ func NewRemediationStack(scope constructs.Construct, props *RemediationStackProp
 	for _, fn := range functionNames {
 		b.function(fn, filepath.Join(props.BuildDir, fn))
 	}
+	b.approve(filepath.Join(props.BuildDir, fnApprove))
 	if s.Alarms.Create {
 		b.alarms(alarms)
 	} else {
@@ -87,7 +89,7 @@ func NewRemediationStack(scope constructs.Construct, props *RemediationStackProp
 // checkBootstraps fails with what to run when `make build` has not produced every function.
 func checkBootstraps(dir string) error {
 	var missing []string
-	for _, fn := range functionNames {
+	for _, fn := range append(slices.Clone(functionNames), fnApprove) {
 		p := filepath.Join(dir, fn, "bootstrap")
 		if st, err := os.Stat(p); err != nil || st.IsDir() {
 			missing = append(missing, p)

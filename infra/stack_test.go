@@ -38,7 +38,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
-	for _, fn := range functionNames {
+	for _, fn := range append(slices.Clone(functionNames), fnApprove) {
 		p := filepath.Join(dir, fn, "bootstrap")
 		err := os.MkdirAll(filepath.Dir(p), 0o755)
 		if err == nil {
@@ -248,12 +248,14 @@ func checkStack(t *testing.T, c *synthesized) {
 		if s.Alarms.Create {
 			runbook, topics = len(alarmKeys), 1+len(functionNames)
 		}
+		functions := len(functionNames) + 1 // and approve
 		want := map[string]int{
-			"AWS::Lambda::Function":          4,
-			"AWS::Lambda::EventInvokeConfig": 4,
-			"AWS::IAM::Role":                 4,
-			"AWS::Logs::LogGroup":            4,
-			"AWS::CloudWatch::Alarm":         runbook + 2*len(functionNames) + 1,
+			"AWS::Lambda::Function":          functions,
+			"AWS::Lambda::EventInvokeConfig": functions,
+			"AWS::IAM::Role":                 functions,
+			"AWS::Logs::LogGroup":            functions,
+			"AWS::Lambda::Url":               1,
+			"AWS::CloudWatch::Alarm":         runbook + 2*functions + 1,
 			"AWS::SNS::Topic":                topics,
 			"AWS::DynamoDB::Table":           1,
 			"AWS::SSM::Parameter":            1,
@@ -829,7 +831,7 @@ func TestUnknownOrMissingEnvironmentFails(t *testing.T) {
 
 func TestMissingBootstrapFails(t *testing.T) {
 	dir := t.TempDir()
-	for _, fn := range []string{fnNoTasks, fnDLQ, fnMemoryHigh} { // queue-depth not built
+	for _, fn := range []string{fnNoTasks, fnDLQ, fnMemoryHigh, fnApprove} { // queue-depth not built
 		if err := os.MkdirAll(filepath.Join(dir, fn), 0o755); err != nil {
 			t.Fatal(err)
 		}
