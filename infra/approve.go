@@ -26,23 +26,12 @@ import (
 // to do the work: re-read ECS, go through the guard, act on the two services, report.
 const fnApprove = "approve"
 
-// The variables only approve and the offers read. pkg/config declares the same names
-// (EnvOffers, EnvOfferTTL, EnvApprovers, EnvApprovalsRequired, EnvInteractionsSecret) with the
-// approve function; these constants spell them until that lands, and the tests pin the names.
-const (
-	envOffers             = "GPR_OFFERS"              // the alarm functions post offers as buttons ("true" with approvers)
-	envOfferTTL           = "GPR_OFFER_TTL"           // how long an offer can be approved
-	envApprovers          = "GPR_APPROVERS"           // slack:<id>, discord:user:<id>, discord:role:<id>, comma-separated
-	envApprovalsRequired  = "GPR_APPROVALS_REQUIRED"  // different approvers an action needs: 1 or 2
-	envInteractionsSecret = "GPR_INTERACTIONS_SECRET" // slack_signing_secret, discord_public_key, discord_application_id
-)
-
 // approveSpec: 15 minutes, Lambda's most, because a complete restart waits for both services
 // to stabilise twice; in the VPC because the health report reads RabbitMQ and PostgreSQL.
 var approveSpec = functionSpec{
 	Name: fnApprove, Description: "Answers Slack and Discord approvals and /gpr commands",
 	MemoryMiB: 256, Timeout: 15 * time.Minute, InVPC: true,
-	Secrets: []string{envInteractionsSecret, config.EnvRabbitSecret, config.EnvDatabaseSecret},
+	Secrets: []string{config.EnvInteractionsSecret, config.EnvRabbitSecret, config.EnvDatabaseSecret},
 }
 
 // defaultOfferTTL is pkg/offer's DefaultTTL: long enough to read a report and decide, short
@@ -103,8 +92,8 @@ var approverRE = regexp.MustCompile(`^(slack:[A-Z0-9]{1,32}|discord:(user|role):
 // offerEnv is what the alarm functions need to post offers.
 func (s Settings) offerEnv() map[string]string {
 	return map[string]string{
-		envOffers:   strconv.FormatBool(len(s.Approvers) > 0),
-		envOfferTTL: s.OfferTTL.String(),
+		config.EnvOffers:   strconv.FormatBool(len(s.Approvers) > 0),
+		config.EnvOfferTTL: s.OfferTTL.String(),
 	}
 }
 
@@ -119,7 +108,7 @@ var approveVars = []string{
 	config.EnvSlackChannel, config.EnvDiscordAPIURL,
 	config.EnvMaxWorkers, config.EnvMaxTaskMemoryMiB,
 	config.EnvRestartBudget, config.EnvRestartCooldown, config.EnvScaleCooldown, config.EnvLockTTL,
-	envInteractionsSecret, envApprovers, envApprovalsRequired, envOfferTTL,
+	config.EnvInteractionsSecret, config.EnvApprovers, config.EnvApprovalsRequired, config.EnvOfferTTL,
 	"GOGC", "GOMEMLIMIT",
 }
 
@@ -133,8 +122,8 @@ func (s Settings) approveEnv(topicARN, table string) map[string]string {
 	all[config.EnvIncidents] = strconv.FormatBool(d.Incidents)
 	all[config.EnvVirtualHost] = d.VirtualHost
 	all[config.EnvDiscordAPIURL] = d.DiscordAPIURL
-	all[envApprovers] = strings.Join(s.Approvers, ",")
-	all[envApprovalsRequired] = strconv.Itoa(s.ApprovalsRequired)
+	all[config.EnvApprovers] = strings.Join(s.Approvers, ",")
+	all[config.EnvApprovalsRequired] = strconv.Itoa(s.ApprovalsRequired)
 	env := map[string]string{}
 	for _, k := range approveVars {
 		if v, ok := all[k]; ok {
@@ -170,9 +159,9 @@ func (s Settings) approvePermissions(refs stackRefs) []grant {
 	}
 	slices.Sort(secrets)
 	g = append(g,
-		// The item operations the issue grants for offers and the guard; pkg/ledger's calls
-		// today are Get, Put (conditional), Delete and Query, UpdateItem is for offers' approvals.
-		grant{Sid: "Ledger", Actions: []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"},
+		// What pkg/ledger calls for the guard, incidents and offers: Get, Put (conditional:
+		// offers change by versioned puts), Delete (locks) and Query (budgets).
+		grant{Sid: "Ledger", Actions: []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query"},
 			Resources: []string{refs.LedgerTableARN}},
 		grant{Sid: "Services", Actions: []string{"ecs:DescribeServices", "ecs:UpdateService"},
 			Resources: []string{a.service(n.Cluster, n.IngestorService), a.service(n.Cluster, n.WorkerService)}},
@@ -185,9 +174,10 @@ func (s Settings) approvePermissions(refs stackRefs) []grant {
 		grant{Sid: "Secrets", Actions: []string{"secretsmanager:GetSecretValue"}, Resources: secrets},
 	)
 	g = append(g, s.secretsKeyGrants()...)
-	// Gated as for no-tasks and memory-high: the same setting decides whether anything in the
-	// environment may register a task definition.
-	if s.Policy.AllowRaiseMemory {
+	// Raising memory is offered to approvers exactly when the policy keeps the functions from
+	// doing it alone, so approve may register a task definition when the policy allows it or
+	// when someone can approve (the offer is the person's decision, taken through the guard).
+	if s.Policy.AllowRaiseMemory || len(s.Approvers) > 0 {
 		g = append(g, s.raiseMemoryGrants()...)
 	}
 	return append(g, s.vpcGrants()...)

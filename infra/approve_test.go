@@ -17,8 +17,8 @@ import (
 // The names pkg/config and pkg/approve read: a change on either side must show here.
 func TestApproveVariableNames(t *testing.T) {
 	for got, want := range map[string]string{
-		envOffers: "GPR_OFFERS", envOfferTTL: "GPR_OFFER_TTL", envApprovers: "GPR_APPROVERS",
-		envApprovalsRequired: "GPR_APPROVALS_REQUIRED", envInteractionsSecret: "GPR_INTERACTIONS_SECRET",
+		config.EnvOffers: "GPR_OFFERS", config.EnvOfferTTL: "GPR_OFFER_TTL", config.EnvApprovers: "GPR_APPROVERS",
+		config.EnvApprovalsRequired: "GPR_APPROVALS_REQUIRED", config.EnvInteractionsSecret: "GPR_INTERACTIONS_SECRET",
 	} {
 		if got != want {
 			t.Errorf("%s, want %s", got, want)
@@ -108,8 +108,8 @@ func TestApproveEnv(t *testing.T) {
 		{
 			name: "defaults", env: "qa", patch: `{}`,
 			want: map[string]string{
-				envApprovers: "", envApprovalsRequired: "1", envOfferTTL: "30m",
-				envInteractionsSecret: "arrakis-qa/gp-remediation/interactions",
+				config.EnvApprovers: "", config.EnvApprovalsRequired: "1", config.EnvOfferTTL: "30m",
+				config.EnvInteractionsSecret: "arrakis-qa/gp-remediation/interactions",
 			},
 			absent: []string{config.EnvWebhooksSecret, config.EnvSlackBotSecret, config.EnvSlackChannel},
 		},
@@ -119,8 +119,8 @@ func TestApproveEnv(t *testing.T) {
 				"reports": {"webhooksSecret": "prod/hooks", "pagerDutySecret": "prod/pd", "slackBotSecret": "prod/bot", "slackChannel": "C0123"},
 				"caps": {"maxWorkers": 6, "maxTaskMemoryMiB": 8192}, "budgets": {"restartBudget": 2, "lockTTL": "10m"}}`,
 			want: map[string]string{
-				config.EnvMode: "on", envApprovers: "slack:U0123,discord:role:654321", envApprovalsRequired: "2", envOfferTTL: "1h",
-				envInteractionsSecret: "prod/chat", config.EnvWebhooksSecret: "prod/hooks", config.EnvSlackBotSecret: "prod/bot",
+				config.EnvMode: "on", config.EnvApprovers: "slack:U0123,discord:role:654321", config.EnvApprovalsRequired: "2", config.EnvOfferTTL: "1h",
+				config.EnvInteractionsSecret: "prod/chat", config.EnvWebhooksSecret: "prod/hooks", config.EnvSlackBotSecret: "prod/bot",
 				config.EnvSlackChannel: "C0123", config.EnvMaxWorkers: "6", config.EnvMaxTaskMemoryMiB: "8192",
 				config.EnvRestartBudget: "2", config.EnvLockTTL: "10m",
 			},
@@ -156,7 +156,7 @@ func TestApproveEnv(t *testing.T) {
 					t.Errorf("%s = %q set, approve does not read it", k, env[k])
 				}
 			}
-			for _, k := range append(tc.absent, config.EnvPagerDutySecret, config.EnvDiscordSecret, envOffers, config.EnvAlarmNames, config.EnvPictureBucket) {
+			for _, k := range append(tc.absent, config.EnvPagerDutySecret, config.EnvDiscordSecret, config.EnvOffers, config.EnvAlarmNames, config.EnvPictureBucket) {
 				if _, ok := env[k]; ok {
 					t.Errorf("%s set", k)
 				}
@@ -183,8 +183,8 @@ func TestOffersReachTheAlarmFunctions(t *testing.T) {
 		}
 		for _, fn := range functionNames {
 			env := s.functionEnv(fn, placeholderTopicARN, "t", "")
-			if env[envOffers] != tc.offers || env[envOfferTTL] != tc.ttl {
-				t.Errorf("%s with %s: %s=%q %s=%q, want %q %q", fn, tc.patch, envOffers, env[envOffers], envOfferTTL, env[envOfferTTL], tc.offers, tc.ttl)
+			if env[config.EnvOffers] != tc.offers || env[config.EnvOfferTTL] != tc.ttl {
+				t.Errorf("%s with %s: %s=%q %s=%q, want %q %q", fn, tc.patch, config.EnvOffers, env[config.EnvOffers], config.EnvOfferTTL, env[config.EnvOfferTTL], tc.offers, tc.ttl)
 			}
 		}
 	}
@@ -202,7 +202,7 @@ func TestApprovePermissions(t *testing.T) {
 			"KillSwitch":     {{"ssm:GetParameter"}, {fmt.Sprintf(arn, "ssm", "parameter/arrakis-"+env+"/gp-remediation/kill-switch")}},
 			"Report":         {{"sns:Publish"}, {testRefs.ReportTopicARN}},
 			"ReportTopicKey": {{"kms:GenerateDataKey", "kms:Decrypt"}, {testRefs.ReportKeyARN}},
-			"Ledger":         {{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"}, {testRefs.LedgerTableARN}},
+			"Ledger":         {{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query"}, {testRefs.LedgerTableARN}},
 			"Services": {{"ecs:DescribeServices", "ecs:UpdateService"}, {
 				fmt.Sprintf(arn, "ecs", "service/arrakis-"+env+"-cluster/arrakis-"+env+"-ingestor"),
 				fmt.Sprintf(arn, "ecs", "service/arrakis-"+env+"-cluster/arrakis-"+env+"-gp-worker")}},
@@ -245,6 +245,16 @@ func TestApprovePermissions(t *testing.T) {
 		},
 		{
 			name: "raising memory allowed, roles named", patch: `{"policy": {"allowRaiseMemory": true, "passRoleArns": ["arn:aws:iam::123456789012:role/worker-task"]}}`,
+			more: map[string][2][]string{
+				"Secrets":                {{"secretsmanager:GetSecretValue"}, {secrets + "arrakis-qa/database-??????", secrets + "arrakis-qa/gp-remediation/interactions-??????", secrets + "arrakis-qa/rabbitmq-??????"}},
+				"RegisterTaskDefinition": {{"ecs:RegisterTaskDefinition"}, {"*"}},
+				"PassTaskRoles":          {{"iam:PassRole"}, {"arn:aws:iam::123456789012:role/worker-task"}},
+			},
+		},
+		{
+			// The policy keeps the functions from raising memory, so it is offered; an approver
+			// may accept the offer, so approve may do it.
+			name: "raising memory off, approvers listed", patch: `{"approvers": ["slack:U0123"], "policy": {"passRoleArns": ["arn:aws:iam::123456789012:role/worker-task"]}}`,
 			more: map[string][2][]string{
 				"Secrets":                {{"secretsmanager:GetSecretValue"}, {secrets + "arrakis-qa/database-??????", secrets + "arrakis-qa/gp-remediation/interactions-??????", secrets + "arrakis-qa/rabbitmq-??????"}},
 				"RegisterTaskDefinition": {{"ecs:RegisterTaskDefinition"}, {"*"}},
@@ -466,15 +476,15 @@ func checkApprove(t *testing.T, c *synthesized) {
 			t.Errorf("%d variables, want %d", len(vars), len(want))
 		}
 		wantRequired := map[bool]string{true: "2", false: "1"}[s.Env == productionEnv]
-		if vars[envApprovalsRequired] != wantRequired || vars[envApprovers] != strings.Join(s.Approvers, ",") {
-			t.Errorf("%s=%v %s=%v, want %s", envApprovalsRequired, vars[envApprovalsRequired], envApprovers, vars[envApprovers], wantRequired)
+		if vars[config.EnvApprovalsRequired] != wantRequired || vars[config.EnvApprovers] != strings.Join(s.Approvers, ",") {
+			t.Errorf("%s=%v %s=%v, want %s", config.EnvApprovalsRequired, vars[config.EnvApprovalsRequired], config.EnvApprovers, vars[config.EnvApprovers], wantRequired)
 		}
 		offers := fmt.Sprint(len(s.Approvers) > 0)
 		for _, fn := range functionNames {
 			_, fp := c.function(t, fn)
 			fv := fp["Environment"].(map[string]any)["Variables"].(map[string]any)
-			if fv[envOffers] != offers || fv[envOfferTTL] != s.OfferTTL.String() {
-				t.Errorf("%s: %s=%v %s=%v, want %s %s", fn, envOffers, fv[envOffers], envOfferTTL, fv[envOfferTTL], offers, s.OfferTTL)
+			if fv[config.EnvOffers] != offers || fv[config.EnvOfferTTL] != s.OfferTTL.String() {
+				t.Errorf("%s: %s=%v %s=%v, want %s %s", fn, config.EnvOffers, fv[config.EnvOffers], config.EnvOfferTTL, fv[config.EnvOfferTTL], offers, s.OfferTTL)
 			}
 		}
 	})

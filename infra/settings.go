@@ -339,7 +339,7 @@ func (s Settings) secretName(envVar string) string {
 		return s.Reports.PagerDutySecret
 	case config.EnvSlackBotSecret:
 		return s.Reports.SlackBotSecret
-	case envInteractionsSecret:
+	case config.EnvInteractionsSecret:
 		return s.InteractionsSecret
 	}
 	return ""
