@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -157,5 +158,53 @@ func TestApproveARollbackInSlack(t *testing.T) {
 	})
 	if again, _ := f.Sandbox.Service(worker); again.TaskDefinition != after.TaskDefinition {
 		t.Fatalf("the second click changed the worker again: %s -> %s", after.TaskDefinition, again.TaskDefinition)
+	}
+}
+
+// TestSlashCommands: /gpr health from Discord edits the command's deferred answer with the
+// health report; /gpr complete-restart from Slack runs the runbook's Complete System Restart
+// in its order (both services to 0, the worker up, then the ingestor) and says so in the
+// channel; a stranger's /gpr restart is refused before anything is queued.
+func TestSlashCommands(t *testing.T) {
+	f := setup(t, cases.Case{Name: "slash commands", Function: "no-tasks", Scenario: "healthy", Mode: "dry-run",
+		Env: map[string]string{"GPR_STABLE_TIMEOUT": "20s", "GPR_VERIFY_INTERVAL": "1s"}})
+	emu := startApprove(t, f)
+
+	// Discord: health, typed by a member with the approver role.
+	body := f.Sandbox.DiscordCommandBody("1610000000000000001", "1710000000000000001", []string{sandbox.DiscordApproverRole}, "health")
+	resp := post(t, emu, sandbox.SignDiscord(body, time.Now()), body)
+	if resp.StatusCode != 200 || !strings.Contains(resp.Body, `"type":5`) {
+		t.Fatalf("discord command: %d %s, want a deferred answer", resp.StatusCode, resp.Body)
+	}
+	edit := waitFor(t, f.Sandbox, sandbox.KindDiscordAPI, func(r sandbox.Request) bool {
+		return r.Method == "PATCH" && strings.HasSuffix(r.Path, "/webhooks/"+sandbox.DiscordApplicationID+"/itoken-1610000000000000001/messages/@original") && r.Status == 200
+	})
+	if !strings.Contains(edit.Body, "embeds") || !strings.Contains(edit.Body, "arrakis-staging-gp-worker") {
+		t.Fatalf("the health report should name the services: %.500s", edit.Body)
+	}
+
+	// Slack: a stranger may not restart anything.
+	body = f.Sandbox.SlackCommandBody(sandbox.SlackStranger, "restart worker")
+	if resp := post(t, emu, sandbox.SignSlack(body, time.Now()), body); !strings.Contains(resp.Body, "not an approver") {
+		t.Fatalf("stranger: %s", resp.Body)
+	}
+	// An approver's complete restart: one approver is enough in staging, and a person's
+	// command acts even where the automation runs in dry-run.
+	before := len(f.Sandbox.ServiceUpdates())
+	body = f.Sandbox.SlackCommandBody(sandbox.SlackApprover1, "complete-restart")
+	if resp := post(t, emu, sandbox.SignSlack(body, time.Now().Add(time.Second)), body); resp.StatusCode != 200 || !strings.Contains(resp.Body, "working on it") {
+		t.Fatalf("complete-restart: %d %s", resp.StatusCode, resp.Body)
+	}
+	done := waitFor(t, f.Sandbox, sandbox.KindSlackResponse, func(r sandbox.Request) bool {
+		return strings.Contains(r.ID, sandbox.SlackApprover1) && strings.Contains(r.Body, "approved by")
+	})
+	var order []string
+	for _, u := range f.Sandbox.ServiceUpdates()[before:] {
+		if u.DesiredCount != nil {
+			order = append(order, strings.TrimPrefix(u.Service, "arrakis-staging-")+"="+fmt.Sprint(*u.DesiredCount))
+		}
+	}
+	if got := strings.Join(order, " "); got != "ingestor=0 gp-worker=0 gp-worker=1 ingestor=1" {
+		t.Fatalf("desired counts set in the order %q, want the runbook's; the answer was %.600s", got, done.Body)
 	}
 }

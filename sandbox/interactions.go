@@ -285,3 +285,26 @@ func writeLambdaError(w http.ResponseWriter, status int, typ, msg string) {
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(map[string]string{"Type": "User", "message": msg})
 }
+
+// DiscordCommandBody is the JSON of a Discord /gpr command: args[0] as the sub-command, the
+// rest as its string options, typed by a guild member with roles.
+func (s *Sandbox) DiscordCommandBody(interactionID, userID string, roles []string, args ...string) []byte {
+	if roles == nil {
+		roles = []string{}
+	}
+	var opts []map[string]any
+	for i, a := range args[1:] {
+		opts = append(opts, map[string]any{"type": 3, "name": fmt.Sprintf("arg%d", i+1), "value": a})
+	}
+	sub := map[string]any{"type": 1, "name": args[0]}
+	if len(opts) > 0 {
+		sub["options"] = opts
+	}
+	raw, _ := json.Marshal(map[string]any{
+		"id": interactionID, "application_id": DiscordApplicationID, "type": 2, "token": "itoken-" + interactionID,
+		"guild_id": "1200000000000000002", "channel_id": "1400000000000000004", "version": 1,
+		"member": map[string]any{"user": map[string]string{"id": userID, "username": "user" + userID[len(userID)-2:]}, "roles": roles},
+		"data":   map[string]any{"id": "1900000000000000009", "name": "gpr", "type": 1, "options": []map[string]any{sub}},
+	})
+	return raw
+}

@@ -68,7 +68,7 @@ func build(ctx context.Context) (*approve.Handler, error) {
 		Ops: &ops.Operator{
 			Config: c, ECS: ecs.Client{API: awsecs.NewFromConfig(a.AWS), Cluster: c.Cluster},
 			Queues: ops.BrokerQueues{Conns: conns}, DB: ops.DatabaseSlowQueries{Conns: conns},
-			Guard: a.Guard(), Log: a.Log,
+			Guard: a.Guard(), Log: a.Log, StableTimeout: c.StableTimeout, PollInterval: c.VerifyInterval,
 		},
 		Replies: approve.HTTPReplier{Client: a.HTTP, DiscordAPIURL: c.DiscordAPIURL},
 		Post:    post(a),

@@ -81,6 +81,7 @@ const (
 	EnvProbeTimeout   = "GPR_PROBE_TIMEOUT"   // per diagnostic probe, default 8s
 	EnvVerifyTimeout  = "GPR_VERIFY_TIMEOUT"  // bounded wait after acting, default 60s
 	EnvVerifyInterval = "GPR_VERIFY_INTERVAL" // default 5s
+	EnvStableTimeout  = "GPR_STABLE_TIMEOUT"  // a manual operation's wait for services-stable or a draining queue, default 5m
 	EnvLockTTL        = "GPR_LOCK_TTL"        // default 5m
 
 	EnvRegion = "AWS_REGION" // set by Lambda; used for console links
@@ -165,6 +166,7 @@ type Config struct {
 	ProbeTimeout   time.Duration
 	VerifyTimeout  time.Duration
 	VerifyInterval time.Duration
+	StableTimeout  time.Duration
 	LockTTL        time.Duration
 }
 
@@ -248,6 +250,7 @@ func Load(getenv func(string) string) (Config, error) {
 		ProbeTimeout:   r.duration(EnvProbeTimeout, 8*time.Second),
 		VerifyTimeout:  r.duration(EnvVerifyTimeout, 60*time.Second),
 		VerifyInterval: r.duration(EnvVerifyInterval, 5*time.Second),
+		StableTimeout:  r.duration(EnvStableTimeout, 5*time.Minute),
 		LockTTL:        r.duration(EnvLockTTL, 5*time.Minute),
 	}
 	if c.ReportTopicARN == "" {
