@@ -146,6 +146,42 @@ func Paged() report.Report {
 	}
 }
 
+// Offered is a rollback the environment's policy keeps from the functions, offered to a person
+// as Approve and Reject buttons (two approvers in production).
+func Offered() report.Report {
+	expires := AlarmTime.Add(32 * time.Minute)
+	return report.Report{
+		Severity: report.SeverityCritical,
+
+		Result: report.Result{
+			Function:    "no-tasks",
+			Environment: "production",
+			Mode:        "on",
+			Incident:    "production.20261127T031200Z.5eed1e55",
+			Alarm:       report.AlarmRef{Name: "No Worker Tasks Running", State: "ALARM", ChangedAt: AlarmTime},
+			Finding: report.Finding{
+				Code:     "bad-deployment",
+				Summary:  "Every task of gp-worker:42 (deployed 02:58) exits with code 1; :41 ran for 9 days.",
+				Evidence: []string{"deployment ecs-svc/42 PRIMARY of gp-worker:42: FAILED, 3 tasks failed"},
+			},
+			Actions: []report.Action{
+				{Kind: "rollback", Target: "arrakis-production-gp-worker", Outcome: report.OutcomeSkipped, Rule: "policy",
+					Reason: "policy: rollback is off in this environment (GPR_ALLOW_ROLLBACK=false)", Detail: "gp-worker:42 -> gp-worker:41",
+					Offer: &report.OfferRef{ID: "5eed1e55c0ffee00", ExpiresAt: expires, Required: 2}},
+			},
+			Recommendations: []string{},
+			Diagnostics:     []report.Diagnostic{{Name: "ecs.service", OK: true, MS: 120}},
+			Verification:    &report.Verification{Status: report.NotNeeded, Detail: "no action was taken"},
+			Escalation:      &report.Escalation{Paged: true, Reason: "no action was taken (skipped: policy)", DedupKey: "gp-remediation/production/production.20261127T031200Z.5eed1e55"},
+		},
+		Presentation: report.Presentation{
+			Headline: "production worker down since gp-worker:42: rollback to :41 needs approval (2 approvers)",
+			Offers: []report.Offer{{ID: "5eed1e55c0ffee00", Title: "rollback worker gp-worker:41",
+				Reason: "policy: rollback is off in this environment (GPR_ALLOW_ROLLBACK=false)", ExpiresAt: expires, Required: 2}},
+		},
+	}
+}
+
 // InputError answers input that was not an alarm.
 func InputError() report.Report {
 	return report.Report{

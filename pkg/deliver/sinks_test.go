@@ -454,3 +454,37 @@ func TestPagerDutyErrors(t *testing.T) {
 		t.Errorf("default URL %q", got)
 	}
 }
+
+// A report with offers asks Discord to keep its buttons (with_components=true), on the first
+// message of a conversation and on the edit of its opening message alike; one without leaves
+// the URL as it is.
+func TestDiscordOffersKeepTheirButtons(t *testing.T) {
+	var queries []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		queries = append(queries, req.Method+" "+req.URL.RawQuery)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"id":"1500000000000000001"}`))
+	}))
+	defer srv.Close()
+	offered := reportfixture.Offered()
+	plain := reportfixture.OOM()
+	sink := NewDiscordSink(srv.URL+"/api/webhooks/1/tok", srv.Client())
+	ctx := context.Background()
+	if err := sink.Send(ctx, plain); err != nil {
+		t.Fatal(err)
+	}
+	if err := sink.Send(ctx, offered); err != nil {
+		t.Fatal(err)
+	}
+	conv, err := sink.SendIn(ctx, offered, Conversation{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sink.SendIn(ctx, offered, conv); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"POST ", "POST with_components=true", "POST wait=true&with_components=true", "POST wait=true&with_components=true", "PATCH with_components=true"}
+	if strings.Join(queries, "|") != strings.Join(want, "|") {
+		t.Fatalf("requests %q, want %q", queries, want)
+	}
+}

@@ -38,7 +38,7 @@ func OfferFor(c config.Config, a Action, rule guard.Rule) (operation.Request, []
 		if ch.ToTaskDefinition == "" || rule.Code != guard.RulePolicy {
 			return operation.Request{}, nil, false
 		}
-		req = operation.Request{Kind: operation.KindRollback, Role: role, Revision: ch.ToTaskDefinition}
+		req = operation.Request{Kind: operation.KindRollback, Role: role, Revision: shortRef(ch.ToTaskDefinition)} // family:revision
 		bind.TaskDefinition = ch.FromTaskDefinition
 	case KindRaiseTaskMemory:
 		// Past the memory cap is not offered: the cap is what a task may have at all.

@@ -20,7 +20,7 @@ func TestOfferFor(t *testing.T) {
 		td     string // bound task definition
 	}{
 		{"rollback off by policy", Action{Kind: KindRollback, Target: "wrk", Change: Change{FromTaskDefinition: "td/w:42", ToTaskDefinition: "td/w:41"}}, policy,
-			&operation.Request{Kind: operation.KindRollback, Role: "worker", Revision: "td/w:41"}, -1, "td/w:42"},
+			&operation.Request{Kind: operation.KindRollback, Role: "worker", Revision: "w:41"}, -1, "td/w:42"},
 		{"raise memory off by policy", Action{Kind: KindRaiseTaskMemory, Target: "ing", Change: Change{FromMiB: 512, ToMiB: 768, FromTaskDefinition: "td/i:7"}}, policy,
 			&operation.Request{Kind: operation.KindRaiseMemory, Role: "ingestor", MemoryMiB: 768}, -1, "td/i:7"},
 		{"raise memory past the cap is not offered", Action{Kind: KindRaiseTaskMemory, Target: "ing", Change: Change{FromMiB: 4096, ToMiB: 4096}}, capped, nil, 0, ""},

@@ -11,6 +11,7 @@ var (
 	fixturePaged      = reportfixture.Paged
 	fixtureInputError = reportfixture.InputError
 	fixtureScaleBack  = reportfixture.ScaleBack
+	fixtureOffered    = reportfixture.Offered
 )
 
 var fixtures = []struct {
@@ -22,4 +23,5 @@ var fixtures = []struct {
 	{"failed-paged", fixturePaged},
 	{"input-error", fixtureInputError},
 	{"scale-back", fixtureScaleBack},
+	{"offered", fixtureOffered},
 }

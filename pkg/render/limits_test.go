@@ -62,6 +62,15 @@ func checkSlack(raw []byte) (slackMessage, []string) {
 					errs = append(errs, fmt.Sprintf("block %d: context text of %d chars", i, n))
 				}
 			}
+		case "actions":
+			if len(b.Buttons) == 0 || len(b.Buttons) > 25 {
+				errs = append(errs, fmt.Sprintf("block %d: actions with %d elements", i, len(b.Buttons)))
+			}
+			for _, e := range b.Buttons {
+				if n := u16len(e.Text.Text); n > 75 || n == 0 || len(e.Value) > 2000 || e.ActionID == "" {
+					errs = append(errs, fmt.Sprintf("block %d: button %q of %d chars", i, e.Text.Text, n))
+				}
+			}
 		default:
 			errs = append(errs, fmt.Sprintf("block %d: unexpected type %q", i, b.Type))
 		}
@@ -449,6 +458,39 @@ func TestTruncBytes(t *testing.T) {
 		got := truncBytes(tc.in, tc.max)
 		if got != tc.want || len(got) > tc.max || !utf8.ValidString(got) {
 			t.Errorf("truncBytes(%q, %d) = %q, want %q", tc.in, tc.max, got, tc.want)
+		}
+	}
+}
+
+// Offers stay within every limit, and a message carries at most five of them (Discord's five
+// rows of components).
+func TestOffersWithinLimits(t *testing.T) {
+	r := fixtureOffered()
+	for i := range 7 {
+		o := r.Offers[0]
+		o.ID = fmt.Sprintf("%016x", i+1)
+		o.Title = strings.Repeat("scale worker 10 ", 10)
+		r.Offers = append(r.Offers, o)
+	}
+	if errs := checkAll(r); len(errs) > 0 {
+		t.Fatal(strings.Join(errs, "\n"))
+	}
+	raw, err := Discord(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m discordMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Components) != maxOffers {
+		t.Fatalf("%d rows of buttons, want %d", len(m.Components), maxOffers)
+	}
+	for _, row := range m.Components {
+		for _, b := range row.Components {
+			if u16len(b.Label) > 80 || len(b.CustomID) > 100 {
+				t.Errorf("button %q / %q past Discord's limits", b.Label, b.CustomID)
+			}
 		}
 	}
 }
