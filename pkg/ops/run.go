@@ -479,10 +479,11 @@ func (ru *run) execute(ctx context.Context, s step, ra report.Action) report.Act
 		}
 		if err == nil && s.wait != nil && !s.waitIsVerifying {
 			v := s.wait(ctx)
-			ra.Detail += "; " + v.Status + ": " + v.Detail
-			if v.Status != report.Verified {
+			if v.Status == report.Verified {
+				ra.Detail += "; " + v.Detail
+			} else {
 				ra.Outcome, recorded = report.OutcomeFailed, guard.OutcomePartial
-				ra.Reason = s.reason + "; failed: not stable (" + v.Status + ": " + v.Detail + ")"
+				ra.Reason = s.reason + "; not stable (" + v.Status + "): " + v.Detail
 			}
 		}
 		rec := guard.Entry{Target: s.target, Kind: s.record, Outcome: recorded, AlarmKey: "gpr/" + ru.id,
@@ -497,10 +498,10 @@ func (ru *run) execute(ctx context.Context, s step, ra report.Action) report.Act
 		}
 	} else if s.wait != nil {
 		v := s.wait(ctx)
-		ra.Detail = v.Status + ": " + v.Detail
+		ra.Detail = v.Detail
 		if v.Status != report.Verified {
 			ra.Outcome = report.OutcomeFailed
-			ra.Reason = s.reason + "; failed: " + v.Status + ": " + v.Detail
+			ra.Reason = s.reason + "; not stable (" + v.Status + "): " + v.Detail
 		}
 		if ru.req.Kind == KindDisable {
 			ru.verif = &v
