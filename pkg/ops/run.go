@@ -55,7 +55,6 @@ type run struct {
 	adm   guard.Admission
 
 	before   State
-	services map[string]ecs.Service
 	diags    []report.Diagnostic
 	evidence []string
 	// blocked, when set, skips every step (what they need could not be read, or a request
@@ -136,8 +135,8 @@ func modeFor(m config.Mode, apply bool) string {
 func (ru *run) plan(ctx context.Context) {
 	o := ru.o
 	start := time.Now()
-	st, svcs, err := o.readState(ctx, roles(ru.req))
-	ru.before, ru.services = st, svcs
+	st, _, err := o.readState(ctx, roles(ru.req))
+	ru.before = st
 	d := report.Diagnostic{Name: "ecs.services", OK: err == nil, MS: time.Since(start).Milliseconds()}
 	if err != nil {
 		d.Error = err.Error()
@@ -167,11 +166,6 @@ func (ru *run) desired(role string) int {
 		return ru.before.Ingestor.Desired
 	}
 	return ru.before.Worker.Desired
-}
-
-func (ru *run) primary(role string) ecs.Deployment {
-	prim, _ := ru.services[role].Primary()
-	return prim
 }
 
 // scaleStep sets role's desired count to n; with wait, it then waits until the service is
@@ -205,7 +199,7 @@ func (ru *run) planScale(role string, n int) {
 	ru.steps = append(ru.steps, s)
 }
 
-// deployStep waits for the deployment the change started to be stable.
+// deployWait waits for the deployment the change started to be stable.
 func (ru *run) deployWait(name string, deployment *string, want *int) func(ctx context.Context) report.Verification {
 	return func(ctx context.Context) report.Verification {
 		return ru.o.waitStable(ctx, name, *want, *deployment, 0)
@@ -339,7 +333,7 @@ func (ru *run) planRaiseMemory(ctx context.Context) {
 	s.wait, s.waitIsVerifying = ru.deployWait(name, &deployment, &want), true
 }
 
-// waitBothStep is the runbook's wait for both services to be stable at 0.
+// waitBothAtZero is the runbook's wait for both services to be stable at 0.
 func (ru *run) waitBothAtZero() step {
 	o := ru.o
 	return step{kind: KindWaitStable, target: o.Config.IngestorService + ", " + o.Config.WorkerService,
