@@ -45,6 +45,7 @@ import (
 	"github.com/arrakis/gp-remediation/pkg/render"
 	"github.com/arrakis/gp-remediation/pkg/report"
 	"github.com/arrakis/gp-remediation/pkg/secrets"
+	"github.com/arrakis/gp-remediation/pkg/service"
 	"github.com/arrakis/gp-remediation/sandbox"
 )
 
@@ -187,13 +188,15 @@ func operator(cfg config.Config, awsCfg aws.Config, stderr io.Writer) (*ops.Oper
 		fmt.Fprintf(stderr, "gpr: %s is not set: budgets, cooldowns and locks last only as long as this command, and the functions do not see its actions\n", config.EnvLedgerTable)
 		l = guard.NewMemoryLedger()
 	}
-	conns := brokerdb.Connections{Secrets: &secrets.Store{API: secretsmanager.NewFromConfig(awsCfg)}, Config: cfg, Function: ops.Function,
-		HTTP: &http.Client{Timeout: 10 * time.Second}}
+	store := &secrets.Store{API: secretsmanager.NewFromConfig(awsCfg)}
+	hc := &http.Client{Timeout: 10 * time.Second}
+	conns := brokerdb.Connections{Secrets: store, Config: cfg, Function: ops.Function, HTTP: hc}
 	return &ops.Operator{
-		Config: cfg,
-		ECS:    ecs.Client{API: awsecs.NewFromConfig(awsCfg), Cluster: cfg.Cluster},
-		Queues: ops.BrokerQueues{Conns: conns},
-		DB:     ops.DatabaseSlowQueries{Conns: conns},
+		Config:  cfg,
+		ECS:     ecs.Client{API: awsecs.NewFromConfig(awsCfg), Cluster: cfg.Cluster},
+		Queues:  ops.BrokerQueues{Conns: conns},
+		DB:      ops.DatabaseSlowQueries{Conns: conns},
+		Discord: service.SecretDiscord{Secrets: store, Secret: cfg.DiscordSecret, APIURL: cfg.DiscordAPIURL, HTTP: hc},
 		Guard: guard.Guard{Mode: cfg.Mode, Kill: guard.SSMKillSwitch{Client: ssm.NewFromConfig(awsCfg), Name: cfg.KillSwitchParam},
 			Ledger: l, Budgets: app.Budgets(cfg), LockTTL: cfg.LockTTL},
 		Log:          log,

@@ -12,6 +12,12 @@
 // apply=true, but "off" refuses every operation, dry runs included. apply=false is a dry run
 // whatever the mode: it reads, plans, asks the guard, and changes nothing.
 //
+// Every step that starts ingestor tasks (a restart, rollback or memory raise of the
+// ingestor, a scale-up of it, a Complete System Restart) first needs enough Discord gateway
+// session starts left (GPR_MIN_DISCORD_SESSIONS), as the functions' ingestor restarts do; a
+// Complete System Restart is refused before its first step, so it never scales down what it
+// could not bring back.
+//
 // A Complete System Restart's scale-ups restore the counts its own scale-downs recorded a
 // minute earlier: like the queue-depth scale-back, they spend no scale budget (the scale
 // cooldown would otherwise forbid them), but they take the lock and are recorded.
@@ -31,6 +37,7 @@ import (
 	"github.com/arrakis/gp-remediation/pkg/ecs"
 	"github.com/arrakis/gp-remediation/pkg/guard"
 	"github.com/arrakis/gp-remediation/pkg/pg"
+	"github.com/arrakis/gp-remediation/pkg/service"
 )
 
 // Function is the name the operations' Results and ledger records carry.
@@ -137,9 +144,14 @@ type Operator struct {
 	ECS    ECS
 	Queues Queues      // nil: health and the drain check say the queues are unknown
 	DB     SlowQueries // nil: health says the slow queries are unknown
-	Guard  guard.Guard // kill switch, ledger (locks, budgets, cooldowns, records)
-	Now    func() time.Time
-	Log    *slog.Logger
+	// Discord reads the ingestor's gateway session budget, checked before any step that
+	// starts ingestor tasks (each opens gateway sessions, and Discord allows only so many a
+	// day). nil: such steps are refused, as the functions refuse them, since the budget
+	// cannot be checked.
+	Discord service.DiscordBudget
+	Guard   guard.Guard // kill switch, ledger (locks, budgets, cooldowns, records)
+	Now     func() time.Time
+	Log     *slog.Logger
 	// StableTimeout bounds each wait for services-stable and for the queue to drain
 	// (default 5 min); PollInterval is how often they look (default 5 s).
 	StableTimeout, PollInterval time.Duration

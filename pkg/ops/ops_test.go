@@ -3,6 +3,7 @@ package ops_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	awsecs "github.com/aws/aws-sdk-go-v2/service/ecs"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/arrakis/gp-remediation/pkg/app"
@@ -19,6 +21,8 @@ import (
 	"github.com/arrakis/gp-remediation/pkg/ops"
 	"github.com/arrakis/gp-remediation/pkg/render"
 	"github.com/arrakis/gp-remediation/pkg/report"
+	"github.com/arrakis/gp-remediation/pkg/secrets"
+	"github.com/arrakis/gp-remediation/pkg/service"
 	"github.com/arrakis/gp-remediation/sandbox"
 )
 
@@ -52,8 +56,10 @@ func setup(t *testing.T, scenario string, env map[string]string) *fixture {
 	}
 	client := ecs.Client{API: awsecs.NewFromConfig(awsCfg), Cluster: cfg.Cluster}
 	ledger := guard.NewMemoryLedger()
+	store := &secrets.Store{API: secretsmanager.NewFromConfig(awsCfg)}
 	op := &ops.Operator{
 		Config: cfg, ECS: client,
+		Discord: service.SecretDiscord{Secrets: store, Secret: cfg.DiscordSecret, APIURL: cfg.DiscordAPIURL, HTTP: http.DefaultClient},
 		Guard: guard.Guard{Mode: cfg.Mode, Kill: guard.SSMKillSwitch{Client: ssm.NewFromConfig(awsCfg), Name: cfg.KillSwitchParam},
 			Ledger: ledger, Budgets: app.Budgets(cfg), LockTTL: time.Minute},
 		StableTimeout: 20 * time.Second, PollInterval: 20 * time.Millisecond,
@@ -114,7 +120,7 @@ func equal(t *testing.T, what string, got, want []string) {
 	}
 }
 
-func service(t *testing.T, f *fixture, role string) sandbox.ServiceSnapshot {
+func snapshot(t *testing.T, f *fixture, role string) sandbox.ServiceSnapshot {
 	t.Helper()
 	name := f.cfg.WorkerService
 	if role == ops.RoleIngestor {
@@ -152,7 +158,7 @@ func TestScale(t *testing.T) {
 	if v := r.Result.Verification; v == nil || v.Status != report.Verified {
 		t.Errorf("verification %+v; want verified", v)
 	}
-	if s := service(t, f, ops.RoleWorker); s.Desired != 3 || s.Running != 3 {
+	if s := snapshot(t, f, ops.RoleWorker); s.Desired != 3 || s.Running != 3 {
 		t.Errorf("worker desired %d running %d; want 3/3", s.Desired, s.Running)
 	}
 	if r.Result.Function != "gpr" || r.Result.Finding.Code != "manual-scale" || r.Result.Mode != "on" {
@@ -172,12 +178,12 @@ func TestScale(t *testing.T) {
 
 func TestRestart(t *testing.T) {
 	f := setup(t, "healthy", nil)
-	before := service(t, f, ops.RoleWorker).Deployments[0].ID
+	before := snapshot(t, f, ops.RoleWorker).Deployments[0].ID
 	r := f.op.Run(ctx(t), mustParse(t, "restart worker"), alice, true, nil)
 	renders(t, r)
 	equal(t, "actions", outcomes(r), []string{"force-new-deployment gp-worker: done"})
 	equal(t, "updates", updates(f), []string{"worker restart"})
-	after := service(t, f, ops.RoleWorker)
+	after := snapshot(t, f, ops.RoleWorker)
 	if after.Deployments[0].ID == before || len(after.Deployments) != 1 || after.Running != 1 {
 		t.Errorf("deployments %+v; want one new deployment running", after.Deployments)
 	}
@@ -194,7 +200,7 @@ func TestRollbackToANamedRevision(t *testing.T) {
 			renders(t, r)
 			equal(t, "actions", outcomes(r), []string{"rollback gp-worker: done"})
 			equal(t, "updates", updates(f), []string{"worker deploy arrakis-staging-gp-worker:39"})
-			if s := service(t, f, ops.RoleWorker); !strings.HasSuffix(s.TaskDefinition, ":39") || s.Running != 1 {
+			if s := snapshot(t, f, ops.RoleWorker); !strings.HasSuffix(s.TaskDefinition, ":39") || s.Running != 1 {
 				t.Errorf("worker runs %s (%d tasks); want :39", s.TaskDefinition, s.Running)
 			}
 			if v := r.Result.Verification; v == nil || v.Status != report.Verified {
@@ -250,7 +256,7 @@ func TestDryRunChangesNothing(t *testing.T) {
 				}
 			}
 			for _, c := range f.sb.Calls() {
-				if c.Operation != "DescribeServices" && c.Operation != "DescribeTaskDefinition" && c.Operation != "GetParameter" {
+				if !strings.HasPrefix(c.Operation, "Describe") && !strings.HasPrefix(c.Operation, "Get") && !strings.HasPrefix(c.Operation, "List") {
 					t.Errorf("dry run made a %s:%s call", c.Service, c.Operation)
 				}
 			}
@@ -368,8 +374,11 @@ func TestCompleteRestartFollowsTheRunbooksOrder(t *testing.T) {
 	equal(t, "updates", updates(f), []string{"ingestor desired 0", "worker desired 0", "worker desired 2", "ingestor desired 1"})
 	// The worker came back only once both were at 0, and the ingestor only once the worker ran.
 	ups := f.sb.ServiceUpdates()
+	if len(ups) != 4 {
+		t.Fatalf("%d updates", len(ups))
+	}
 	for _, role := range []string{ops.RoleIngestor, ops.RoleWorker} {
-		for _, task := range f.sb.Tasks(service(t, f, role).Name, "") {
+		for _, task := range f.sb.Tasks(snapshot(t, f, role).Name, "") {
 			if task.CreatedAt.After(ups[1].Time) && task.CreatedAt.Before(ups[2].Time) {
 				t.Errorf("task %s of %s started between the scale-down and the worker's scale-up", task.ID, role)
 			}
@@ -383,7 +392,7 @@ func TestCompleteRestartFollowsTheRunbooksOrder(t *testing.T) {
 	if v := r.Result.Verification; v == nil || v.Status != report.Verified || !strings.Contains(v.Detail, "arrakis.interactions draining") {
 		t.Errorf("verification %+v", v)
 	}
-	if s := service(t, f, ops.RoleWorker); s.Desired != 2 || s.Running != 2 {
+	if s := snapshot(t, f, ops.RoleWorker); s.Desired != 2 || s.Running != 2 {
 		t.Errorf("worker %d/%d; want 2/2", s.Running, s.Desired)
 	}
 	if r.Severity != report.SeverityInfo {
@@ -444,7 +453,7 @@ func TestDisable(t *testing.T) {
 		t.Errorf("the USE_GATEWAY_PROXY line is not in the evidence:\n%s", body)
 	}
 	for _, role := range []string{ops.RoleIngestor, ops.RoleWorker} {
-		if s := service(t, f, role); s.Desired != 0 || s.Running != 0 {
+		if s := snapshot(t, f, role); s.Desired != 0 || s.Running != 0 {
 			t.Errorf("%s %d/%d; want 0/0", role, s.Running, s.Desired)
 		}
 	}
@@ -463,4 +472,32 @@ func TestBadRequestChangesNothing(t *testing.T) {
 	if calls := f.sb.Calls(); len(calls) != 0 {
 		t.Errorf("a bad request made %d calls", len(calls))
 	}
+}
+
+// Starting ingestor tasks opens Discord gateway sessions: with too few left, a Complete System
+// Restart is refused before it scales anything down, and an unreadable budget refuses an
+// ingestor restart but not a worker's.
+func TestDiscordSessionBudget(t *testing.T) {
+	f := setup(t, "memory-leak-discord-budget-low", nil)
+	r := f.op.Run(ctx(t), mustParse(t, "complete-restart"), alice, true, nil)
+	renders(t, r)
+	for _, a := range r.Result.Actions {
+		if a.Rule != "discord-budget" {
+			t.Errorf("%s %s: %s %s; want skipped by discord-budget", a.Kind, a.Target, a.Outcome, a.Rule)
+		}
+	}
+	if len(r.Result.Actions) != 5 || !strings.Contains(r.Headline, "only 2 gateway session starts left") {
+		t.Errorf("headline %q", r.Headline)
+	}
+	// Scaling the ingestor down starts nothing.
+	r = f.op.Run(ctx(t), mustParse(t, "scale ingestor 0"), alice, true, nil)
+	equal(t, "scale down", outcomes(r), []string{"scale-service ingestor: done"})
+	equal(t, "updates", updates(f), []string{"ingestor desired 0"})
+
+	f = setup(t, "healthy", nil)
+	f.op.Discord = nil
+	r = f.op.Run(ctx(t), mustParse(t, "restart ingestor"), alice, true, nil)
+	equal(t, "no budget reader", outcomes(r), []string{"force-new-deployment ingestor: skipped (discord-budget-unknown)"})
+	r = f.op.Run(ctx(t), mustParse(t, "restart worker"), alice, true, nil)
+	equal(t, "worker", outcomes(r), []string{"force-new-deployment gp-worker: done"})
 }

@@ -2,6 +2,7 @@ package ops
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/arrakis/gp-remediation/pkg/guard"
 	"github.com/arrakis/gp-remediation/pkg/playbook"
 	"github.com/arrakis/gp-remediation/pkg/report"
+	"github.com/arrakis/gp-remediation/pkg/service"
 )
 
 // Step kinds a report shows besides the playbooks' action kinds.
@@ -84,6 +86,9 @@ func (o *Operator) Run(ctx context.Context, r Request, by Requester, apply bool,
 	}
 	ru := &run{o: o, req: r, by: by, apply: apply, expect: expect, id: o.runID(), guard: o.Guard}
 	ru.guard.Owner, ru.guard.Function = ru.id, Function
+	// The locks a run takes are held until it ends: they must outlast its waits (three at
+	// most, the drain check included), or another invocation could act between two steps.
+	ru.guard.LockTTL = max(ru.guard.LockTTL, 3*o.stableTimeout()+time.Minute)
 	if ru.guard.Now == nil {
 		ru.guard.Now = o.now
 	}
@@ -159,6 +164,46 @@ func (ru *run) plan(ctx context.Context) {
 	case KindDisable:
 		ru.planDisable()
 	}
+	if !ru.blocked.Set() && ru.startsIngestor() {
+		ru.checkDiscord(ctx)
+	}
+}
+
+// ProbeDiscord is the diagnostic of the Discord session budget.
+const ProbeDiscord = "discord.session-budget"
+
+// startsIngestor says whether the plan starts ingestor tasks (new gateway sessions).
+func (ru *run) startsIngestor() bool {
+	switch ru.req.Kind {
+	case KindCompleteRestart:
+		return true
+	case KindRestart, KindRollback, KindRaiseMemory:
+		return ru.req.Role == RoleIngestor
+	case KindScale:
+		return ru.req.Role == RoleIngestor && ru.req.Count > ru.before.Ingestor.Desired
+	}
+	return false
+}
+
+// checkDiscord reads the session budget and blocks the plan when it is too low or unknown.
+func (ru *run) checkDiscord(ctx context.Context) {
+	o := ru.o
+	start := time.Now()
+	var d service.DiscordEvidence
+	err := errors.New("no Discord token configured")
+	if o.Discord != nil {
+		d, err = o.Discord.SessionBudget(ctx)
+	}
+	diag := report.Diagnostic{Name: ProbeDiscord, OK: err == nil, MS: time.Since(start).Milliseconds()}
+	probeErr := ""
+	if err != nil {
+		diag.Error, probeErr = err.Error(), err.Error()
+	}
+	ru.diags = append(ru.diags, diag)
+	if line := service.DiscordLine(d); line != "" {
+		ru.evidence = append(ru.evidence, line)
+	}
+	ru.blocked = service.DiscordBlock(d, probeErr, o.Config.MinDiscordSessions)
 }
 
 func (ru *run) desired(role string) int {
