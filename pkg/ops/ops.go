@@ -9,8 +9,9 @@
 // its lock, budget and cooldown, and what it did is recorded in the ledger. The environment's
 // mode is read differently from the functions', because a person asked: "dry-run" (the
 // functions only say what they would do) does not stop a person's operation run with
-// apply=true, but "off" refuses every operation, dry runs included. apply=false is a dry run
-// whatever the mode: it reads, plans, asks the guard, and changes nothing.
+// apply=true, but "off" refuses every operation that changes something, dry runs included
+// (health, which only reads, still answers). apply=false is a dry run whatever the mode: it
+// reads, plans, asks the guard, and changes nothing.
 //
 // Every step that starts ingestor tasks (a restart, rollback or memory raise of the
 // ingestor, a scale-up of it, a Complete System Restart) first needs enough Discord gateway

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/arrakis/gp-remediation/pkg/report"
 	"github.com/arrakis/gp-remediation/pkg/runbook"
@@ -45,7 +46,11 @@ func (ru *run) report(ctx context.Context) report.Report {
 	var down []string
 	downUnknown := ""
 	if (ru.req.Kind == KindCompleteRestart && ru.stoppedAt > 0 && done > 0) || (ru.req.Kind == KindDisable && done > 0) {
-		st, err := o.State(ctx, ru.req)
+		// Read even when the run was interrupted (Ctrl-C, a deadline): this is what a person
+		// must know first.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		st, err := o.State(rctx, ru.req)
+		cancel()
 		if err != nil {
 			downUnknown = err.Error()
 		} else {

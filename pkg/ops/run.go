@@ -25,7 +25,8 @@ const (
 // configured under this key, so they are only locked (see the package comment).
 const budgetRestore = "restore-count"
 
-// RuleModeOff is the rule that refuses every operation when the environment's mode is off.
+// RuleModeOff is the rule that refuses every change when the environment's mode is off (the
+// code of the guard's refusal to admit).
 const RuleModeOff guard.RuleCode = "mode-off"
 
 // step is one change (or wait) of an operation's plan.
@@ -435,7 +436,7 @@ func (ru *run) perform(ctx context.Context) {
 		ra := report.Action{Kind: s.kind, Target: s.target, Reason: s.reason, Detail: s.detail}
 		switch {
 		case !ru.adm.Proceed:
-			ru.actions = append(ru.actions, skipped(ra, guard.Rule{Code: RuleModeOff, Detail: ru.adm.Reason}))
+			ru.actions = append(ru.actions, skipped(ra, guard.Rule{Code: guard.RuleCode(ru.adm.Code), Detail: ru.adm.Reason}))
 			continue
 		case ru.blocked.Set():
 			ru.actions = append(ru.actions, skipped(ra, ru.blocked))
