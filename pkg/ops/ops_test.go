@@ -501,3 +501,28 @@ func TestDiscordSessionBudget(t *testing.T) {
 	r = f.op.Run(ctx(t), mustParse(t, "restart worker"), alice, true, nil)
 	equal(t, "worker", outcomes(r), []string{"force-new-deployment gp-worker: done"})
 }
+
+// The runbook's case for a Complete System Restart: the worker crash-looped (its deployment
+// counts earlier failures), a fresh start runs. Old failures do not fail the restart.
+func TestCompleteRestartOfACrashLoopingWorker(t *testing.T) {
+	f := setup(t, "worker-crash-loop", nil)
+	f.op.Queues = &queues{ready: 700}
+	if d := snapshot(t, f, ops.RoleWorker).Deployments[0]; d.Failed == 0 {
+		t.Fatalf("the scenario's deployment has no failures: %+v", d)
+	}
+	r := f.op.Run(ctx(t), mustParse(t, "complete-restart"), alice, true, nil)
+	renders(t, r)
+	equal(t, "actions", outcomes(r), []string{
+		"scale-service ingestor: done",
+		"scale-service gp-worker: done",
+		"wait-stable ingestor, arrakis-staging-gp-worker: done",
+		"scale-service gp-worker: done",
+		"scale-service ingestor: done",
+	})
+	if s := snapshot(t, f, ops.RoleWorker); s.Running != 1 {
+		t.Errorf("worker runs %d tasks; want 1", s.Running)
+	}
+	if !strings.HasPrefix(r.Headline, "complete-restart done — verified: arrakis.interactions draining") {
+		t.Errorf("headline %q", r.Headline)
+	}
+}

@@ -538,8 +538,9 @@ func (ru *run) execute(ctx context.Context, s step, ra report.Action) report.Act
 		}
 	} else if s.wait != nil {
 		v := s.wait(ctx)
-		ra.Detail = v.Detail
-		if v.Status != report.Verified {
+		if v.Status == report.Verified {
+			ra.Detail = v.Detail
+		} else {
 			ra.Outcome = report.OutcomeFailed
 			ra.Reason = s.reason + "; not stable (" + v.Status + "): " + v.Detail
 		}
@@ -560,7 +561,8 @@ func skipped(ra report.Action, rule guard.Rule) report.Action {
 // waitStable polls service until it is stable at want tasks (desired and running want, none
 // pending, one deployment, which is deployment when given), its tasks fail to start, or ctx
 // (bounded by StableTimeout) ends. failedBefore is the primary deployment's failed-task count
-// before the change. A service with tasks must be seen stable on two polls in a row: a
+// before the change (a new deployment counts from 0); failures count only when tasks are to
+// start (want > 0). A service with tasks must be seen stable on two polls in a row: a
 // crash-looping task can run for a few seconds.
 func (o *Operator) waitStable(ctx context.Context, service string, want int, deployment string, failedBefore int) report.Verification {
 	ctx, cancel := context.WithTimeout(ctx, o.stableTimeout())
@@ -588,7 +590,7 @@ func (o *Operator) waitStable(ctx context.Context, service string, want int, dep
 			case prim.RolloutState == "FAILED":
 				return report.Verification{Status: report.VerifyFailed, MS: ms(start),
 					Detail: fmt.Sprintf("%s: deployment %s failed (%s)", service, prim.ID, prim.RolloutReason)}
-			case failed >= failureThreshold(want):
+			case want > 0 && failed >= failureThreshold(want): // tasks stopping on a scale-down are no failure
 				return report.Verification{Status: report.VerifyFailed, MS: ms(start),
 					Detail: fmt.Sprintf("%s: %d task(s) failed to start (desired %d, running %d)", service, failed, svc.Desired, svc.Running)}
 			case svc.Desired == want && svc.Running == want && svc.Pending == 0 && len(svc.Deployments) <= 1 &&
