@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/arrakis/gp-remediation/pkg/config"
+	"github.com/arrakis/gp-remediation/pkg/ledger/dynalitetest"
 	"github.com/arrakis/gp-remediation/pkg/report"
 	"github.com/arrakis/gp-remediation/sandbox"
 )
@@ -102,5 +103,37 @@ func TestRunInItsOwnSandbox(t *testing.T) {
 	}
 	if !strings.Contains(errOut.String(), "against the sandbox (scenario scaled-to-zero)") {
 		t.Errorf("stderr %q", errOut.String())
+	}
+}
+
+// With GPR_LEDGER_TABLE the guard's memory is the functions' DynamoDB ledger: a second run of
+// gpr meets the cooldown the first one started (a process of its own would forget it).
+func TestRunWithTheLedgerTable(t *testing.T) {
+	endpoint := dynalitetest.Start(t)
+	table := dynalitetest.NewTable(t, endpoint)
+	sb := sandbox.StartTest(t, sandbox.Options{TaskStartDelay: 50 * time.Millisecond})
+	vars := sb.Env()
+	for k, v := range vars {
+		if strings.HasPrefix(k, "AWS_") {
+			t.Setenv(k, v)
+		}
+	}
+	t.Setenv("AWS_ENDPOINT_URL_DYNAMODB", endpoint)
+	t.Setenv("AWS_CONFIG_FILE", t.TempDir()+"/none")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", t.TempDir()+"/none")
+	vars[config.EnvVerifyInterval] = "20ms"
+	vars[config.EnvLedgerTable] = table
+	getenv := func(k string) string { return vars[k] }
+	gpr := func(args ...string) (int, string, string) {
+		var out, errOut bytes.Buffer
+		code := run(context.Background(), args, getenv, &out, &errOut)
+		return code, out.String(), errOut.String()
+	}
+	if code, out, errOut := gpr("-apply", "scale", "worker", "2"); code != exitOK || strings.Contains(errOut, "GPR_LEDGER_TABLE is not set") {
+		t.Fatalf("first scale: %d\n%s\n%s", code, out, errOut)
+	}
+	code, out, _ := gpr("-apply", "scale", "worker", "3")
+	if code != exitRefused || !strings.HasPrefix(out, "NOT DONE scale worker 3: cooldown: last scale-service on arrakis-staging-gp-worker was") {
+		t.Fatalf("second scale: %d\n%s", code, out)
 	}
 }
