@@ -204,14 +204,12 @@ func roles(r Request) []string {
 
 // State reads what r would act on.
 func (o *Operator) State(ctx context.Context, r Request) (State, error) {
-	st, _, err := o.readState(ctx, roles(r))
-	return st, err
+	return o.readState(ctx, roles(r))
 }
 
-// readState reads the services of roles and returns them as State and as ECS gave them.
-func (o *Operator) readState(ctx context.Context, rs []string) (State, map[string]ecs.Service, error) {
+// readState reads the services of roles.
+func (o *Operator) readState(ctx context.Context, rs []string) (State, error) {
 	var st State
-	svcs := map[string]ecs.Service{}
 	var errs []error
 	for _, role := range rs {
 		svc, err := o.ECS.Service(ctx, o.serviceName(role))
@@ -219,7 +217,6 @@ func (o *Operator) readState(ctx context.Context, rs []string) (State, map[strin
 			errs = append(errs, err)
 			continue
 		}
-		svcs[role] = svc
 		ss := stateOf(role, svc)
 		if role == RoleIngestor {
 			st.Ingestor = ss
@@ -227,7 +224,7 @@ func (o *Operator) readState(ctx context.Context, rs []string) (State, map[strin
 			st.Worker = ss
 		}
 	}
-	return st, svcs, errors.Join(errs...)
+	return st, errors.Join(errs...)
 }
 
 func stateOf(role string, svc ecs.Service) ServiceState {

@@ -141,7 +141,7 @@ func modeFor(m config.Mode, apply bool) string {
 func (ru *run) plan(ctx context.Context) {
 	o := ru.o
 	start := time.Now()
-	st, _, err := o.readState(ctx, roles(ru.req))
+	st, err := o.readState(ctx, roles(ru.req))
 	ru.before = st
 	d := report.Diagnostic{Name: "ecs.services", OK: err == nil, MS: time.Since(start).Milliseconds()}
 	if err != nil {
