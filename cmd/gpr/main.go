@@ -11,8 +11,9 @@
 // With GPR_LEDGER_TABLE set, budgets, cooldowns and locks are the functions' own; without it
 // they last only as long as this process (it says so).
 //
-// Exit status: 0 done (or dry run), 1 a step failed, 2 bad usage or request, 3 a step was
-// refused (kill switch, budget, cooldown, lock, mode off, state changed).
+// Exit status: 0 done (or dry run), 1 a step failed or its new tasks failed to start, 2 bad
+// usage or request, 3 a step was refused (kill switch, budget, cooldown, lock, mode off,
+// state changed).
 package main
 
 import (
@@ -162,6 +163,9 @@ func exitCode(res report.Result) int {
 		return exitUsage
 	}
 	code := exitOK
+	if v := res.Verification; v != nil && v.Status == report.VerifyFailed {
+		code = exitFailed
+	}
 	for _, a := range res.Actions {
 		switch a.Outcome {
 		case report.OutcomeFailed:

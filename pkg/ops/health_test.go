@@ -45,13 +45,13 @@ func TestHealthReadsEveryPart(t *testing.T) {
 		Queues: ops.BrokerQueues{Conns: conns}, DB: ops.DatabaseSlowQueries{Conns: conns}}
 
 	// The management API's statistics lag the broker by a few seconds: ask until the busy
-	// worker shows.
+	// worker and its unacknowledged message show.
 	var r report.Report
 	var ev string
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
 		r = op.Run(ctx(t), ops.Request{Kind: ops.KindHealth}, alice, false, nil)
 		ev = strings.Join(r.Result.Finding.Evidence, "\n")
-		if strings.Contains(ev, "consumers 1") {
+		if strings.Contains(ev, "queue arrakis.interactions: ready 4, unacked 1, consumers 1") {
 			break
 		}
 	}

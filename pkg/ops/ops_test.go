@@ -526,3 +526,26 @@ func TestCompleteRestartOfACrashLoopingWorker(t *testing.T) {
 		t.Errorf("headline %q", r.Headline)
 	}
 }
+
+// A restart whose new tasks crash too is done, and said not to hold.
+func TestRestartThatDoesNotHold(t *testing.T) {
+	f := setup(t, "worker-crash-loop-relapse", nil)
+	r := f.op.Run(ctx(t), mustParse(t, "restart worker"), alice, true, nil)
+	renders(t, r)
+	equal(t, "actions", outcomes(r), []string{"force-new-deployment gp-worker: done"})
+	if v := r.Result.Verification; v == nil || v.Status != report.VerifyFailed || !strings.Contains(v.Detail, "failed") {
+		t.Errorf("verification %+v", v)
+	}
+	if !strings.Contains(r.Headline, "NOT VERIFIED (failed)") || r.Severity != report.SeverityWarning {
+		t.Errorf("%s %q", r.Severity, r.Headline)
+	}
+}
+
+func TestRollbackRefusesAnotherAccountsARN(t *testing.T) {
+	f := setup(t, "healthy", nil)
+	r := f.op.Run(ctx(t), mustParse(t, "rollback worker arn:aws:ecs:eu-west-1:210987654321:task-definition/arrakis-staging-gp-worker:39"), alice, true, nil)
+	if a := r.Result.Actions; len(a) != 1 || a[0].Rule != "state" || !strings.Contains(a[0].Reason, "is not in this account and region") {
+		t.Errorf("actions %+v", a)
+	}
+	equal(t, "updates", updates(f), nil)
+}

@@ -140,8 +140,12 @@ func (ru *run) headline(done, failed, dry, skippedN int, down []string, downUnkn
 		if len(ru.actions) == 1 {
 			h += ": " + ru.actions[0].Detail
 		}
-		if v := ru.verif; v != nil && v.Status != report.NotNeeded {
-			h += " — " + v.Status + ": " + v.Detail
+		switch v := ru.verif; {
+		case v == nil, v.Status == report.NotNeeded:
+		case v.Status == report.Verified:
+			h += " — verified: " + v.Detail
+		default:
+			h += " — NOT VERIFIED (" + v.Status + "): " + v.Detail
 		}
 	}
 	switch {

@@ -316,6 +316,10 @@ func (ru *run) planRollback(ctx context.Context) {
 	if err != nil {
 		return
 	}
+	if strings.HasPrefix(ru.req.Revision, "arn:") && td.ARN != ru.req.Revision {
+		ru.blocked = guard.Rule{Code: guard.RuleState, Detail: fmt.Sprintf("%s is not in this account and region (%s is)", ru.req.Revision, td.ARN)}
+		return
+	}
 	target := td.ARN
 	var deployment string
 	var want int
