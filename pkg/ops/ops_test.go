@@ -549,3 +549,27 @@ func TestRollbackRefusesAnotherAccountsARN(t *testing.T) {
 	}
 	equal(t, "updates", updates(f), nil)
 }
+
+// brokenQueues cannot read any queue.
+type brokenQueues struct{}
+
+func (brokenQueues) Queue(context.Context, string) (ops.QueueStatus, error) {
+	return ops.QueueStatus{}, fmt.Errorf("management API: queue not found")
+}
+
+// A drain that cannot be read is unknown, said after a few tries, not after the whole wait.
+func TestCompleteRestartWithUnreadableQueues(t *testing.T) {
+	f := setup(t, "healthy", nil)
+	f.op.Queues = brokenQueues{}
+	f.op.StableTimeout = 10 * time.Minute // a test that waited it out would time out first
+	r := f.op.Run(ctx(t), mustParse(t, "complete-restart"), alice, true, nil)
+	if v := r.Result.Verification; v == nil || v.Status != report.Unverified || !strings.Contains(v.Detail, "could not read arrakis.interactions 3 times in a row: management API: queue not found") {
+		t.Errorf("verification %+v", v)
+	}
+	if !strings.HasPrefix(r.Headline, "complete-restart done — NOT VERIFIED (unverified)") || r.Severity != report.SeverityWarning {
+		t.Errorf("%s %q", r.Severity, r.Headline)
+	}
+	f.op.Queues = nil
+	r = f.op.Run(ctx(t), mustParse(t, "scale worker 0"), alice, true, nil)
+	equal(t, "scale", outcomes(r), []string{"scale-service gp-worker: skipped (cooldown)"})
+}

@@ -575,13 +575,16 @@ func (o *Operator) waitStable(ctx context.Context, service string, want int, dep
 	seen := 0
 	var last ecs.Service
 	var lastErr error
-	read := false
+	read, errs := false, 0
 	for {
 		svc, err := o.ECS.Service(ctx, service)
 		if err != nil {
 			lastErr = err
+			if errs++; errs >= maxReadErrors {
+				return report.Verification{Status: report.Unverified, MS: ms(start), Detail: fmt.Sprintf("could not read %s %d times in a row: %v", service, errs, err)}
+			}
 		} else {
-			last, lastErr, read = svc, nil, true
+			last, lastErr, read, errs = svc, nil, true, 0
 			prim, _ := svc.Primary()
 			failed := prim.Failed - failedBefore
 			if deployment != "" {
@@ -637,15 +640,18 @@ func (o *Operator) waitDrain(ctx context.Context) report.Verification {
 	ctx, cancel := context.WithTimeout(ctx, o.stableTimeout())
 	defer cancel()
 	start := time.Now()
-	first := -1
+	first, errs := -1, 0
 	var last QueueStatus
 	var lastErr error
 	for {
 		st, err := o.Queues.Queue(ctx, q)
 		if err != nil {
 			lastErr = err
+			if errs++; errs >= maxReadErrors {
+				return report.Verification{Status: report.Unverified, MS: ms(start), Detail: fmt.Sprintf("could not read %s %d times in a row: %v", q, errs, err)}
+			}
 		} else {
-			last, lastErr = st, nil
+			last, lastErr, errs = st, nil, 0
 			if first < 0 {
 				first = st.Ready
 			}
@@ -665,5 +671,9 @@ func (o *Operator) waitDrain(ctx context.Context) report.Verification {
 		}
 	}
 }
+
+// maxReadErrors ends a wait whose reads keep failing (each already retried by the SDK): the
+// report then says the effect is unknown instead of waiting out the whole bound.
+const maxReadErrors = 3
 
 func ms(start time.Time) int64 { return time.Since(start).Milliseconds() }
