@@ -573,3 +573,14 @@ func TestCompleteRestartWithUnreadableQueues(t *testing.T) {
 	r = f.op.Run(ctx(t), mustParse(t, "scale worker 0"), alice, true, nil)
 	equal(t, "scale", outcomes(r), []string{"scale-service gp-worker: skipped (cooldown)"})
 }
+
+// A dry run the guard would refuse says both.
+func TestDryRunRefused(t *testing.T) {
+	f := setup(t, "healthy", nil)
+	f.sb.SetParameter(f.cfg.KillSwitchParam, "on")
+	r := f.op.Run(ctx(t), mustParse(t, "restart worker"), alice, false, nil)
+	equal(t, "actions", outcomes(r), []string{"force-new-deployment gp-worker: skipped (kill-switch)"})
+	if r.Headline != "DRY-RUN NOT DONE restart worker: kill-switch: engaged" {
+		t.Errorf("headline %q", r.Headline)
+	}
+}

@@ -148,6 +148,9 @@ func (ru *run) headline(done, failed, dry, skippedN int, down []string, downUnkn
 			h += " — NOT VERIFIED (" + v.Status + "): " + v.Detail
 		}
 	}
+	if !ru.apply && !strings.HasPrefix(h, "DRY-RUN") {
+		h = "DRY-RUN " + h
+	}
 	switch {
 	case ru.req.Kind == KindCompleteRestart && len(down) > 0:
 		h = "SYSTEM DOWN: " + strings.Join(down, ", ") + " left at 0 — a person must act now. " + h
