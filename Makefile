@@ -15,7 +15,7 @@ RIE := build/tools/aws-lambda-rie
 export CDK_DISABLE_CLI_TELEMETRY := true
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: all help build build-host tools services invoke demo test test-unit test-infra lint bench clean
+.PHONY: all help build build-host tools services invoke gpr demo test test-unit test-infra lint bench clean
 
 all: build
 
@@ -52,6 +52,11 @@ services:
 invoke: build-host $(RIE)
 	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=no-tasks EVENT=events/no-tasks/ingestor-alarm.json" >&2; exit 2; }
 	@$(GO) run ./cmd/invoke -fn $(FN) -event $(EVENT) $(if $(SCENARIO),-scenario $(SCENARIO))
+
+## gpr: ARGS="restart worker" [APPLY=1] [JSON=1] [SCENARIO=…] a manual operation (pkg/ops) against the sandbox (SANDBOX=0: your AWS account)
+gpr:
+	@test -n "$(ARGS)" || { echo 'usage: make gpr ARGS="restart worker" [APPLY=1]' >&2; exit 2; }
+	@$(GO) run ./cmd/gpr $(if $(filter 0,$(SANDBOX)),,-sandbox $(if $(SCENARIO),-scenario $(SCENARIO))) $(if $(APPLY),-apply) $(if $(JSON),-json) $(ARGS)
 
 ## demo: every function remediating simulated incidents, under the emulator, against the sandbox
 demo: build-host tools services

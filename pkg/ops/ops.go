@@ -9,8 +9,15 @@
 // its lock, budget and cooldown, and what it did is recorded in the ledger. The environment's
 // mode is read differently from the functions', because a person asked: "dry-run" (the
 // functions only say what they would do) does not stop a person's operation run with
-// apply=true, but "off" refuses every operation, dry runs included. apply=false is a dry run
-// whatever the mode: it reads, plans, asks the guard, and changes nothing.
+// apply=true, but "off" refuses every operation that changes something, dry runs included
+// (health, which only reads, still answers). apply=false is a dry run whatever the mode: it
+// reads, plans, asks the guard, and changes nothing.
+//
+// Every step that starts ingestor tasks (a restart, rollback or memory raise of the
+// ingestor, a scale-up of it, a Complete System Restart) first needs enough Discord gateway
+// session starts left (GPR_MIN_DISCORD_SESSIONS), as the functions' ingestor restarts do; a
+// Complete System Restart is refused before its first step, so it never scales down what it
+// could not bring back.
 //
 // A Complete System Restart's scale-ups restore the counts its own scale-downs recorded a
 // minute earlier: like the queue-depth scale-back, they spend no scale budget (the scale
@@ -31,6 +38,7 @@ import (
 	"github.com/arrakis/gp-remediation/pkg/ecs"
 	"github.com/arrakis/gp-remediation/pkg/guard"
 	"github.com/arrakis/gp-remediation/pkg/pg"
+	"github.com/arrakis/gp-remediation/pkg/service"
 )
 
 // Function is the name the operations' Results and ledger records carry.
@@ -137,9 +145,14 @@ type Operator struct {
 	ECS    ECS
 	Queues Queues      // nil: health and the drain check say the queues are unknown
 	DB     SlowQueries // nil: health says the slow queries are unknown
-	Guard  guard.Guard // kill switch, ledger (locks, budgets, cooldowns, records)
-	Now    func() time.Time
-	Log    *slog.Logger
+	// Discord reads the ingestor's gateway session budget, checked before any step that
+	// starts ingestor tasks (each opens gateway sessions, and Discord allows only so many a
+	// day). nil: such steps are refused, as the functions refuse them, since the budget
+	// cannot be checked.
+	Discord service.DiscordBudget
+	Guard   guard.Guard // kill switch, ledger (locks, budgets, cooldowns, records)
+	Now     func() time.Time
+	Log     *slog.Logger
 	// StableTimeout bounds each wait for services-stable and for the queue to drain
 	// (default 5 min); PollInterval is how often they look (default 5 s).
 	StableTimeout, PollInterval time.Duration
@@ -191,14 +204,12 @@ func roles(r Request) []string {
 
 // State reads what r would act on.
 func (o *Operator) State(ctx context.Context, r Request) (State, error) {
-	st, _, err := o.readState(ctx, roles(r))
-	return st, err
+	return o.readState(ctx, roles(r))
 }
 
-// readState reads the services of roles and returns them as State and as ECS gave them.
-func (o *Operator) readState(ctx context.Context, rs []string) (State, map[string]ecs.Service, error) {
+// readState reads the services of roles.
+func (o *Operator) readState(ctx context.Context, rs []string) (State, error) {
 	var st State
-	svcs := map[string]ecs.Service{}
 	var errs []error
 	for _, role := range rs {
 		svc, err := o.ECS.Service(ctx, o.serviceName(role))
@@ -206,7 +217,6 @@ func (o *Operator) readState(ctx context.Context, rs []string) (State, map[strin
 			errs = append(errs, err)
 			continue
 		}
-		svcs[role] = svc
 		ss := stateOf(role, svc)
 		if role == RoleIngestor {
 			st.Ingestor = ss
@@ -214,7 +224,7 @@ func (o *Operator) readState(ctx context.Context, rs []string) (State, map[strin
 			st.Worker = ss
 		}
 	}
-	return st, svcs, errors.Join(errs...)
+	return st, errors.Join(errs...)
 }
 
 func stateOf(role string, svc ecs.Service) ServiceState {

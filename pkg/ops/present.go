@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/arrakis/gp-remediation/pkg/report"
 	"github.com/arrakis/gp-remediation/pkg/runbook"
@@ -45,7 +46,11 @@ func (ru *run) report(ctx context.Context) report.Report {
 	var down []string
 	downUnknown := ""
 	if (ru.req.Kind == KindCompleteRestart && ru.stoppedAt > 0 && done > 0) || (ru.req.Kind == KindDisable && done > 0) {
-		st, err := o.State(ctx, ru.req)
+		// Read even when the run was interrupted (Ctrl-C, a deadline): this is what a person
+		// must know first.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		st, err := o.State(rctx, ru.req)
+		cancel()
 		if err != nil {
 			downUnknown = err.Error()
 		} else {
@@ -135,9 +140,16 @@ func (ru *run) headline(done, failed, dry, skippedN int, down []string, downUnkn
 		if len(ru.actions) == 1 {
 			h += ": " + ru.actions[0].Detail
 		}
-		if v := ru.verif; v != nil && v.Status != report.NotNeeded {
-			h += " — " + v.Status + ": " + v.Detail
+		switch v := ru.verif; {
+		case v == nil, v.Status == report.NotNeeded:
+		case v.Status == report.Verified:
+			h += " — verified: " + v.Detail
+		default:
+			h += " — NOT VERIFIED (" + v.Status + "): " + v.Detail
 		}
+	}
+	if !ru.apply && !strings.HasPrefix(h, "DRY-RUN") {
+		h = "DRY-RUN " + h
 	}
 	switch {
 	case ru.req.Kind == KindCompleteRestart && len(down) > 0:

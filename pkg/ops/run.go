@@ -2,6 +2,7 @@ package ops
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/arrakis/gp-remediation/pkg/operation"
 	"github.com/arrakis/gp-remediation/pkg/playbook"
 	"github.com/arrakis/gp-remediation/pkg/report"
+	"github.com/arrakis/gp-remediation/pkg/service"
 )
 
 // Step kinds a report shows besides the playbooks' action kinds.
@@ -24,7 +26,8 @@ const (
 // configured under this key, so they are only locked (see the package comment).
 const budgetRestore = "restore-count"
 
-// RuleModeOff is the rule that refuses every operation when the environment's mode is off.
+// RuleModeOff is the rule that refuses every change when the environment's mode is off (the
+// code of the guard's refusal to admit).
 const RuleModeOff guard.RuleCode = "mode-off"
 
 // step is one change (or wait) of an operation's plan.
@@ -56,7 +59,6 @@ type run struct {
 	adm   guard.Admission
 
 	before   State
-	services map[string]ecs.Service
 	diags    []report.Diagnostic
 	evidence []string
 	// blocked, when set, skips every step (what they need could not be read, or a request
@@ -86,6 +88,9 @@ func (o *Operator) Run(ctx context.Context, r Request, by Requester, apply bool,
 	}
 	ru := &run{o: o, req: r, by: by, apply: apply, expect: expect, id: o.runID(), guard: o.Guard}
 	ru.guard.Owner, ru.guard.Function = ru.id, Function
+	// The locks a run takes are held until it ends: they must outlast its waits (three at
+	// most, the drain check included), or another invocation could act between two steps.
+	ru.guard.LockTTL = max(ru.guard.LockTTL, 3*o.stableTimeout()+time.Minute)
 	if ru.guard.Now == nil {
 		ru.guard.Now = o.now
 	}
@@ -137,8 +142,8 @@ func modeFor(m config.Mode, apply bool) string {
 func (ru *run) plan(ctx context.Context) {
 	o := ru.o
 	start := time.Now()
-	st, svcs, err := o.readState(ctx, roles(ru.req))
-	ru.before, ru.services = st, svcs
+	st, err := o.readState(ctx, roles(ru.req))
+	ru.before = st
 	d := report.Diagnostic{Name: "ecs.services", OK: err == nil, MS: time.Since(start).Milliseconds()}
 	if err != nil {
 		d.Error = err.Error()
@@ -161,6 +166,46 @@ func (ru *run) plan(ctx context.Context) {
 	case KindDisable:
 		ru.planDisable()
 	}
+	if !ru.blocked.Set() && ru.startsIngestor() {
+		ru.checkDiscord(ctx)
+	}
+}
+
+// ProbeDiscord is the diagnostic of the Discord session budget.
+const ProbeDiscord = "discord.session-budget"
+
+// startsIngestor says whether the plan starts ingestor tasks (new gateway sessions).
+func (ru *run) startsIngestor() bool {
+	switch ru.req.Kind {
+	case KindCompleteRestart:
+		return true
+	case KindRestart, KindRollback, KindRaiseMemory:
+		return ru.req.Role == RoleIngestor
+	case KindScale:
+		return ru.req.Role == RoleIngestor && ru.req.Count > ru.before.Ingestor.Desired
+	}
+	return false
+}
+
+// checkDiscord reads the session budget and blocks the plan when it is too low or unknown.
+func (ru *run) checkDiscord(ctx context.Context) {
+	o := ru.o
+	start := time.Now()
+	var d service.DiscordEvidence
+	err := errors.New("no Discord token configured")
+	if o.Discord != nil {
+		d, err = o.Discord.SessionBudget(ctx)
+	}
+	diag := report.Diagnostic{Name: ProbeDiscord, OK: err == nil, MS: time.Since(start).Milliseconds()}
+	probeErr := ""
+	if err != nil {
+		diag.Error, probeErr = err.Error(), err.Error()
+	}
+	ru.diags = append(ru.diags, diag)
+	if line := service.DiscordLine(d); line != "" {
+		ru.evidence = append(ru.evidence, line)
+	}
+	ru.blocked = service.DiscordBlock(d, probeErr, o.Config.MinDiscordSessions)
 }
 
 func (ru *run) desired(role string) int {
@@ -168,11 +213,6 @@ func (ru *run) desired(role string) int {
 		return ru.before.Ingestor.Desired
 	}
 	return ru.before.Worker.Desired
-}
-
-func (ru *run) primary(role string) ecs.Deployment {
-	prim, _ := ru.services[role].Primary()
-	return prim
 }
 
 // scaleStep sets role's desired count to n; with wait, it then waits until the service is
@@ -206,7 +246,7 @@ func (ru *run) planScale(role string, n int) {
 	ru.steps = append(ru.steps, s)
 }
 
-// deployStep waits for the deployment the change started to be stable.
+// deployWait waits for the deployment the change started to be stable.
 func (ru *run) deployWait(name string, deployment *string, want *int) func(ctx context.Context) report.Verification {
 	return func(ctx context.Context) report.Verification {
 		return ru.o.waitStable(ctx, name, *want, *deployment, 0)
@@ -277,6 +317,10 @@ func (ru *run) planRollback(ctx context.Context) {
 	if err != nil {
 		return
 	}
+	if strings.HasPrefix(ru.req.Revision, "arn:") && td.ARN != ru.req.Revision {
+		ru.blocked = guard.Rule{Code: guard.RuleState, Detail: fmt.Sprintf("%s is not in this account and region (%s is)", ru.req.Revision, td.ARN)}
+		return
+	}
 	target := td.ARN
 	var deployment string
 	var want int
@@ -340,7 +384,7 @@ func (ru *run) planRaiseMemory(ctx context.Context) {
 	s.wait, s.waitIsVerifying = ru.deployWait(name, &deployment, &want), true
 }
 
-// waitBothStep is the runbook's wait for both services to be stable at 0.
+// waitBothAtZero is the runbook's wait for both services to be stable at 0.
 func (ru *run) waitBothAtZero() step {
 	o := ru.o
 	return step{kind: KindWaitStable, target: o.Config.IngestorService + ", " + o.Config.WorkerService,
@@ -397,7 +441,7 @@ func (ru *run) perform(ctx context.Context) {
 		ra := report.Action{Kind: s.kind, Target: s.target, Reason: s.reason, Detail: s.detail}
 		switch {
 		case !ru.adm.Proceed:
-			ru.actions = append(ru.actions, skipped(ra, guard.Rule{Code: RuleModeOff, Detail: ru.adm.Reason}))
+			ru.actions = append(ru.actions, skipped(ra, guard.Rule{Code: guard.RuleCode(ru.adm.Code), Detail: ru.adm.Reason}))
 			continue
 		case ru.blocked.Set():
 			ru.actions = append(ru.actions, skipped(ra, ru.blocked))
@@ -480,10 +524,11 @@ func (ru *run) execute(ctx context.Context, s step, ra report.Action) report.Act
 		}
 		if err == nil && s.wait != nil && !s.waitIsVerifying {
 			v := s.wait(ctx)
-			ra.Detail += "; " + v.Status + ": " + v.Detail
-			if v.Status != report.Verified {
+			if v.Status == report.Verified {
+				ra.Detail += "; " + v.Detail
+			} else {
 				ra.Outcome, recorded = report.OutcomeFailed, guard.OutcomePartial
-				ra.Reason = s.reason + "; failed: not stable (" + v.Status + ": " + v.Detail + ")"
+				ra.Reason = s.reason + "; not stable (" + v.Status + "): " + v.Detail
 			}
 		}
 		rec := guard.Entry{Target: s.target, Kind: s.record, Outcome: recorded, AlarmKey: "gpr/" + ru.id,
@@ -498,10 +543,11 @@ func (ru *run) execute(ctx context.Context, s step, ra report.Action) report.Act
 		}
 	} else if s.wait != nil {
 		v := s.wait(ctx)
-		ra.Detail = v.Status + ": " + v.Detail
-		if v.Status != report.Verified {
+		if v.Status == report.Verified {
+			ra.Detail = v.Detail
+		} else {
 			ra.Outcome = report.OutcomeFailed
-			ra.Reason = s.reason + "; failed: " + v.Status + ": " + v.Detail
+			ra.Reason = s.reason + "; not stable (" + v.Status + "): " + v.Detail
 		}
 		if ru.req.Kind == KindDisable {
 			ru.verif = &v
@@ -520,7 +566,8 @@ func skipped(ra report.Action, rule guard.Rule) report.Action {
 // waitStable polls service until it is stable at want tasks (desired and running want, none
 // pending, one deployment, which is deployment when given), its tasks fail to start, or ctx
 // (bounded by StableTimeout) ends. failedBefore is the primary deployment's failed-task count
-// before the change. A service with tasks must be seen stable on two polls in a row: a
+// before the change (a new deployment counts from 0); failures count only when tasks are to
+// start (want > 0). A service with tasks must be seen stable on two polls in a row: a
 // crash-looping task can run for a few seconds.
 func (o *Operator) waitStable(ctx context.Context, service string, want int, deployment string, failedBefore int) report.Verification {
 	ctx, cancel := context.WithTimeout(ctx, o.stableTimeout())
@@ -529,13 +576,16 @@ func (o *Operator) waitStable(ctx context.Context, service string, want int, dep
 	seen := 0
 	var last ecs.Service
 	var lastErr error
-	read := false
+	read, errs := false, 0
 	for {
 		svc, err := o.ECS.Service(ctx, service)
 		if err != nil {
 			lastErr = err
+			if errs++; errs >= maxReadErrors {
+				return report.Verification{Status: report.Unverified, MS: ms(start), Detail: fmt.Sprintf("could not read %s %d times in a row: %v", service, errs, err)}
+			}
 		} else {
-			last, lastErr, read = svc, nil, true
+			last, lastErr, read, errs = svc, nil, true, 0
 			prim, _ := svc.Primary()
 			failed := prim.Failed - failedBefore
 			if deployment != "" {
@@ -548,7 +598,7 @@ func (o *Operator) waitStable(ctx context.Context, service string, want int, dep
 			case prim.RolloutState == "FAILED":
 				return report.Verification{Status: report.VerifyFailed, MS: ms(start),
 					Detail: fmt.Sprintf("%s: deployment %s failed (%s)", service, prim.ID, prim.RolloutReason)}
-			case failed >= failureThreshold(want):
+			case want > 0 && failed >= failureThreshold(want): // tasks stopping on a scale-down are no failure
 				return report.Verification{Status: report.VerifyFailed, MS: ms(start),
 					Detail: fmt.Sprintf("%s: %d task(s) failed to start (desired %d, running %d)", service, failed, svc.Desired, svc.Running)}
 			case svc.Desired == want && svc.Running == want && svc.Pending == 0 && len(svc.Deployments) <= 1 &&
@@ -591,15 +641,18 @@ func (o *Operator) waitDrain(ctx context.Context) report.Verification {
 	ctx, cancel := context.WithTimeout(ctx, o.stableTimeout())
 	defer cancel()
 	start := time.Now()
-	first := -1
+	first, errs := -1, 0
 	var last QueueStatus
 	var lastErr error
 	for {
 		st, err := o.Queues.Queue(ctx, q)
 		if err != nil {
 			lastErr = err
+			if errs++; errs >= maxReadErrors {
+				return report.Verification{Status: report.Unverified, MS: ms(start), Detail: fmt.Sprintf("could not read %s %d times in a row: %v", q, errs, err)}
+			}
 		} else {
-			last, lastErr = st, nil
+			last, lastErr, errs = st, nil, 0
 			if first < 0 {
 				first = st.Ready
 			}
@@ -619,5 +672,9 @@ func (o *Operator) waitDrain(ctx context.Context) report.Verification {
 		}
 	}
 }
+
+// maxReadErrors ends a wait whose reads keep failing (each already retried by the SDK): the
+// report then says the effect is unknown instead of waiting out the whole bound.
+const maxReadErrors = 3
 
 func ms(start time.Time) int64 { return time.Since(start).Milliseconds() }
