@@ -24,6 +24,7 @@ import (
 	"github.com/arrakis/gp-remediation/pkg/offer"
 	"github.com/arrakis/gp-remediation/pkg/ops"
 	"github.com/arrakis/gp-remediation/pkg/report"
+	"github.com/arrakis/gp-remediation/pkg/service"
 )
 
 const function = "approve"
@@ -68,7 +69,8 @@ func build(ctx context.Context) (*approve.Handler, error) {
 		Ops: &ops.Operator{
 			Config: c, ECS: ecs.Client{API: awsecs.NewFromConfig(a.AWS), Cluster: c.Cluster},
 			Queues: ops.BrokerQueues{Conns: conns}, DB: ops.DatabaseSlowQueries{Conns: conns},
-			Guard: a.Guard(), Log: a.Log, StableTimeout: c.StableTimeout, PollInterval: c.VerifyInterval,
+			Discord: service.SecretDiscord{Secrets: a.Secrets, Secret: c.DiscordSecret, APIURL: c.DiscordAPIURL, HTTP: a.HTTP},
+			Guard:   a.Guard(), Log: a.Log, StableTimeout: c.StableTimeout, PollInterval: c.VerifyInterval,
 		},
 		Replies: approve.HTTPReplier{Client: a.HTTP, DiscordAPIURL: c.DiscordAPIURL},
 		Post:    post(a),

@@ -81,7 +81,7 @@ const (
 	EnvProbeTimeout   = "GPR_PROBE_TIMEOUT"   // per diagnostic probe, default 8s
 	EnvVerifyTimeout  = "GPR_VERIFY_TIMEOUT"  // bounded wait after acting, default 60s
 	EnvVerifyInterval = "GPR_VERIFY_INTERVAL" // default 5s
-	EnvStableTimeout  = "GPR_STABLE_TIMEOUT"  // a manual operation's wait for services-stable or a draining queue, default 5m
+	EnvStableTimeout  = "GPR_STABLE_TIMEOUT"  // a manual operation's wait for services-stable or a draining queue, default 3m (a Complete System Restart waits up to 4 times: it must fit Lambda's 15 min)
 	EnvLockTTL        = "GPR_LOCK_TTL"        // default 5m
 
 	EnvRegion = "AWS_REGION" // set by Lambda; used for console links
@@ -250,7 +250,7 @@ func Load(getenv func(string) string) (Config, error) {
 		ProbeTimeout:   r.duration(EnvProbeTimeout, 8*time.Second),
 		VerifyTimeout:  r.duration(EnvVerifyTimeout, 60*time.Second),
 		VerifyInterval: r.duration(EnvVerifyInterval, 5*time.Second),
-		StableTimeout:  r.duration(EnvStableTimeout, 5*time.Minute),
+		StableTimeout:  r.duration(EnvStableTimeout, 3*time.Minute),
 		LockTTL:        r.duration(EnvLockTTL, 5*time.Minute),
 	}
 	if c.ReportTopicARN == "" {
@@ -263,6 +263,9 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if c.PictureURLTTL > 7*24*time.Hour {
 		r.fail("%s (%s) exceeds the 7 days a presigned URL can last", EnvPictureURLTTL, c.PictureURLTTL)
+	}
+	if c.StableTimeout <= 0 || c.StableTimeout > 3*time.Minute+30*time.Second {
+		r.fail("%s (%s) must be more than 0 and at most 3m30s: a Complete System Restart waits up to 4 times and must end within Lambda's 15 minutes", EnvStableTimeout, c.StableTimeout)
 	}
 	if c.OfferTTL <= 0 || c.OfferTTL > 24*time.Hour {
 		r.fail("%s (%s) must be more than 0 and at most 24h", EnvOfferTTL, c.OfferTTL)

@@ -144,7 +144,6 @@ func checkRevision(s string) error {
 	return err
 }
 
-// splitRevision returns the family ("" for a bare number) and the revision number.
 // SplitRevision reads a revision as typed: a number, family:number, or a task definition ARN.
 func SplitRevision(s string) (family string, revision int, err error) {
 	bad := fmt.Errorf("revision %q: want a revision number (41), family:41 or a task definition ARN", clip(s, 80))
