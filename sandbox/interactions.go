@@ -173,6 +173,9 @@ type Invocation struct {
 	// Forwarded says whether the payload reached the function (its emulator), and its error.
 	Forwarded bool   `json:"forwarded"`
 	Error     string `json:"error,omitempty"`
+	// Response is what the function returned to the forward (an asynchronous invocation's
+	// answer goes nowhere in Lambda; the sandbox keeps it for tests and the demo).
+	Response []byte `json:"response,omitempty"`
 }
 
 // SetLambdaTarget makes Invoke of function forward to url (an emulator's
@@ -228,7 +231,7 @@ func (s *Sandbox) serveLambda(w http.ResponseWriter, r *http.Request) {
 		go s.forward(idx, target, payload)
 	case "RequestResponse":
 		out, err := post(target, payload)
-		s.noteForward(idx, err)
+		s.noteForward(idx, out, err)
 		if err != nil {
 			writeLambdaError(w, http.StatusBadGateway, "ServiceException", err.Error())
 			return
@@ -243,20 +246,23 @@ func (s *Sandbox) serveLambda(w http.ResponseWriter, r *http.Request) {
 // forward delivers an Event invocation, retrying for a minute while the emulator is busy
 // with the invocation that made it.
 func (s *Sandbox) forward(idx int, target string, payload []byte) {
-	var err error
+	var (
+		out []byte
+		err error
+	)
 	for range 120 {
 		time.Sleep(500 * time.Millisecond)
-		if _, err = post(target, payload); err == nil {
+		if out, err = post(target, payload); err == nil {
 			break
 		}
 	}
-	s.noteForward(idx, err)
+	s.noteForward(idx, out, err)
 }
 
-func (s *Sandbox) noteForward(idx int, err error) {
+func (s *Sandbox) noteForward(idx int, out []byte, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.invocations[idx].Forwarded = err == nil
+	s.invocations[idx].Forwarded, s.invocations[idx].Response = err == nil, out
 	if err != nil {
 		s.invocations[idx].Error = err.Error()
 	}

@@ -61,8 +61,10 @@ type Fault struct {
 
 // Step is one later invocation of a case.
 type Step struct {
-	Event  string `json:"event"`
-	Expect Expect `json:"expect"`
+	Event string `json:"event,omitempty"`
+	// Approve, instead of an event, approves the offer the previous invocation made.
+	Approve *Approval `json:"approve,omitempty"`
+	Expect  Expect    `json:"expect"`
 }
 
 // LedgerEntry is an action recorded before a case runs.
@@ -128,7 +130,9 @@ func Load(root string) ([]Case, error) {
 			cs[i].Function = fn
 			cs[i].Event = filepath.Join(filepath.Dir(f), cs[i].Event)
 			for j := range cs[i].Then {
-				cs[i].Then[j].Event = filepath.Join(filepath.Dir(f), cs[i].Then[j].Event)
+				if cs[i].Then[j].Event != "" {
+					cs[i].Then[j].Event = filepath.Join(filepath.Dir(f), cs[i].Then[j].Event)
+				}
 			}
 		}
 		all = append(all, cs...)
@@ -172,6 +176,9 @@ type Outcome struct {
 	Queues map[string]int
 	// Steps are the outcomes of the case's Then steps, in order.
 	Steps []*Outcome
+	// Label names a step that is not an alarm ("approved in Slack by …"); Reply is the answer
+	// the approve function posted where the person clicked.
+	Label, Reply string
 }
 
 // Fixture is a case's world, set up and not yet invoked: the sandbox loaded with the
@@ -322,6 +329,18 @@ func Run(ctx context.Context, e Env, c Case) (*Outcome, error) {
 	}
 	for _, st := range c.Then {
 		f.Sandbox.ClearRecords()
+		if st.Approve != nil {
+			prev := out
+			if n := len(out.Steps); n > 0 {
+				prev = out.Steps[n-1]
+			}
+			next, err := f.Approve(ctx, prev, *st.Approve)
+			if err != nil {
+				return out, fmt.Errorf("case %q, then approve: %w", c.Name, err)
+			}
+			out.Steps = append(out.Steps, next)
+			continue
+		}
 		next, err := f.Invoke(ctx, st.Event)
 		if err != nil {
 			return out, fmt.Errorf("case %q, then %s: %w", c.Name, filepath.Base(st.Event), err)
