@@ -55,6 +55,9 @@ type App struct {
 	AlarmStates playbook.AlarmStates
 	// Alarms reads the function's alarms on a follow-up (nil: follow-ups do nothing).
 	Alarms playbook.AlarmReader
+	// Histories reads the incident's action targets at its close, for the agreement verdicts
+	// (nil: none are given).
+	Histories playbook.Histories
 }
 
 // Start wires function, builds its playbook with build, and hands its handler to the Lambda
@@ -181,6 +184,7 @@ func (a *App) Runner() *playbook.Runner {
 		Incidents:   a.Incidents,
 		AlarmStates: a.AlarmStates,
 		Alarms:      a.Alarms,
+		Histories:   a.Histories,
 		Warm:        a.warm,
 		Pictures:    a.painter(),
 		Log:         a.Log,

@@ -7,8 +7,10 @@ import (
 	"time"
 
 	"github.com/arrakis/gp-remediation/pkg/alarm"
+	"github.com/arrakis/gp-remediation/pkg/ecs"
 	"github.com/arrakis/gp-remediation/pkg/incident"
 	"github.com/arrakis/gp-remediation/pkg/report"
+	"github.com/arrakis/gp-remediation/pkg/trust"
 )
 
 // Incidents is the incident record the runner keeps (pkg/ledger's Incidents on the ledger
@@ -27,6 +29,18 @@ type Incidents interface {
 // AlarmStates reads the current state of alarms (CloudWatch DescribeAlarms).
 type AlarmStates interface {
 	States(ctx context.Context, names []string) (map[string]incident.AlarmState, error)
+}
+
+// Histories reads the history of an incident's action targets at its close (pkg/trust
+// ECSHistories), bounded in time; a target it cannot read is unreadable, with why.
+type Histories interface {
+	Histories(ctx context.Context, inc incident.Incident) map[string]trust.History
+}
+
+// ServiceStater is implemented by evidence that read ECS services: their state is recorded on
+// the incident as the baseline its close compares with.
+type ServiceStater interface {
+	ServiceStates() []incident.ServiceState
 }
 
 // Coordinator is implemented by playbooks whose actions depend on the other alarms of the
@@ -101,11 +115,11 @@ func (inv *invocation[E]) timeline(res report.Result, at time.Time) []incident.E
 	base := incident.Entry{At: at.UTC(), Function: inv.r.Function, Alarm: inv.alarm.Name}
 	entry := func(k incident.Kind) incident.Entry { e := base; e.Kind = k; return e }
 	obs := entry(incident.KindObservation)
-	obs.Observation = &incident.Observation{State: string(inv.alarm.State), Finding: res.Finding.Code, Source: "diagnosis", Detail: Clip(res.Finding.Summary, 300)}
+	obs.Observation = &incident.Observation{State: string(inv.alarm.State), Finding: res.Finding.Code, Source: "diagnosis", Detail: Clip(res.Finding.Summary, 300), Services: inv.services}
 	out := []incident.Entry{obs}
 	for _, a := range res.Actions {
 		e := entry(incident.KindAction)
-		e.Action = &incident.Action{Kind: a.Kind, Target: a.Target, Outcome: string(a.Outcome), Detail: Clip(a.Detail, 300)}
+		e.Action = &incident.Action{Kind: a.Kind, Target: a.Target, Outcome: string(a.Outcome), Detail: Clip(a.Detail, 300), Rule: a.Rule}
 		if a.Outcome == report.OutcomeSkipped {
 			e.Action.Detail = Clip(a.Reason, 300)
 		}
@@ -208,7 +222,8 @@ func (r *Runner) closeIfRecovered(ctx context.Context, a alarm.Alarm) (report.Re
 	}
 	res := r.base(alarmStub(alarmName))
 	res.Incident = inc.ID
-	res.Finding = report.Finding{Code: "incident-closed", Summary: closingSummary(inc), Evidence: timelineLines(inc)}
+	agreements := r.agreements(ctx, inc)
+	res.Finding = report.Finding{Code: "incident-closed", Summary: closingSummary(inc), Evidence: append(agreementLines(agreements), timelineLines(inc)...)}
 	sum := incident.Summarize(inc)
 	for _, e := range sum.LeftForPerson {
 		res.Recommendations = append(res.Recommendations, "Left for a person: "+entryLine(e))
@@ -227,8 +242,30 @@ func (r *Runner) closeIfRecovered(ctx context.Context, a alarm.Alarm) (report.Re
 	for _, name := range inc.MemberAlarms() {
 		close.Close.States = append(close.Close.States, states[name])
 	}
-	_ = r.Incidents.Append(context.WithoutCancel(ctx), inc.ID, close)
+	entries := []incident.Entry{close}
+	for _, ag := range agreements {
+		entries = append(entries, incident.Entry{At: now.UTC(), Kind: incident.KindAgreement, Function: r.Function, Alarm: alarmName, Agreement: &ag})
+	}
+	_ = r.Incidents.Append(context.WithoutCancel(ctx), inc.ID, entries...)
 	return res, true
+}
+
+// agreements judges the closed incident's actions against what happened to their targets
+// (pkg/trust); the reads are bounded by the Histories' own timeout.
+func (r *Runner) agreements(ctx context.Context, inc incident.Incident) []incident.Agreement {
+	if r.Histories == nil || len(trust.Actions(inc)) == 0 {
+		return nil
+	}
+	return trust.Judge(inc, r.Histories.Histories(ctx, inc))
+}
+
+// agreementLines are the closing report's agreement section: one line per judged action.
+func agreementLines(ags []incident.Agreement) []string {
+	out := make([]string, 0, len(ags))
+	for _, ag := range ags {
+		out = append(out, "Agreement: "+trust.Line(ag))
+	}
+	return out
 }
 
 func alarmStub(name string) alarm.Alarm { return alarm.Alarm{Name: name} }
@@ -270,6 +307,8 @@ func entryLine(e incident.Entry) string {
 		return fmt.Sprintf("%s report to %s", head, strings.Join(sinks, ", "))
 	case e.Close != nil:
 		return fmt.Sprintf("%s closed: %s", head, e.Close.Reason)
+	case e.Agreement != nil:
+		return head + " agreement: " + trust.Line(*e.Agreement)
 	}
 	return head + " " + string(e.Kind)
 }
@@ -283,4 +322,17 @@ func earlierSteps(inc incident.Incident, alarmName string) []string {
 		}
 	}
 	return out
+}
+
+// ServiceState is the state of svc as a diagnosis read it, for ServiceStater; a service that
+// was not read (no name) gives nothing.
+func ServiceState(svc ecs.Service) []incident.ServiceState {
+	if svc.Name == "" {
+		return nil
+	}
+	st := incident.ServiceState{Name: svc.Name, TaskDefinition: svc.TaskDefinition, Desired: svc.Desired}
+	if p, ok := svc.Primary(); ok {
+		st.Deployment = p.ID
+	}
+	return []incident.ServiceState{st}
 }
