@@ -172,6 +172,9 @@ type Outcome struct {
 	Queues map[string]int
 	// Steps are the outcomes of the case's Then steps, in order.
 	Steps []*Outcome
+	// Environment and Table are the case's environment and ledger table ("" without
+	// DynamoDB): where its incidents stay after the run.
+	Environment, Table string
 }
 
 // Fixture is a case's world, set up and not yet invoked: the sandbox loaded with the
@@ -320,6 +323,7 @@ func Run(ctx context.Context, e Env, c Case) (*Outcome, error) {
 	if err != nil {
 		return out, fmt.Errorf("case %q: %w", c.Name, err)
 	}
+	out.Environment, out.Table = f.Env[config.EnvEnvironment], f.Env[config.EnvLedgerTable]
 	for _, st := range c.Then {
 		f.Sandbox.ClearRecords()
 		next, err := f.Invoke(ctx, st.Event)

@@ -208,6 +208,9 @@ func (a *App) converse(ctx context.Context, r report.Report, conv incident.Conve
 	return append(sinks, failed...), incident.Conversation(next)
 }
 
+// Deliver sends a report outside any incident (the digest) to the topic and the chat sinks.
+func (a *App) Deliver(ctx context.Context, r report.Report) []report.Sink { return a.deliver(ctx, r) }
+
 func (a *App) deliver(ctx context.Context, r report.Report) []report.Sink {
 	dests, failed := a.destinations(ctx)
 	return append(deliver.Deliver(ctx, r, dests), failed...)
