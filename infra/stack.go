@@ -70,6 +70,9 @@ func NewRemediationStack(scope constructs.Construct, props *RemediationStackProp
 	for _, fn := range functionNames {
 		b.function(fn, filepath.Join(props.BuildDir, fn))
 	}
+	if err := b.digest(props.BuildDir); err != nil {
+		return nil, err
+	}
 	if s.Alarms.Create {
 		b.alarms(alarms)
 	} else {

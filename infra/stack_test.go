@@ -38,7 +38,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
-	for _, fn := range functionNames {
+	for _, fn := range append(slices.Clone(functionNames), fnDigest) {
 		p := filepath.Join(dir, fn, "bootstrap")
 		err := os.MkdirAll(filepath.Dir(p), 0o755)
 		if err == nil {
@@ -249,10 +249,11 @@ func checkStack(t *testing.T, c *synthesized) {
 			runbook, topics = len(alarmKeys), 1+len(functionNames)
 		}
 		want := map[string]int{
-			"AWS::Lambda::Function":          4,
-			"AWS::Lambda::EventInvokeConfig": 4,
-			"AWS::IAM::Role":                 4,
-			"AWS::Logs::LogGroup":            4,
+			// The four remediation functions and the digest (digest.go).
+			"AWS::Lambda::Function":          5,
+			"AWS::Lambda::EventInvokeConfig": 5,
+			"AWS::IAM::Role":                 5,
+			"AWS::Logs::LogGroup":            5,
 			"AWS::CloudWatch::Alarm":         runbook + 2*len(functionNames) + 1,
 			"AWS::SNS::Topic":                topics,
 			"AWS::DynamoDB::Table":           1,
@@ -294,8 +295,8 @@ func checkStack(t *testing.T, c *synthesized) {
 func checkFollowUp(t *testing.T, c *synthesized) {
 	s := c.s
 	rules := c.resources("AWS::Events::Rule")
-	if len(rules) != len(functionNames) {
-		t.Fatalf("%d rules, want one per function", len(rules))
+	if len(rules) != len(functionNames)+1 {
+		t.Fatalf("%d rules, want one per function and the digest's schedule", len(rules))
 	}
 	minutes := time.Duration(s.Incidents.FollowUpInterval) / time.Minute
 	wantRate := fmt.Sprintf("rate(%d minutes)", minutes)
