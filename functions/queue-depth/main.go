@@ -17,7 +17,6 @@ import (
 	"github.com/arrakis/gp-remediation/pkg/metrics"
 	"github.com/arrakis/gp-remediation/pkg/playbook"
 	"github.com/arrakis/gp-remediation/pkg/queuedepth"
-	"github.com/arrakis/gp-remediation/pkg/trust"
 )
 
 const function = "queue-depth"
@@ -29,12 +28,11 @@ func main() {
 		if states, err := alarmstate.New(cw); err == nil {
 			a.AlarmStates, a.Alarms = states, states
 		}
-		ecsClient := ecs.Client{API: awsecs.NewFromConfig(a.AWS), Cluster: a.Config.Cluster}
-		// Its close of the incident judges each action against what happened to its target.
-		a.Histories = trust.ECSHistories{ECS: ecsClient}
+		// No agreement judge (pkg/trust ECSHistories) here: it would take this zip past 5 MB.
+		// When queue-depth closes an incident, its verdicts are unknown and say so.
 		return &queuedepth.Playbook{
 			Config:  a.Config,
-			ECS:     ecsClient,
+			ECS:     ecs.Client{API: awsecs.NewFromConfig(a.AWS), Cluster: a.Config.Cluster},
 			Logs:    logs.Client{API: cloudwatchlogs.NewFromConfig(a.AWS)},
 			Metrics: metrics.Client{API: cw},
 			Conns:   brokerdb.Connections{Secrets: a.Secrets, Config: a.Config, Function: function, HTTP: a.HTTP},

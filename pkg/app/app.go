@@ -55,9 +55,8 @@ type App struct {
 	AlarmStates playbook.AlarmStates
 	// Alarms reads the function's alarms on a follow-up (nil: follow-ups do nothing).
 	Alarms playbook.AlarmReader
-	// Histories reads the incident's action targets at its close, for the agreement verdicts
-	// (nil: none are given).
-	Histories playbook.Histories
+	// Agreements judges the incident's actions at its close (nil: no verdicts are given).
+	Agreements playbook.Agreements
 }
 
 // Start wires function, builds its playbook with build, and hands its handler to the Lambda
@@ -184,7 +183,7 @@ func (a *App) Runner() *playbook.Runner {
 		Incidents:   a.Incidents,
 		AlarmStates: a.AlarmStates,
 		Alarms:      a.Alarms,
-		Histories:   a.Histories,
+		Agreements:  a.Agreements,
 		Warm:        a.warm,
 		Pictures:    a.painter(),
 		Log:         a.Log,

@@ -12,6 +12,8 @@ package incident
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 )
 
@@ -333,6 +335,51 @@ type Change struct {
 	ToCount   int `json:"toCount,omitempty"`
 	Messages  int `json:"messages,omitempty"`
 }
+
+// Line renders the verdict for the closing report: the action, the verdict, and what the
+// person did or why it is unknown.
+func (a Agreement) Line() string {
+	head := fmt.Sprintf("%s %s %s (%s): %s", a.ActionAt.UTC().Format(time.TimeOnly), a.Kind, a.Target, a.Outcome, a.Verdict)
+	switch a.Verdict {
+	case VerdictUnknown:
+		return head + ": " + a.Why
+	case VerdictNothingRecovered:
+		return head + ": nobody acted and it recovered"
+	case VerdictOther, VerdictAgreed:
+		if len(a.Changes) == 0 {
+			return head + ": nobody else acted and it recovered"
+		}
+		s := head + ": a person "
+		for i, c := range a.Changes {
+			if i > 0 {
+				s += ", "
+			}
+			s += c.Text()
+		}
+		return s
+	}
+	return head
+}
+
+// Text says what a person did.
+func (c Change) Text() string {
+	switch c.Kind {
+	case ChangeRestart:
+		return "restarted " + c.Target + " (deployment " + c.Deployment + ")"
+	case ChangeRollback:
+		return "rolled " + c.Target + " back to " + shortRef(c.TaskDefinition)
+	case ChangeDeploy:
+		return "deployed " + shortRef(c.TaskDefinition) + " to " + c.Target
+	case ChangeScale:
+		return fmt.Sprintf("scaled %s from %d to %d", c.Target, c.FromCount, c.ToCount)
+	case ChangeDLQMove:
+		return fmt.Sprintf("moved %d message(s) out of %s", c.Messages, c.Target)
+	}
+	return string(c.Kind) + " " + c.Target
+}
+
+// shortRef renders a task definition ARN as family:revision.
+func shortRef(ref string) string { return ref[strings.LastIndex(ref, "/")+1:] }
 
 // JoinResult says what OpenOrJoin did.
 type JoinResult string

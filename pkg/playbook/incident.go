@@ -10,7 +10,6 @@ import (
 	"github.com/arrakis/gp-remediation/pkg/ecs"
 	"github.com/arrakis/gp-remediation/pkg/incident"
 	"github.com/arrakis/gp-remediation/pkg/report"
-	"github.com/arrakis/gp-remediation/pkg/trust"
 )
 
 // Incidents is the incident record the runner keeps (pkg/ledger's Incidents on the ledger
@@ -31,10 +30,10 @@ type AlarmStates interface {
 	States(ctx context.Context, names []string) (map[string]incident.AlarmState, error)
 }
 
-// Histories reads the history of an incident's action targets at its close (pkg/trust
-// ECSHistories), bounded in time; a target it cannot read is unreadable, with why.
-type Histories interface {
-	Histories(ctx context.Context, inc incident.Incident) map[string]trust.History
+// Agreements judges, at its close, each action of an incident against what happened to its
+// target meanwhile (pkg/trust ECSHistories: reads bounded in time, unknown on failure).
+type Agreements interface {
+	Agreements(ctx context.Context, inc incident.Incident) []incident.Agreement
 }
 
 // ServiceStater is implemented by evidence that read ECS services: their state is recorded on
@@ -250,20 +249,29 @@ func (r *Runner) closeIfRecovered(ctx context.Context, a alarm.Alarm) (report.Re
 	return res, true
 }
 
-// agreements judges the closed incident's actions against what happened to their targets
-// (pkg/trust); the reads are bounded by the Histories' own timeout.
+// agreements judges the closed incident's actions against what happened to their targets;
+// the reads are bounded by the judge's own timeout. A function without a judge (one whose
+// bootstrap must stay small, or that reads no ECS) still records a verdict per action:
+// unknown, saying why, so the digest counts every action.
 func (r *Runner) agreements(ctx context.Context, inc incident.Incident) []incident.Agreement {
-	if r.Histories == nil || len(trust.Actions(inc)) == 0 {
-		return nil
+	if r.Agreements != nil {
+		return r.Agreements.Agreements(ctx, inc)
 	}
-	return trust.Judge(inc, r.Histories.Histories(ctx, inc))
+	var out []incident.Agreement
+	for _, e := range inc.Timeline {
+		if a := e.Action; a != nil && (a.Outcome == incident.ActionDone || a.Outcome == incident.ActionDryRun) {
+			out = append(out, incident.Agreement{ActionAt: e.At, Kind: a.Kind, Target: a.Target, Outcome: a.Outcome,
+				Verdict: incident.VerdictUnknown, Why: r.Function + " closed the incident and does not read what happened to the targets"})
+		}
+	}
+	return out
 }
 
 // agreementLines are the closing report's agreement section: one line per judged action.
 func agreementLines(ags []incident.Agreement) []string {
 	out := make([]string, 0, len(ags))
 	for _, ag := range ags {
-		out = append(out, "Agreement: "+trust.Line(ag))
+		out = append(out, "Agreement: "+ag.Line())
 	}
 	return out
 }
@@ -308,7 +316,7 @@ func entryLine(e incident.Entry) string {
 	case e.Close != nil:
 		return fmt.Sprintf("%s closed: %s", head, e.Close.Reason)
 	case e.Agreement != nil:
-		return head + " agreement: " + trust.Line(*e.Agreement)
+		return head + " agreement: " + e.Agreement.Line()
 	}
 	return head + " " + string(e.Kind)
 }

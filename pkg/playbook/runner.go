@@ -42,9 +42,9 @@ type Runner struct {
 	// AlarmStates reads member alarms to close it (nil: it closes only at its maximum age).
 	Incidents   Incidents
 	AlarmStates AlarmStates
-	// Histories reads what happened to the incident's action targets when it closes, for the
-	// agreement verdicts (nil: none are given).
-	Histories Histories
+	// Agreements judges the incident's actions when it closes against what happened to their
+	// targets (nil: no verdicts are given).
+	Agreements Agreements
 	// Alarms reads this function's alarms for a follow-up (nil: follow-ups do nothing).
 	Alarms  AlarmReader
 	Log     *slog.Logger

@@ -165,7 +165,7 @@ func TestJudge(t *testing.T) {
 			if tc.verdict != incident.VerdictUnknown && g.Why != "" {
 				t.Errorf("why %q on a %s verdict", g.Why, g.Verdict)
 			}
-			if line := Line(g); !strings.Contains(line, string(tc.verdict)) {
+			if line := g.Line(); !strings.Contains(line, string(tc.verdict)) {
 				t.Errorf("line %q does not say %s", line, tc.verdict)
 			}
 		})

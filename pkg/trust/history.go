@@ -28,6 +28,15 @@ type ECSHistories struct {
 // DefaultHistoryTimeout bounds the reads of one close.
 const DefaultHistoryTimeout = 3 * time.Second
 
+// Agreements judges a closed incident's actions against their targets' histories, read now
+// (playbook.Agreements).
+func (h ECSHistories) Agreements(ctx context.Context, inc incident.Incident) []incident.Agreement {
+	if len(Actions(inc)) == 0 {
+		return nil
+	}
+	return Judge(inc, h.Histories(ctx, inc))
+}
+
 // Histories returns the history of each target of inc's judged actions; a read that fails
 // or times out gives an unreadable history with the error.
 func (h ECSHistories) Histories(ctx context.Context, inc incident.Incident) map[string]History {
