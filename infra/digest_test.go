@@ -82,3 +82,25 @@ func TestDigestPermissions(t *testing.T) {
 		}
 	}
 }
+
+// TestDigestEnvLoads: the digest's environment is one pkg/config loads, with and without
+// chat sinks, and names only the sinks' secrets.
+func TestDigestEnvLoads(t *testing.T) {
+	for _, patch := range []string{`{}`, `{"reports": {"webhooksSecret": "qa/hooks", "pagerDutySecret": "qa/pd"}}`} {
+		s, err := parseSettings("qa", with(t, patch))
+		if err != nil {
+			t.Fatal(err)
+		}
+		env := s.digestEnv(placeholderTopicARN, "ledger")
+		c, err := config.Load(mapEnv(env))
+		if err != nil {
+			t.Fatalf("%s: %v", patch, err)
+		}
+		if c.LedgerTable != "ledger" || c.Environment != "qa" {
+			t.Errorf("%s: loaded %+v", patch, c)
+		}
+		if _, ok := env[config.EnvPagerDutySecret]; ok {
+			t.Errorf("%s: the digest is given the PagerDuty secret", patch)
+		}
+	}
+}
