@@ -40,12 +40,16 @@ type AlarmStats struct {
 	// Verified are done actions a later verification of the alarm saw work; Escalations the
 	// hand-overs to a person; Failed and Skipped the actions that failed or were skipped.
 	Verified, Escalations, Failed, Skipped int
+	// SkippedBy counts Skipped by rule, most hit first.
+	SkippedBy []RuleCount
 }
 
 // ActionStats counts one action kind by outcome.
 type ActionStats struct {
 	Kind                                    string
 	Done, Verified, DryRun, Failed, Skipped int
+	// SkippedBy counts Skipped by rule, most hit first.
+	SkippedBy []RuleCount
 }
 
 // RuleCount is how many actions one rule skipped.
@@ -96,6 +100,14 @@ func Compute(env string, from, to time.Time, incs []incident.Incident) Digest {
 	alarms := map[string]*AlarmStats{}
 	kinds := map[string]*ActionStats{}
 	rules := map[string]int{}
+	alarmRules := map[string]map[string]int{}
+	kindRules := map[string]map[string]int{}
+	count := func(m map[string]map[string]int, key, rule string) {
+		if m[key] == nil {
+			m[key] = map[string]int{}
+		}
+		m[key][rule]++
+	}
 	alarm := func(name string) *AlarmStats {
 		if alarms[name] == nil {
 			alarms[name] = &AlarmStats{Alarm: name}
@@ -149,6 +161,8 @@ func Compute(env string, from, to time.Time, incs []incident.Incident) Digest {
 						rule = "unrecorded"
 					}
 					rules[rule]++
+					count(alarmRules, e.Alarm, rule)
+					count(kindRules, e.Action.Kind, rule)
 				}
 			case e.Escalation != nil:
 				alarm(e.Alarm).Escalations++
@@ -166,23 +180,47 @@ func Compute(env string, from, to time.Time, incs []incident.Incident) Digest {
 	}
 	d.RecoverWithAction, d.RecoverWithout = median(with), median(without)
 	for _, a := range alarms {
+		a.SkippedBy = ruleCounts(alarmRules[a.Alarm])
 		d.Alarms = append(d.Alarms, *a)
 	}
 	sort.Slice(d.Alarms, func(i, j int) bool { return d.Alarms[i].Alarm < d.Alarms[j].Alarm })
 	for _, k := range kinds {
+		k.SkippedBy = ruleCounts(kindRules[k.Kind])
 		d.Actions = append(d.Actions, *k)
 	}
 	sort.Slice(d.Actions, func(i, j int) bool { return d.Actions[i].Kind < d.Actions[j].Kind })
-	for r, n := range rules {
-		d.Rules = append(d.Rules, RuleCount{Rule: r, Count: n})
-	}
-	sort.Slice(d.Rules, func(i, j int) bool {
-		if d.Rules[i].Count != d.Rules[j].Count {
-			return d.Rules[i].Count > d.Rules[j].Count
-		}
-		return d.Rules[i].Rule < d.Rules[j].Rule
-	})
+	d.Rules = ruleCounts(rules)
 	return d
+}
+
+// ruleCounts lists counts by rule, most hit first (nil for none).
+func ruleCounts(m map[string]int) []RuleCount {
+	var out []RuleCount
+	for r, n := range m {
+		out = append(out, RuleCount{Rule: r, Count: n})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Count != out[j].Count {
+			return out[i].Count > out[j].Count
+		}
+		return out[i].Rule < out[j].Rule
+	})
+	return out
+}
+
+// rulesText renders counts by rule: " (cap 2, cooldown 1)", or "" for none.
+func rulesText(rs []RuleCount) string {
+	if len(rs) == 0 {
+		return ""
+	}
+	s := " ("
+	for i, r := range rs {
+		if i > 0 {
+			s += ", "
+		}
+		s += fmt.Sprintf("%s %d", r.Rule, r.Count)
+	}
+	return s + ")"
 }
 
 func countVerdict(s *AgreementStats, a incident.Agreement) {
@@ -240,12 +278,12 @@ func (d Digest) summary() string {
 func (d Digest) Lines() []string {
 	out := []string{}
 	for _, a := range d.Alarms {
-		out = append(out, fmt.Sprintf("Alarm %s: %d incident(s), %d fixed and verified, %d escalated, %d failed, %d skipped",
-			a.Alarm, a.Incidents, a.Verified, a.Escalations, a.Failed, a.Skipped))
+		out = append(out, fmt.Sprintf("Alarm %s: %d incident(s), %d fixed and verified, %d escalated, %d failed, %d skipped%s",
+			a.Alarm, a.Incidents, a.Verified, a.Escalations, a.Failed, a.Skipped, rulesText(a.SkippedBy)))
 	}
 	for _, k := range d.Actions {
-		out = append(out, fmt.Sprintf("Action %s: %d done (%d verified), %d dry-run, %d failed, %d skipped",
-			k.Kind, k.Done, k.Verified, k.DryRun, k.Failed, k.Skipped))
+		out = append(out, fmt.Sprintf("Action %s: %d done (%d verified), %d dry-run, %d failed, %d skipped%s",
+			k.Kind, k.Done, k.Verified, k.DryRun, k.Failed, k.Skipped, rulesText(k.SkippedBy)))
 	}
 	for _, r := range d.Rules {
 		out = append(out, fmt.Sprintf("Skipped by rule %s: %d", r.Rule, r.Count))

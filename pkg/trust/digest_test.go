@@ -86,8 +86,9 @@ func TestCompute(t *testing.T) {
 			},
 			want: func(d *Digest) {
 				d.Incidents, d.Recovered, d.Open = 5, 4, 1
-				d.Alarms = []AlarmStats{{Alarm: mem, Incidents: 3, Failed: 1}, {Alarm: depth, Incidents: 2, Escalations: 1, Skipped: 3}}
-				d.Actions = []ActionStats{{Kind: kindForceNewDeployment, Done: 2, Failed: 1}, {Kind: kindScaleService, Skipped: 3}}
+				byRule := []RuleCount{{Rule: "cap", Count: 2}, {Rule: "cooldown", Count: 1}}
+				d.Alarms = []AlarmStats{{Alarm: mem, Incidents: 3, Failed: 1}, {Alarm: depth, Incidents: 2, Escalations: 1, Skipped: 3, SkippedBy: byRule}}
+				d.Actions = []ActionStats{{Kind: kindForceNewDeployment, Done: 2, Failed: 1}, {Kind: kindScaleService, Skipped: 3, SkippedBy: byRule}}
 				d.Rules = []RuleCount{{Rule: "cap", Count: 2}, {Rule: "cooldown", Count: 1}}
 				d.RecoverWithAction = Median{N: 1, Median: 5 * time.Minute}
 				d.RecoverWithout = Median{N: 3, Median: 15 * time.Minute}
@@ -128,7 +129,7 @@ func TestDigestReportAndMetrics(t *testing.T) {
 		t.Errorf("headline %q", rep.Headline)
 	}
 	ev := strings.Join(rep.Result.Finding.Evidence, "\n")
-	for _, want := range []string{"Alarm a: 3 incident(s), 0 fixed and verified", "Skipped by rule budget: 1", "Time to recover without one: median 20m0s over 3 incident(s)", "Time to recover with an action: no incident", "Runbook coverage:"} {
+	for _, want := range []string{"Alarm a: 3 incident(s), 0 fixed and verified, 0 escalated, 0 failed, 1 skipped (budget 1)", "Action scale-service: 0 done (0 verified), 0 dry-run, 0 failed, 1 skipped (budget 1)", "Skipped by rule budget: 1", "Time to recover without one: median 20m0s over 3 incident(s)", "Time to recover with an action: no incident", "Runbook coverage:"} {
 		if !strings.Contains(ev, want) {
 			t.Errorf("evidence lacks %q:\n%s", want, ev)
 		}
