@@ -7,6 +7,7 @@ import (
 	"sort"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
@@ -15,6 +16,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/arrakis/gp-remediation/pkg/config"
+	"github.com/arrakis/gp-remediation/pkg/trust"
 )
 
 // fnDigest is the weekly effectiveness and coverage digest (functions/digest, pkg/trust). It
@@ -140,5 +142,47 @@ func (b *builder) digest(buildDir string) error {
 			DeadLetterQueue: b.failed,
 		})},
 	})
+	b.digestDashboard()
 	return nil
+}
+
+// digestDashboard graphs the digest's EMF metrics, one point a week: the trust the functions
+// earn (dry-run agreement, recoveries, time to recover with and without an action).
+func (b *builder) digestDashboard() {
+	s := b.s
+	metric := func(name, label, stat string) awscloudwatch.IMetric {
+		return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+			Namespace:     jsii.String(trust.MetricNamespace),
+			MetricName:    jsii.String(name),
+			DimensionsMap: stringMap(map[string]string{"Environment": s.Env}),
+			Statistic:     jsii.String(stat),
+			Period:        awscdk.Duration_Days(jsii.Number(7)),
+			Label:         jsii.String(label),
+		})
+	}
+	graph := func(title string, ms ...awscloudwatch.IMetric) awscloudwatch.IWidget {
+		return awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
+			Title: jsii.String(title), Left: &ms, Width: jsii.Number(8), Height: jsii.Number(6),
+		})
+	}
+	header := awscloudwatch.NewTextWidget(&awscloudwatch.TextWidgetProps{
+		Markdown: jsii.String(fmt.Sprintf("# gp-remediation trust — %s\nThe weekly digest's numbers (function `%s`, %s; namespace `%s`). "+
+			"Agreement: how often a person did what a dry-run action proposed, among the verdicts the evidence could decide.",
+			s.Env, s.FunctionName(fnDigest), digestSchedule, trust.MetricNamespace)),
+		Width: jsii.Number(24), Height: jsii.Number(2),
+	})
+	rows := [][]awscloudwatch.IWidget{
+		{header},
+		{
+			graph("Dry-run agreement (%)", metric(trust.MetricAgreementRate, "agreement", "Maximum")),
+			graph("Incidents", metric(trust.MetricIncidents, "opened", "Maximum"), metric(trust.MetricIncidentsRecovered, "recovered", "Maximum"),
+				metric(trust.MetricActionsVerified, "actions verified", "Maximum")),
+			graph("Median time to recover (s)", metric(trust.MetricMedianTimeToRecover, "with an action", "Maximum"),
+				metric(trust.MetricMedianTimeToRecoverOff, "without", "Maximum")),
+		},
+	}
+	awscloudwatch.NewDashboard(b.stack, jsii.String("DigestDashboard"), &awscloudwatch.DashboardProps{
+		DashboardName: jsii.String(s.prefix() + "-trust"),
+		Widgets:       dashboardRows(rows),
+	})
 }

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"encoding/json"
 	"slices"
 	"sort"
 	"strings"
 	"testing"
 
 	"github.com/arrakis/gp-remediation/pkg/config"
+	"github.com/arrakis/gp-remediation/pkg/trust"
 )
 
 // TestDigest: the digest function runs weekly from a schedule rule, with the environment
@@ -26,6 +28,14 @@ func TestDigest(t *testing.T) {
 			}
 			if fn["Architectures"] == nil || !jsonEq(fn["Architectures"], []any{"arm64"}) || fn["Runtime"] != "provided.al2023" {
 				t.Errorf("runtime %v %v", fn["Runtime"], fn["Architectures"])
+			}
+
+			dashID := c.logicalID(t, "AWS::CloudWatch::Dashboard", "DashboardName", s.prefix()+"-trust")
+			body, _ := json.Marshal(c.resources("AWS::CloudWatch::Dashboard")[dashID]["DashboardBody"])
+			for _, m := range []string{trust.MetricAgreementRate, trust.MetricIncidentsRecovered, trust.MetricMedianTimeToRecover} {
+				if !strings.Contains(string(body), m) {
+					t.Errorf("the trust dashboard does not graph %s", m)
+				}
 			}
 
 			ruleID := c.logicalID(t, "AWS::Events::Rule", "Name", s.FunctionName(fnDigest)+"-weekly")
