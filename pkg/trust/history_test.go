@@ -47,3 +47,21 @@ func TestECSHistories(t *testing.T) {
 		t.Errorf("slow read gave %+v, want unreadable: took too long", h)
 	}
 }
+
+// TestECSHistoriesAgreements: the judge at close reads the targets and judges; an incident
+// without a done or dry-run action reads nothing.
+func TestECSHistoriesAgreements(t *testing.T) {
+	reads := 0
+	read := serviceFunc(func(_ context.Context, name string) (ecs.Service, error) {
+		reads++
+		return ecs.Service{Name: name, Desired: 2, Deployments: []ecs.Deployment{{ID: "p1", TaskDefinition: td7, CreatedAt: at(20), Desired: 2}}}, nil
+	})
+	h := ECSHistories{ECS: read}
+	got := h.Agreements(context.Background(), incidentWith(true, action(5, kindForceNewDeployment, svc, incident.ActionDryRun)))
+	if len(got) != 1 || got[0].Verdict != incident.VerdictAgreed || reads != 1 {
+		t.Errorf("agreements %+v after %d reads, want one agreed after one read", got, reads)
+	}
+	if got := h.Agreements(context.Background(), incidentWith(true, action(5, kindForceNewDeployment, svc, incident.ActionSkipped))); got != nil || reads != 1 {
+		t.Errorf("an incident with only a skipped action gave %+v and read ECS", got)
+	}
+}
