@@ -88,4 +88,13 @@ bench: build build-host tools services
 clean:
 	rm -rf build cdk.out
 
+# Issue 14 (trust): the weekly digest function is built and zipped with the others; `make
+# stats` prints the digest of an environment's ledger, or of the incidents `make demo` kept.
+FUNCTIONS += digest
+.PHONY: stats
+## stats: ENV=staging (its ledger table; AWS credentials) or ENV=sandbox (after make demo): the digest
+stats:
+	@test -n "$(ENV)" || { echo "usage: make stats ENV=staging (or ENV=sandbox after make demo)" >&2; exit 2; }
+	@$(GO) run ./cmd/stats -env $(ENV)
+
 -include infra/infra.mk

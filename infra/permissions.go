@@ -127,7 +127,15 @@ func (s Settings) permissions(fn string, refs stackRefs) []grant {
 		for _, svc := range services {
 			arns = append(arns, a.service(n.Cluster, svc))
 		}
-		add("Services", []string{"ecs:DescribeServices", "ecs:UpdateService"}, arns)
+		if len(services) == 1 {
+			// Closing an incident judges every action in it against its target's history
+			// (pkg/trust), the other service's too: it reads both and changes its own.
+			add("Services", []string{"ecs:UpdateService"}, arns)
+			add("ReadServices", []string{"ecs:DescribeServices"},
+				[]string{a.service(n.Cluster, n.IngestorService), a.service(n.Cluster, n.WorkerService)})
+		} else {
+			add("Services", []string{"ecs:DescribeServices", "ecs:UpdateService"}, arns)
+		}
 		add("Metrics", []string{"cloudwatch:GetMetricData"}, []string{"*"})
 		var groups []string
 		for _, lg := range logGroups {

@@ -72,6 +72,9 @@ func NewRemediationStack(scope constructs.Construct, props *RemediationStackProp
 		b.function(fn, filepath.Join(props.BuildDir, fn))
 	}
 	b.approve(filepath.Join(props.BuildDir, fnApprove))
+	if err := b.digest(props.BuildDir); err != nil {
+		return nil, err
+	}
 	if s.Alarms.Create {
 		b.alarms(alarms)
 	} else {

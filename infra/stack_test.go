@@ -38,7 +38,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
-	for _, fn := range append(slices.Clone(functionNames), fnApprove) {
+	for _, fn := range append(slices.Clone(functionNames), fnApprove, fnDigest) {
 		p := filepath.Join(dir, fn, "bootstrap")
 		err := os.MkdirAll(filepath.Dir(p), 0o755)
 		if err == nil {
@@ -250,10 +250,12 @@ func checkStack(t *testing.T, c *synthesized) {
 		}
 		functions := len(functionNames) + 1 // and approve
 		want := map[string]int{
-			"AWS::Lambda::Function":          functions,
-			"AWS::Lambda::EventInvokeConfig": functions,
-			"AWS::IAM::Role":                 functions,
-			"AWS::Logs::LogGroup":            functions,
+			// The four remediation functions, approve and the digest (digest.go); every one but
+			// the digest has its errors and throttles alarms.
+			"AWS::Lambda::Function":          functions + 1,
+			"AWS::Lambda::EventInvokeConfig": functions + 1,
+			"AWS::IAM::Role":                 functions + 1,
+			"AWS::Logs::LogGroup":            functions + 1,
 			"AWS::Lambda::Url":               1,
 			"AWS::CloudWatch::Alarm":         runbook + 2*functions + 1,
 			"AWS::SNS::Topic":                topics,
@@ -261,7 +263,7 @@ func checkStack(t *testing.T, c *synthesized) {
 			"AWS::SSM::Parameter":            1,
 			"AWS::SQS::Queue":                1,
 			"AWS::KMS::Key":                  1,
-			"AWS::CloudWatch::Dashboard":     1,
+			"AWS::CloudWatch::Dashboard":     2, // the functions' and the digest's (digest.go)
 		}
 		for typ, n := range want {
 			if got := len(c.resources(typ)); got != n {
@@ -296,8 +298,8 @@ func checkStack(t *testing.T, c *synthesized) {
 func checkFollowUp(t *testing.T, c *synthesized) {
 	s := c.s
 	rules := c.resources("AWS::Events::Rule")
-	if len(rules) != len(functionNames) {
-		t.Fatalf("%d rules, want one per function", len(rules))
+	if len(rules) != len(functionNames)+1 {
+		t.Fatalf("%d rules, want one per function and the digest's schedule", len(rules))
 	}
 	minutes := time.Duration(s.Incidents.FollowUpInterval) / time.Minute
 	wantRate := fmt.Sprintf("rate(%d minutes)", minutes)
@@ -523,6 +525,9 @@ func checkShared(t *testing.T, c *synthesized) {
 		}
 	}
 	for _, p := range c.resources("AWS::CloudWatch::Dashboard") {
+		if p["DashboardName"] == s.prefix()+"-trust" {
+			continue // the digest's (digest.go), checked in digest_test.go
+		}
 		if p["DashboardName"] != s.prefix() {
 			t.Errorf("dashboard name %v", p["DashboardName"])
 		}

@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -16,7 +17,11 @@ import (
 	"time"
 
 	"github.com/arrakis/gp-remediation/internal/cases"
+	"github.com/arrakis/gp-remediation/pkg/incident"
+	"github.com/arrakis/gp-remediation/pkg/ledger"
 	"github.com/arrakis/gp-remediation/pkg/ledger/dynalitetest"
+	"github.com/arrakis/gp-remediation/pkg/render"
+	"github.com/arrakis/gp-remediation/pkg/trust"
 	"github.com/arrakis/gp-remediation/sandbox"
 )
 
@@ -37,6 +42,7 @@ func main() {
 	defer ddb.Stop()
 	env := cases.Env{RIE: "build/tools/aws-lambda-rie", Bootstraps: "build/host", TaskStartDelay: time.Second, DynamoDB: ddb.Endpoint}
 	ran, failed := 0, 0
+	var incidents []incident.Incident
 	for _, c := range cs {
 		if (!c.Demo && !*all) || (*only != "" && c.Function != *only) || !strings.Contains(c.Name, *match) {
 			continue
@@ -52,6 +58,7 @@ func main() {
 			continue
 		}
 		show(out)
+		incidents = append(incidents, caseIncidents(ddb.Endpoint, out)...)
 		for _, st := range out.Steps {
 			fmt.Printf("\n— then %s —\n", st.Result.Alarm.State)
 			show(st)
@@ -64,6 +71,7 @@ func main() {
 			fmt.Printf("✓ as expected (%s)\n\n", out.Elapsed.Round(10*time.Millisecond))
 		}
 	}
+	digest(incidents)
 	fmt.Printf("%d incidents simulated, %d not as expected\n", ran, failed)
 	if failed > 0 {
 		ddb.Stop()
@@ -170,4 +178,46 @@ func short(arn string) string { return arn[strings.LastIndex(arn, "/")+1:] }
 func fail(err error) {
 	fmt.Fprintln(os.Stderr, "demo:", err)
 	os.Exit(1)
+}
+
+// caseIncidents reads the incidents a case left in its ledger table.
+func caseIncidents(endpoint string, o *cases.Outcome) []incident.Incident {
+	if o.Table == "" {
+		return nil
+	}
+	h, err := ledger.NewIncidentHistory(dynalitetest.NewClient(endpoint), o.Table)
+	if err == nil {
+		var incs []incident.Incident
+		if incs, err = h.List(context.Background(), o.Environment, time.Unix(0, 0), time.Now().Add(24*time.Hour)); err == nil {
+			return incs
+		}
+	}
+	fmt.Printf("incidents: %v\n", err)
+	return nil
+}
+
+// digest prints the digest of the demo's incidents and keeps them in build/demo for
+// `make stats ENV=sandbox`.
+func digest(incs []incident.Incident) {
+	b, err := json.Marshal(incs)
+	if err == nil {
+		if err = os.MkdirAll(pictureDir, 0o755); err == nil {
+			err = os.WriteFile(filepath.Join(pictureDir, "incidents.json"), b, 0o644)
+		}
+	}
+	if err != nil {
+		fmt.Printf("incidents: %v\n", err)
+	}
+	from, to := time.Now().Add(-trust.DefaultPeriod), time.Now()
+	if len(incs) > 0 {
+		from = incs[0].OpenedAt
+		for _, inc := range incs {
+			if inc.OpenedAt.Before(from) {
+				from = inc.OpenedAt
+			}
+		}
+	}
+	subject, body := render.Text(trust.Compute("sandbox", from, to, incs).Report())
+	line := strings.Repeat("═", 100)
+	fmt.Printf("%s\n%s\n%s\n%s\n(kept in %s: make stats ENV=sandbox)\n\n", line, subject, line, body, filepath.Join(pictureDir, "incidents.json"))
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/arrakis/gp-remediation/pkg/metrics"
 	"github.com/arrakis/gp-remediation/pkg/playbook"
 	"github.com/arrakis/gp-remediation/pkg/service"
+	"github.com/arrakis/gp-remediation/pkg/trust"
 )
 
 const function = "memory-high"
@@ -28,9 +29,12 @@ func main() {
 		if states, err := alarmstate.New(cw); err == nil {
 			a.AlarmStates, a.Alarms = states, states
 		}
+		ecsClient := ecs.Client{API: awsecs.NewFromConfig(a.AWS), Cluster: a.Config.Cluster}
+		// Its close of the incident judges each action against what happened to its target.
+		a.Agreements = trust.ECSHistories{ECS: ecsClient}
 		return &memoryhigh.Playbook{
 			Config:  a.Config,
-			ECS:     ecs.Client{API: awsecs.NewFromConfig(a.AWS), Cluster: a.Config.Cluster},
+			ECS:     ecsClient,
 			Logs:    logs.Client{API: cloudwatchlogs.NewFromConfig(a.AWS)},
 			Metrics: metrics.Client{API: cw},
 			Discord: service.SecretDiscord{Secrets: a.Secrets, Secret: a.Config.DiscordSecret, APIURL: a.Config.DiscordAPIURL, HTTP: a.HTTP},

@@ -179,6 +179,9 @@ type Outcome struct {
 	// Label names a step that is not an alarm ("approved in Slack by …"); Reply is the answer
 	// the approve function posted where the person clicked.
 	Label, Reply string
+	// Environment and Table are the case's environment and ledger table ("" without
+	// DynamoDB): where its incidents stay after the run.
+	Environment, Table string
 }
 
 // Fixture is a case's world, set up and not yet invoked: the sandbox loaded with the
@@ -327,6 +330,7 @@ func Run(ctx context.Context, e Env, c Case) (*Outcome, error) {
 	if err != nil {
 		return out, fmt.Errorf("case %q: %w", c.Name, err)
 	}
+	out.Environment, out.Table = f.Env[config.EnvEnvironment], f.Env[config.EnvLedgerTable]
 	for _, st := range c.Then {
 		f.Sandbox.ClearRecords()
 		if st.Approve != nil {

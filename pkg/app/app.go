@@ -57,6 +57,8 @@ type App struct {
 	Alarms playbook.AlarmReader
 	// Offers keeps offers of fixes a person may approve (nil without a table).
 	Offers *ledger.Offers
+	// Agreements judges the incident's actions at its close (nil: no verdicts are given).
+	Agreements playbook.Agreements
 }
 
 // Start wires function, builds its playbook with build, and hands its handler to the Lambda
@@ -194,6 +196,7 @@ func (a *App) Runner() *playbook.Runner {
 		Incidents:   a.Incidents,
 		AlarmStates: a.AlarmStates,
 		Alarms:      a.Alarms,
+		Agreements:  a.Agreements,
 		Warm:        a.warm,
 		Pictures:    a.painter(),
 		Offers:      a.offerer(),
@@ -224,7 +227,8 @@ func (a *App) Converse(ctx context.Context, r report.Report, conv incident.Conve
 	return a.converse(ctx, r, conv)
 }
 
-// Deliver sends a report to the environment's destinations (SNS, Slack, Discord).
+// Deliver sends a report outside any incident (the digest, an operation without one) to the
+// environment's destinations: the topic and the chat sinks.
 func (a *App) Deliver(ctx context.Context, r report.Report) []report.Sink { return a.deliver(ctx, r) }
 
 // converse sends a report of an incident into the incident's conversation.

@@ -12,6 +12,8 @@ package incident
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 )
 
@@ -153,6 +155,9 @@ const (
 	KindReport       Kind = "report"
 	KindFollowUp     Kind = "follow-up"
 	KindClose        Kind = "close"
+	// KindAgreement is the verdict, written at the close, on one action the functions took or
+	// would have taken (dry-run), against what happened to its target meanwhile (pkg/trust).
+	KindAgreement Kind = "agreement"
 )
 
 // Entry is one timeline entry. Kind says which of the payload fields is set; every payload is
@@ -171,6 +176,7 @@ type Entry struct {
 	Report       *Report       `json:"report,omitempty"`
 	FollowUp     *FollowUpNote `json:"followUp,omitempty"`
 	Close        *CloseNote    `json:"close,omitempty"`
+	Agreement    *Agreement    `json:"agreement,omitempty"`
 }
 
 // Observation is what was read: an alarm state, a finding with its measured value.
@@ -183,6 +189,18 @@ type Observation struct {
 	Unit   string   `json:"unit,omitempty"`
 	Source string   `json:"source,omitempty"` // where it was read (metric, log group, API)
 	Detail string   `json:"detail,omitempty"`
+	// Services are the ECS services the diagnosis read, as it found them: the baseline the
+	// close compares what happened to them with (pkg/trust).
+	Services []ServiceState `json:"services,omitempty"`
+}
+
+// ServiceState is an ECS service as a diagnosis read it.
+type ServiceState struct {
+	Name           string `json:"name"`
+	TaskDefinition string `json:"taskDefinition,omitempty"`
+	Desired        int    `json:"desired"`
+	// Deployment is the PRIMARY deployment's id.
+	Deployment string `json:"deployment,omitempty"`
 }
 
 // Decision is what a playbook chose to do, before doing it.
@@ -210,6 +228,8 @@ type Action struct {
 	FromCount *int64 `json:"fromCount,omitempty"`
 	ToCount   *int64 `json:"toCount,omitempty"`
 	Detail    string `json:"detail,omitempty"`
+	// Rule is the code of the guard rule that skipped the action (pkg/guard RuleCode).
+	Rule string `json:"rule,omitempty"`
 }
 
 // Action outcomes that Summary reads.
@@ -266,6 +286,100 @@ type CloseNote struct {
 	// States are the member alarm states read when closing.
 	States []AlarmState `json:"states,omitempty"`
 }
+
+// Verdict is how an action compares with what a person did (pkg/trust defines each one).
+type Verdict string
+
+const (
+	VerdictAgreed           Verdict = "agreed"
+	VerdictOther            Verdict = "other"             // a person did something else
+	VerdictNothingRecovered Verdict = "nothing-recovered" // nobody acted and it recovered
+	VerdictUnknown          Verdict = "unknown"           // the evidence cannot tell; Why says why
+)
+
+// Agreement is the verdict on one action of the incident.
+type Agreement struct {
+	// ActionAt, Kind, Target and Outcome identify the action entry judged.
+	ActionAt time.Time `json:"actionAt"`
+	Kind     string    `json:"kind"`
+	Target   string    `json:"target"`
+	Outcome  string    `json:"outcome"` // done or dry-run
+	Verdict  Verdict   `json:"verdict"`
+	// Changes are what others did to the target meanwhile (set for other, and for agreed
+	// dry-runs: the person's matching change).
+	Changes []Change `json:"changes,omitempty"`
+	Why     string   `json:"why,omitempty"`
+}
+
+// ChangeKind is what someone did to a target.
+type ChangeKind string
+
+const (
+	ChangeRestart  ChangeKind = "restart"  // a new deployment of the same task definition
+	ChangeRollback ChangeKind = "rollback" // a deployment of an older revision
+	ChangeDeploy   ChangeKind = "deploy"   // a deployment of a newer revision
+	ChangeScale    ChangeKind = "scale"    // a desired-count change
+	ChangeDLQMove  ChangeKind = "dlq-move" // messages moved out of a dead-letter queue
+)
+
+// Change is one change made to a target by someone other than the functions.
+type Change struct {
+	Kind   ChangeKind `json:"kind"`
+	Target string     `json:"target"`
+	At     time.Time  `json:"at"`
+	// Deployment and TaskDefinition are set for deployments (restart, rollback, deploy).
+	Deployment     string `json:"deployment,omitempty"`
+	TaskDefinition string `json:"taskDefinition,omitempty"`
+	// FromCount and ToCount are set for a scale; Messages for a DLQ move.
+	FromCount int `json:"fromCount,omitempty"`
+	ToCount   int `json:"toCount,omitempty"`
+	Messages  int `json:"messages,omitempty"`
+}
+
+// Line renders the verdict for the closing report: the action, the verdict, and what the
+// person did or why it is unknown.
+func (a Agreement) Line() string {
+	head := fmt.Sprintf("%s %s %s (%s): %s", a.ActionAt.UTC().Format(time.TimeOnly), a.Kind, a.Target, a.Outcome, a.Verdict)
+	switch a.Verdict {
+	case VerdictUnknown:
+		return head + ": " + a.Why
+	case VerdictNothingRecovered:
+		return head + ": nobody acted and it recovered"
+	case VerdictOther, VerdictAgreed:
+		if len(a.Changes) == 0 {
+			return head + ": nobody else acted and it recovered"
+		}
+		s := head + ": a person "
+		for i, c := range a.Changes {
+			if i > 0 {
+				s += ", "
+			}
+			s += c.Text()
+		}
+		return s
+	}
+	return head
+}
+
+// Text says what a person did.
+func (c Change) Text() string {
+	switch c.Kind {
+	case ChangeRestart:
+		return "restarted " + c.Target + " (deployment " + c.Deployment + ")"
+	case ChangeRollback:
+		return "rolled " + c.Target + " back to " + shortRef(c.TaskDefinition)
+	case ChangeDeploy:
+		return "deployed " + shortRef(c.TaskDefinition) + " to " + c.Target
+	case ChangeScale:
+		return fmt.Sprintf("scaled %s from %d to %d", c.Target, c.FromCount, c.ToCount)
+	case ChangeDLQMove:
+		return fmt.Sprintf("moved %d message(s) out of %s", c.Messages, c.Target)
+	}
+	return string(c.Kind) + " " + c.Target
+}
+
+// shortRef renders a task definition ARN as family:revision.
+func shortRef(ref string) string { return ref[strings.LastIndex(ref, "/")+1:] }
 
 // JoinResult says what OpenOrJoin did.
 type JoinResult string

@@ -10,6 +10,7 @@ import (
 
 	"github.com/arrakis/gp-remediation/pkg/ecs"
 	"github.com/arrakis/gp-remediation/pkg/guard"
+	"github.com/arrakis/gp-remediation/pkg/incident"
 	"github.com/arrakis/gp-remediation/pkg/logs"
 	"github.com/arrakis/gp-remediation/pkg/metrics"
 	"github.com/arrakis/gp-remediation/pkg/playbook"
@@ -179,3 +180,7 @@ func memoryOf(td ecs.TaskDefinition) string {
 	}
 	return fmt.Sprintf("%d MiB", td.MemoryMiB)
 }
+
+// ServiceStates records the service the diagnosis read as the incident's baseline
+// (playbook.ServiceStater).
+func (ev Evidence) ServiceStates() []incident.ServiceState { return playbook.ServiceState(ev.Service) }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/arrakis/gp-remediation/pkg/ecs"
 	"github.com/arrakis/gp-remediation/pkg/guard"
+	"github.com/arrakis/gp-remediation/pkg/incident"
 	"github.com/arrakis/gp-remediation/pkg/logs"
 	"github.com/arrakis/gp-remediation/pkg/metrics"
 	"github.com/arrakis/gp-remediation/pkg/playbook"
@@ -484,3 +485,7 @@ func containsAny(s string, subs []string) bool {
 	}
 	return false
 }
+
+// ServiceStates records the service the diagnosis read as the incident's baseline
+// (playbook.ServiceStater).
+func (ev Evidence) ServiceStates() []incident.ServiceState { return playbook.ServiceState(ev.Service) }

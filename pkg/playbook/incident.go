@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/arrakis/gp-remediation/pkg/alarm"
+	"github.com/arrakis/gp-remediation/pkg/ecs"
 	"github.com/arrakis/gp-remediation/pkg/incident"
 	"github.com/arrakis/gp-remediation/pkg/report"
 )
@@ -27,6 +28,18 @@ type Incidents interface {
 // AlarmStates reads the current state of alarms (CloudWatch DescribeAlarms).
 type AlarmStates interface {
 	States(ctx context.Context, names []string) (map[string]incident.AlarmState, error)
+}
+
+// Agreements judges, at its close, each action of an incident against what happened to its
+// target meanwhile (pkg/trust ECSHistories: reads bounded in time, unknown on failure).
+type Agreements interface {
+	Agreements(ctx context.Context, inc incident.Incident) []incident.Agreement
+}
+
+// ServiceStater is implemented by evidence that read ECS services: their state is recorded on
+// the incident as the baseline its close compares with.
+type ServiceStater interface {
+	ServiceStates() []incident.ServiceState
 }
 
 // Coordinator is implemented by playbooks whose actions depend on the other alarms of the
@@ -101,11 +114,11 @@ func (inv *invocation[E]) timeline(res report.Result, at time.Time) []incident.E
 	base := incident.Entry{At: at.UTC(), Function: inv.r.Function, Alarm: inv.alarm.Name}
 	entry := func(k incident.Kind) incident.Entry { e := base; e.Kind = k; return e }
 	obs := entry(incident.KindObservation)
-	obs.Observation = &incident.Observation{State: string(inv.alarm.State), Finding: res.Finding.Code, Source: "diagnosis", Detail: Clip(res.Finding.Summary, 300)}
+	obs.Observation = &incident.Observation{State: string(inv.alarm.State), Finding: res.Finding.Code, Source: "diagnosis", Detail: Clip(res.Finding.Summary, 300), Services: inv.services}
 	out := []incident.Entry{obs}
 	for _, a := range res.Actions {
 		e := entry(incident.KindAction)
-		e.Action = &incident.Action{Kind: a.Kind, Target: a.Target, Outcome: string(a.Outcome), Detail: Clip(a.Detail, 300)}
+		e.Action = &incident.Action{Kind: a.Kind, Target: a.Target, Outcome: string(a.Outcome), Detail: Clip(a.Detail, 300), Rule: a.Rule}
 		if a.Outcome == report.OutcomeSkipped {
 			e.Action.Detail = Clip(a.Reason, 300)
 		}
@@ -209,7 +222,8 @@ func (r *Runner) closeIfRecovered(ctx context.Context, a alarm.Alarm) (report.Re
 	}
 	res := r.base(alarmStub(alarmName))
 	res.Incident = inc.ID
-	res.Finding = report.Finding{Code: "incident-closed", Summary: closingSummary(inc), Evidence: timelineLines(inc)}
+	agreements := r.agreements(ctx, inc)
+	res.Finding = report.Finding{Code: "incident-closed", Summary: closingSummary(inc), Evidence: append(agreementLines(agreements), timelineLines(inc)...)}
 	sum := incident.Summarize(inc)
 	for _, e := range sum.LeftForPerson {
 		res.Recommendations = append(res.Recommendations, "Left for a person: "+entryLine(e))
@@ -228,8 +242,39 @@ func (r *Runner) closeIfRecovered(ctx context.Context, a alarm.Alarm) (report.Re
 	for _, name := range inc.MemberAlarms() {
 		close.Close.States = append(close.Close.States, states[name])
 	}
-	_ = r.Incidents.Append(context.WithoutCancel(ctx), inc.ID, close)
+	entries := []incident.Entry{close}
+	for _, ag := range agreements {
+		entries = append(entries, incident.Entry{At: now.UTC(), Kind: incident.KindAgreement, Function: r.Function, Alarm: alarmName, Agreement: &ag})
+	}
+	_ = r.Incidents.Append(context.WithoutCancel(ctx), inc.ID, entries...)
 	return res, true
+}
+
+// agreements judges the closed incident's actions against what happened to their targets;
+// the reads are bounded by the judge's own timeout. A function without a judge (one whose
+// bootstrap must stay small, or that reads no ECS) still records a verdict per action:
+// unknown, saying why, so the digest counts every action.
+func (r *Runner) agreements(ctx context.Context, inc incident.Incident) []incident.Agreement {
+	if r.Agreements != nil {
+		return r.Agreements.Agreements(ctx, inc)
+	}
+	var out []incident.Agreement
+	for _, e := range inc.Timeline {
+		if a := e.Action; a != nil && (a.Outcome == incident.ActionDone || a.Outcome == incident.ActionDryRun) {
+			out = append(out, incident.Agreement{ActionAt: e.At, Kind: a.Kind, Target: a.Target, Outcome: a.Outcome,
+				Verdict: incident.VerdictUnknown, Why: r.Function + " closed the incident and does not read what happened to the targets"})
+		}
+	}
+	return out
+}
+
+// agreementLines are the closing report's agreement section: one line per judged action.
+func agreementLines(ags []incident.Agreement) []string {
+	out := make([]string, 0, len(ags))
+	for _, ag := range ags {
+		out = append(out, "Agreement: "+ag.Line())
+	}
+	return out
 }
 
 func alarmStub(name string) alarm.Alarm { return alarm.Alarm{Name: name} }
@@ -271,6 +316,8 @@ func entryLine(e incident.Entry) string {
 		return fmt.Sprintf("%s report to %s", head, strings.Join(sinks, ", "))
 	case e.Close != nil:
 		return fmt.Sprintf("%s closed: %s", head, e.Close.Reason)
+	case e.Agreement != nil:
+		return head + " agreement: " + e.Agreement.Line()
 	}
 	return head + " " + string(e.Kind)
 }
@@ -284,4 +331,17 @@ func earlierSteps(inc incident.Incident, alarmName string) []string {
 		}
 	}
 	return out
+}
+
+// ServiceState is the state of svc as a diagnosis read it, for ServiceStater; a service that
+// was not read (no name) gives nothing.
+func ServiceState(svc ecs.Service) []incident.ServiceState {
+	if svc.Name == "" {
+		return nil
+	}
+	st := incident.ServiceState{Name: svc.Name, TaskDefinition: svc.TaskDefinition, Desired: svc.Desired}
+	if p, ok := svc.Primary(); ok {
+		st.Deployment = p.ID
+	}
+	return []incident.ServiceState{st}
 }

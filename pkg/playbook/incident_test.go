@@ -11,6 +11,7 @@ import (
 	"github.com/arrakis/gp-remediation/pkg/guard"
 	"github.com/arrakis/gp-remediation/pkg/incident"
 	"github.com/arrakis/gp-remediation/pkg/report"
+	"github.com/arrakis/gp-remediation/pkg/trust"
 )
 
 // memIncidents is the incident record in memory, with the store's once-only answers.
@@ -151,4 +152,82 @@ func (m *memIncidents) SetMember(_ context.Context, _ string, mem incident.Membe
 	}
 	m.inc.Members = append(m.inc.Members, mem)
 	return nil
+}
+
+// unreadableHistories judges with every target's history unreadable.
+type unreadableHistories struct{ calls int }
+
+func (u *unreadableHistories) Agreements(_ context.Context, inc incident.Incident) []incident.Agreement {
+	u.calls++
+	out := map[string]trust.History{}
+	for _, target := range trust.Targets(inc) {
+		out[target] = trust.History{Target: target, Unreadable: "describe service " + target + ": throttled"}
+	}
+	return trust.Judge(inc, out)
+}
+
+// TestCloseRecordsAgreement: the close judges each action of the incident, records one
+// agreement entry per action and shows one line per action in the closing report; an
+// unreadable history gives unknown with its reason, never agreed.
+func TestCloseRecordsAgreement(t *testing.T) {
+	store := &memIncidents{}
+	r, _, _ := newRunner(config.ModeOn, guard.NewMemoryLedger(), nil)
+	hist := &unreadableHistories{}
+	r.Incidents, r.AlarmStates, r.Agreements = store, allOK{}, hist
+	r.Now = func() time.Time { return time.Date(2026, 11, 27, 3, 20, 0, 0, time.UTC) }
+	pb := &fakePlaybook{decision: restartDecision(), verify: report.Verification{Status: report.Verified, Detail: "1 running"}}
+	if _, err := Handle(context.Background(), r, Playbook[fakeEvidence](pb), event(t, "ingestor-alarm.json")); err != nil {
+		t.Fatal(err)
+	}
+	ok, _ := Handle(context.Background(), r, Playbook[fakeEvidence](pb), event(t, "ingestor-ok.json"))
+	if len(ok.More) != 1 || ok.More[0].Finding.Code != "incident-closed" {
+		t.Fatalf("no closing report: %+v", ok.More)
+	}
+	var lines []string
+	for _, l := range ok.More[0].Finding.Evidence {
+		if strings.HasPrefix(l, "Agreement: ") {
+			lines = append(lines, l)
+		}
+	}
+	var ags []incident.Agreement
+	for _, e := range store.inc.Timeline {
+		if e.Kind == incident.KindAgreement && e.Agreement != nil {
+			ags = append(ags, *e.Agreement)
+		}
+	}
+	if hist.calls != 1 || len(ags) != 1 || len(lines) != 1 {
+		t.Fatalf("histories read %d times, %d agreement entries, report lines %q; want 1, 1, 1", hist.calls, len(ags), lines)
+	}
+	if ags[0].Verdict != incident.VerdictUnknown || !strings.Contains(ags[0].Why, "throttled") || !strings.Contains(lines[0], "unknown: describe service svc: throttled") {
+		t.Errorf("agreement %+v, line %q; want unknown with the read's error", ags[0], lines[0])
+	}
+}
+
+// TestCloseWithoutJudge: a function with no judge still records one verdict per action at the
+// close, unknown, saying it did not read the targets.
+func TestCloseWithoutJudge(t *testing.T) {
+	store := &memIncidents{}
+	r, _, _ := newRunner(config.ModeOn, guard.NewMemoryLedger(), nil)
+	r.Incidents, r.AlarmStates = store, allOK{}
+	r.Now = func() time.Time { return time.Date(2026, 11, 27, 3, 20, 0, 0, time.UTC) }
+	pb := &fakePlaybook{decision: restartDecision(), verify: report.Verification{Status: report.Verified, Detail: "1 running"}}
+	if _, err := Handle(context.Background(), r, Playbook[fakeEvidence](pb), event(t, "ingestor-alarm.json")); err != nil {
+		t.Fatal(err)
+	}
+	ok, _ := Handle(context.Background(), r, Playbook[fakeEvidence](pb), event(t, "ingestor-ok.json"))
+	if len(ok.More) != 1 {
+		t.Fatalf("no closing report: %+v", ok.More)
+	}
+	var ags []incident.Agreement
+	for _, e := range store.inc.Timeline {
+		if e.Agreement != nil {
+			ags = append(ags, *e.Agreement)
+		}
+	}
+	if len(ags) != 1 || ags[0].Verdict != incident.VerdictUnknown || !strings.Contains(ags[0].Why, "does not read") {
+		t.Errorf("agreements %+v, want one unknown saying the targets were not read", ags)
+	}
+	if !strings.Contains(strings.Join(ok.More[0].Finding.Evidence, "\n"), "Agreement: ") {
+		t.Errorf("closing report without its agreement line: %q", ok.More[0].Finding.Evidence)
+	}
 }

@@ -42,6 +42,9 @@ type Runner struct {
 	// AlarmStates reads member alarms to close it (nil: it closes only at its maximum age).
 	Incidents   Incidents
 	AlarmStates AlarmStates
+	// Agreements judges the incident's actions when it closes against what happened to their
+	// targets (nil: no verdicts are given).
+	Agreements Agreements
 	// Alarms reads this function's alarms for a follow-up (nil: follow-ups do nothing).
 	Alarms  AlarmReader
 	Log     *slog.Logger
@@ -202,6 +205,8 @@ type invocation[E any] struct {
 	// inc is the incident the alarm joined (inIncident false: none).
 	inc        incident.Incident
 	inIncident bool
+	// services are the ECS services the diagnosis read (the close's baseline).
+	services []incident.ServiceState
 }
 
 // run diagnoses, decides, acts, verifies, escalates and reports.
@@ -212,6 +217,9 @@ func (inv *invocation[E]) run(ctx context.Context, res report.Result, joined <-c
 		go inv.r.Warm(work)
 	}
 	ev, diags := inv.pb.Diagnose(work, inv.alarm, inv.target)
+	if s, ok := any(ev).(ServiceStater); ok {
+		inv.services = s.ServiceStates()
+	}
 	<-joined
 	res.Incident = inv.inc.ID
 	dec := inv.pb.Decide(inv.alarm, inv.target, ev, Failed(diags))

@@ -11,6 +11,7 @@ import (
 
 	"github.com/arrakis/gp-remediation/pkg/ecs"
 	"github.com/arrakis/gp-remediation/pkg/guard"
+	"github.com/arrakis/gp-remediation/pkg/incident"
 	"github.com/arrakis/gp-remediation/pkg/logs"
 	"github.com/arrakis/gp-remediation/pkg/metrics"
 	"github.com/arrakis/gp-remediation/pkg/pg"
@@ -386,3 +387,7 @@ func nonEmpty(s, def string) string {
 	}
 	return def
 }
+
+// ServiceStates records the service the diagnosis read as the incident's baseline
+// (playbook.ServiceStater).
+func (ev Evidence) ServiceStates() []incident.ServiceState { return playbook.ServiceState(ev.Worker) }

@@ -1,0 +1,188 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/arrakis/gp-remediation/pkg/config"
+	"github.com/arrakis/gp-remediation/pkg/trust"
+)
+
+// fnDigest is the weekly effectiveness and coverage digest (functions/digest, pkg/trust). It
+// reads the ledger's incidents and posts a report: no alarm invokes it, a schedule does.
+const fnDigest = "digest"
+
+// digestSchedule is how often the digest runs.
+const digestSchedule = "rate(7 days)"
+
+// digestEnv is the digest's environment: the names config.Load needs and the report sinks.
+func (s Settings) digestEnv(topicARN, table string) map[string]string {
+	env := map[string]string{
+		config.EnvEnvironment:    s.Env,
+		config.EnvMode:           string(s.Mode),
+		config.EnvReportTopicARN: topicARN,
+		config.EnvLedgerTable:    table,
+	}
+	for _, v := range s.digestSecrets() {
+		env[v] = s.secretName(v)
+	}
+	if s.Reports.SlackChannel != "" {
+		env[config.EnvSlackChannel] = s.Reports.SlackChannel
+	}
+	return env
+}
+
+// digestSecrets are the chat sinks' secrets the digest reads (PagerDuty is not one: a
+// digest pages nobody).
+func (s Settings) digestSecrets() []string {
+	var out []string
+	for _, v := range []string{config.EnvWebhooksSecret, config.EnvSlackBotSecret} {
+		if s.secretName(v) != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// digestPermissions is the digest's least privilege: its own log streams, a Query and GetItem
+// of the ledger (the incidents), publishing to the report topic (and its key, through SNS
+// only), and the chat sinks' secrets. It reads nothing of ECS: the agreement verdicts were
+// recorded at each incident's close.
+func (s Settings) digestPermissions(refs stackRefs) []grant {
+	a := newARNs(s)
+	g := []grant{
+		{Sid: "OwnLogs", Actions: []string{"logs:CreateLogStream", "logs:PutLogEvents"},
+			Resources: []string{a.arn("logs", "log-group:/aws/lambda/"+s.FunctionName(fnDigest)+":*")}},
+		{Sid: "Incidents", Actions: []string{"dynamodb:Query", "dynamodb:GetItem"}, Resources: []string{refs.LedgerTableARN}},
+		{Sid: "Report", Actions: []string{"sns:Publish"}, Resources: []string{refs.ReportTopicARN}},
+		{Sid: "ReportTopicKey", Actions: []string{"kms:GenerateDataKey", "kms:Decrypt"}, Resources: []string{refs.ReportKeyARN},
+			Conditions: map[string]map[string]any{"StringEquals": {"kms:ViaService": "sns." + s.Region + ".amazonaws.com"}}},
+	}
+	var secrets []string
+	for _, v := range s.digestSecrets() {
+		secrets = append(secrets, a.secret(s.secretName(v)))
+	}
+	sort.Strings(secrets)
+	if len(secrets) > 0 {
+		g = append(g, grant{Sid: "Secrets", Actions: []string{"secretsmanager:GetSecretValue"}, Resources: secrets})
+		if len(s.SecretsKeyARNs) > 0 {
+			g = append(g, grant{Sid: "SecretsKeys", Actions: []string{"kms:Decrypt"}, Resources: s.SecretsKeyARNs,
+				Conditions: map[string]map[string]any{"StringEquals": {"kms:ViaService": "secretsmanager." + s.Region + ".amazonaws.com"}}})
+		}
+	}
+	return g
+}
+
+// digest defines the digest function, its role, its log group and its schedule. buildDir
+// holds digest/bootstrap as `make build` writes it.
+func (b *builder) digest(buildDir string) error {
+	s, st := b.s, b.stack
+	codeDir := filepath.Join(buildDir, fnDigest)
+	if fi, err := os.Stat(filepath.Join(codeDir, "bootstrap")); err != nil || fi.IsDir() {
+		return fmt.Errorf("function bootstrap missing: %s; run `make build` first (it writes build/<function>/bootstrap for linux/arm64)",
+			filepath.Join(codeDir, "bootstrap"))
+	}
+	name := s.FunctionName(fnDigest)
+	role := awsiam.NewRole(st, jsii.String("DigestRole"), &awsiam.RoleProps{
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
+		Description: jsii.String("Execution role of " + name),
+	})
+	grants := s.digestPermissions(stackRefs{
+		ReportTopicARN: *b.reportTopic.TopicArn(),
+		ReportKeyARN:   *b.topicKey.KeyArn(),
+		LedgerTableARN: *b.ledger.TableArn(),
+	})
+	for _, g := range grants {
+		role.AddToPrincipalPolicy(policyStatement(g))
+	}
+	b.suppressRole(role, grants, fnDigest) // the log streams of its own group (":*")
+	logGroup := awslogs.NewLogGroup(st, jsii.String("DigestLogs"), &awslogs.LogGroupProps{
+		LogGroupName:  jsii.String("/aws/lambda/" + name),
+		Retention:     retentionDays[s.LogRetentionDays],
+		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+	})
+	env := map[string]*string{}
+	for k, v := range s.digestEnv(*b.reportTopic.TopicArn(), *b.ledger.TableName()) {
+		env[k] = jsii.String(v)
+	}
+	f := awslambda.NewFunction(st, jsii.String("DigestFunction"), &awslambda.FunctionProps{
+		FunctionName:                 jsii.String(name),
+		Description:                  jsii.String("Weekly effectiveness and coverage digest of gp-remediation (" + s.Env + ")"),
+		Runtime:                      awslambda.Runtime_PROVIDED_AL2023(),
+		Architecture:                 awslambda.Architecture_ARM_64(),
+		Handler:                      jsii.String("bootstrap"),
+		Code:                         awslambda.Code_FromAsset(jsii.String(codeDir), nil),
+		MemorySize:                   jsii.Number(256),
+		Timeout:                      awscdk.Duration_Seconds(jsii.Number(60)),
+		ReservedConcurrentExecutions: jsii.Number(1),
+		Role:                         role,
+		LogGroup:                     logGroup,
+		LoggingFormat:                awslambda.LoggingFormat_JSON,
+		Tracing:                      awslambda.Tracing_ACTIVE,
+		Environment:                  &env,
+		RetryAttempts:                jsii.Number(0), // the schedule's target retries; a digest twice is noise
+	})
+	awsevents.NewRule(st, jsii.String("DigestSchedule"), &awsevents.RuleProps{
+		RuleName:    jsii.String(name + "-weekly"),
+		Description: jsii.String("The weekly digest of " + s.Env),
+		Schedule:    awsevents.Schedule_Expression(jsii.String(digestSchedule)),
+		Targets: &[]awsevents.IRuleTarget{awseventstargets.NewLambdaFunction(f, &awseventstargets.LambdaFunctionProps{
+			RetryAttempts:   jsii.Number(2),
+			DeadLetterQueue: b.failed,
+		})},
+	})
+	b.digestDashboard()
+	return nil
+}
+
+// digestDashboard graphs the digest's EMF metrics, one point a week: the trust the functions
+// earn (dry-run agreement, recoveries, time to recover with and without an action).
+func (b *builder) digestDashboard() {
+	s := b.s
+	metric := func(name, label, stat string) awscloudwatch.IMetric {
+		return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+			Namespace:     jsii.String(trust.MetricNamespace),
+			MetricName:    jsii.String(name),
+			DimensionsMap: stringMap(map[string]string{"Environment": s.Env}),
+			Statistic:     jsii.String(stat),
+			Period:        awscdk.Duration_Days(jsii.Number(7)),
+			Label:         jsii.String(label),
+		})
+	}
+	graph := func(title string, ms ...awscloudwatch.IMetric) awscloudwatch.IWidget {
+		return awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
+			Title: jsii.String(title), Left: &ms, Width: jsii.Number(8), Height: jsii.Number(6),
+		})
+	}
+	header := awscloudwatch.NewTextWidget(&awscloudwatch.TextWidgetProps{
+		Markdown: jsii.String(fmt.Sprintf("# gp-remediation trust — %s\nThe weekly digest's numbers (function `%s`, %s; namespace `%s`). "+
+			"Agreement: how often a person did what a dry-run action proposed, among the verdicts the evidence could decide.",
+			s.Env, s.FunctionName(fnDigest), digestSchedule, trust.MetricNamespace)),
+		Width: jsii.Number(24), Height: jsii.Number(2),
+	})
+	rows := [][]awscloudwatch.IWidget{
+		{header},
+		{
+			graph("Dry-run agreement (%)", metric(trust.MetricAgreementRate, "agreement", "Maximum")),
+			graph("Incidents", metric(trust.MetricIncidents, "opened", "Maximum"), metric(trust.MetricIncidentsRecovered, "recovered", "Maximum"),
+				metric(trust.MetricActionsVerified, "actions verified", "Maximum")),
+			graph("Median time to recover (s)", metric(trust.MetricMedianTimeToRecover, "with an action", "Maximum"),
+				metric(trust.MetricMedianTimeToRecoverOff, "without", "Maximum")),
+		},
+	}
+	awscloudwatch.NewDashboard(b.stack, jsii.String("DigestDashboard"), &awscloudwatch.DashboardProps{
+		DashboardName: jsii.String(s.prefix() + "-trust"),
+		Widgets:       dashboardRows(rows),
+	})
+}
