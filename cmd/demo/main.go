@@ -60,7 +60,14 @@ func main() {
 		show(out)
 		incidents = append(incidents, caseIncidents(ddb.Endpoint, out)...)
 		for _, st := range out.Steps {
-			fmt.Printf("\n— then %s —\n", st.Result.Alarm.State)
+			if st.Label != "" {
+				fmt.Printf("\n— then %s —\n", st.Label)
+			} else {
+				fmt.Printf("\n— then %s —\n", st.Result.Alarm.State)
+			}
+			if st.Reply != "" {
+				fmt.Printf("Slack, the clicked message now reads: %s\n\n", st.Reply)
+			}
 			show(st)
 		}
 		savePictures(c, out)

@@ -200,7 +200,7 @@ func (h *Handler) record(ctx context.Context, o offer.Offer, entries ...incident
 	}
 	at := h.now().UTC()
 	for i := range entries {
-		entries[i].At, entries[i].Function = at, "approve"
+		entries[i].At, entries[i].Function, entries[i].Alarm = at, "approve", o.Alarm
 	}
 	if err := h.Timeline.Append(context.WithoutCancel(ctx), o.Incident, entries...); err != nil {
 		h.log().ErrorContext(ctx, "could not record on the incident", "incident", o.Incident, "error", err.Error())

@@ -44,10 +44,13 @@ type Binding struct {
 
 // Offer is one action waiting for a person.
 type Offer struct {
-	ID          string            `json:"id"`
-	Environment string            `json:"environment"`
-	Incident    string            `json:"incident,omitempty"`
-	Request     operation.Request `json:"request"`
+	ID          string `json:"id"`
+	Environment string `json:"environment"`
+	Incident    string `json:"incident,omitempty"`
+	// Alarm is the alarm whose decision made the offer ("" for a /gpr command): the incident's
+	// timeline records the approved action under it.
+	Alarm   string            `json:"alarm,omitempty"`
+	Request operation.Request `json:"request"`
 	// Reason is why the functions did not do it themselves (the rule that held it back), or
 	// who asked for it.
 	Reason    string    `json:"reason"`

@@ -97,7 +97,7 @@ func (inv *invocation[E]) offers(ctx context.Context, planned []Action, done []r
 			continue
 		}
 		o := offer.Offer{
-			ID: offer.NewID(), Environment: r.Config.Environment, Incident: inv.inc.ID, Request: req,
+			ID: offer.NewID(), Environment: r.Config.Environment, Incident: inv.inc.ID, Alarm: inv.alarm.Name, Request: req,
 			Reason: ra.Reason, Bound: bound, CreatedAt: now, ExpiresAt: now.Add(offerTTL(r.Config)),
 			Required: max(1, r.Config.ApprovalsRequired), Status: offer.StatusOpen,
 		}

@@ -1,6 +1,10 @@
 package render
 
-import "github.com/arrakis/gp-remediation/pkg/report"
+import (
+	"strings"
+
+	"github.com/arrakis/gp-remediation/pkg/report"
+)
 
 // Reply is an answer to a person's click or command in the message they acted on: a line of
 // text, the report of what ran (rendered in full), and the offers still open (their buttons).
@@ -24,9 +28,8 @@ func SlackReply(r Reply) ([]byte, error) {
 	var lead []slackBlock
 	if r.Text != "" {
 		lead = append(lead, slackSection(slackEscape(truncU16(r.Text, SlackMaxSectionChars))))
-		if m.Text == "" {
-			m.Text = truncU16(r.Text, SlackMaxTextChars)
-		}
+		// The notification text leads with the answer (who approved, what happened).
+		m.Text = truncU16(strings.TrimSpace(r.Text+"\n"+m.Text), SlackMaxTextChars)
 	}
 	m.Blocks = clampBlocks(append(append(lead, m.Blocks...), slackOfferBlocks(r.Offers)...))
 	if m.Blocks == nil {
