@@ -11,10 +11,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdadestinations"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/arrakis/gp-remediation/pkg/config"
@@ -240,25 +238,7 @@ func (b *builder) approve(codeDir string) {
 	cid := constructID(fnApprove)
 	name := s.FunctionName(fnApprove)
 
-	role := awsiam.NewRole(st, b.id(cid, "Role"), &awsiam.RoleProps{
-		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
-		Description: jsii.String("Execution role of " + name),
-	})
-	grants := s.approvePermissions(stackRefs{
-		ReportTopicARN: *b.reportTopic.TopicArn(),
-		ReportKeyARN:   *b.topicKey.KeyArn(),
-		LedgerTableARN: *b.ledger.TableArn(),
-	})
-	for _, g := range grants {
-		role.AddToPrincipalPolicy(policyStatement(g))
-	}
-	b.suppressRole(role, grants, fnApprove)
-
-	logGroup := awslogs.NewLogGroup(st, b.id(cid, "Logs"), &awslogs.LogGroupProps{
-		LogGroupName:  jsii.String("/aws/lambda/" + name),
-		Retention:     retentionDays[s.LogRetentionDays],
-		RemovalPolicy: awscdk.RemovalPolicy_DESTROY, // as the other functions' groups
-	})
+	role, logGroup := b.roleAndLogs(fnApprove, s.approvePermissions(b.refs()))
 	env := map[string]*string{}
 	for k, v := range s.approveEnv(*b.reportTopic.TopicArn(), *b.ledger.TableName()) {
 		env[k] = jsii.String(v)

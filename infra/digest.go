@@ -10,9 +10,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/arrakis/gp-remediation/pkg/config"
@@ -94,24 +92,7 @@ func (b *builder) digest(buildDir string) error {
 			filepath.Join(codeDir, "bootstrap"))
 	}
 	name := s.FunctionName(fnDigest)
-	role := awsiam.NewRole(st, jsii.String("DigestRole"), &awsiam.RoleProps{
-		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
-		Description: jsii.String("Execution role of " + name),
-	})
-	grants := s.digestPermissions(stackRefs{
-		ReportTopicARN: *b.reportTopic.TopicArn(),
-		ReportKeyARN:   *b.topicKey.KeyArn(),
-		LedgerTableARN: *b.ledger.TableArn(),
-	})
-	for _, g := range grants {
-		role.AddToPrincipalPolicy(policyStatement(g))
-	}
-	b.suppressRole(role, grants, fnDigest) // the log streams of its own group (":*")
-	logGroup := awslogs.NewLogGroup(st, jsii.String("DigestLogs"), &awslogs.LogGroupProps{
-		LogGroupName:  jsii.String("/aws/lambda/" + name),
-		Retention:     retentionDays[s.LogRetentionDays],
-		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
-	})
+	role, logGroup := b.roleAndLogs(fnDigest, s.digestPermissions(b.refs())) // suppressions: its own group's streams (":*")
 	env := map[string]*string{}
 	for k, v := range s.digestEnv(*b.reportTopic.TopicArn(), *b.ledger.TableName()) {
 		env[k] = jsii.String(v)

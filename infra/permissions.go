@@ -143,6 +143,10 @@ func (s Settings) permissions(fn string, refs stackRefs) []grant {
 		}
 		add("ServiceLogs", []string{"logs:FilterLogEvents"}, groups)
 	}
+	if fn == fnDLQ {
+		// Closing an incident reads the DLQ's depth: its drops are the moves out of it (pkg/trust).
+		add("Metrics", []string{"cloudwatch:GetMetricData"}, []string{"*"})
+	}
 	if fn == fnNoTasks || fn == fnQueueDepth { // stopped tasks: why they died
 		g = append(g, grant{
 			Sid: "ListTasks", Actions: []string{"ecs:ListTasks"}, Resources: []string{"*"},

@@ -125,6 +125,39 @@ type builder struct {
 	securityGroups []awsec2.ISecurityGroup
 }
 
+// refs are the shared resources the functions' grants name.
+func (b *builder) refs() stackRefs {
+	return stackRefs{
+		ReportTopicARN:   *b.reportTopic.TopicArn(),
+		ReportKeyARN:     *b.topicKey.KeyArn(),
+		LedgerTableARN:   *b.ledger.TableArn(),
+		PictureBucketARN: *b.pictures.BucketArn(),
+	}
+}
+
+// roleAndLogs makes fn's execution role with grants (telling cdk-nag why each wildcard is
+// there) and its log group.
+func (b *builder) roleAndLogs(fn string, grants []grant) (awsiam.Role, awslogs.LogGroup) {
+	s, st := b.s, b.stack
+	cid, name := constructID(fn), s.FunctionName(fn)
+	role := awsiam.NewRole(st, b.id(cid, "Role"), &awsiam.RoleProps{
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
+		Description: jsii.String("Execution role of " + name),
+	})
+	for _, g := range grants {
+		role.AddToPrincipalPolicy(policyStatement(g))
+	}
+	b.suppressRole(role, grants, fn)
+	logGroup := awslogs.NewLogGroup(st, b.id(cid, "Logs"), &awslogs.LogGroupProps{
+		LogGroupName: jsii.String("/aws/lambda/" + name),
+		Retention:    retentionDays[s.LogRetentionDays],
+		// Deleted with the stack: a retained group of the same name would make recreating the
+		// stack fail.
+		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+	})
+	return role, logGroup
+}
+
 func (b *builder) id(parts ...string) *string { return jsii.String(strings.Join(parts, "")) }
 
 // shared defines the resources every function uses.
@@ -219,28 +252,7 @@ func (b *builder) function(fn, codeDir string) {
 	cid := constructID(fn)
 	name := s.FunctionName(fn)
 
-	role := awsiam.NewRole(st, b.id(cid, "Role"), &awsiam.RoleProps{
-		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
-		Description: jsii.String("Execution role of " + name),
-	})
-	grants := s.permissions(fn, stackRefs{
-		ReportTopicARN:   *b.reportTopic.TopicArn(),
-		ReportKeyARN:     *b.topicKey.KeyArn(),
-		LedgerTableARN:   *b.ledger.TableArn(),
-		PictureBucketARN: *b.pictures.BucketArn(),
-	})
-	for _, g := range grants {
-		role.AddToPrincipalPolicy(policyStatement(g))
-	}
-	b.suppressRole(role, grants, fn)
-
-	logGroup := awslogs.NewLogGroup(st, b.id(cid, "Logs"), &awslogs.LogGroupProps{
-		LogGroupName: jsii.String("/aws/lambda/" + name),
-		Retention:    retentionDays[s.LogRetentionDays],
-		// Deleted with the stack: a retained group of the same name would make recreating the
-		// stack fail.
-		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
-	})
+	role, logGroup := b.roleAndLogs(fn, s.permissions(fn, b.refs()))
 
 	env := map[string]*string{}
 	for k, v := range s.functionEnv(fn, *b.reportTopic.TopicArn(), *b.ledger.TableName(), *b.pictures.BucketName()) {

@@ -9,7 +9,9 @@ import (
 	"github.com/arrakis/gp-remediation/pkg/app"
 	"github.com/arrakis/gp-remediation/pkg/brokerdb"
 	"github.com/arrakis/gp-remediation/pkg/dlq"
+	"github.com/arrakis/gp-remediation/pkg/metrics"
 	"github.com/arrakis/gp-remediation/pkg/playbook"
+	"github.com/arrakis/gp-remediation/pkg/trust"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 )
 
@@ -22,6 +24,9 @@ func main() {
 		if states, err := alarmstate.New(cw); err == nil {
 			a.AlarmStates, a.Alarms = states, states
 		}
+		// Its close of the incident judges each action: the DLQ's moves from its depth; it reads
+		// no ECS service, so an action on one is unknown and says so.
+		a.Agreements = trust.NewECSHistories(a.Config, nil, metrics.Client{API: cw})
 		return &dlq.Playbook{Config: a.Config, Conns: brokerdb.Connections{Secrets: a.Secrets, Config: a.Config, Function: function, HTTP: a.HTTP}, Ledger: a.Ledger}
 	})
 }

@@ -31,7 +31,7 @@ func main() {
 		}
 		ecsClient := ecs.Client{API: awsecs.NewFromConfig(a.AWS), Cluster: a.Config.Cluster}
 		// Its close of the incident judges each action against what happened to its target.
-		a.Agreements = trust.ECSHistories{ECS: ecsClient}
+		a.Agreements = trust.NewECSHistories(a.Config, ecsClient, metrics.Client{API: cw})
 		return &memoryhigh.Playbook{
 			Config:  a.Config,
 			ECS:     ecsClient,

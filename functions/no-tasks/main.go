@@ -30,7 +30,7 @@ func main() {
 		}
 		ecsClient := ecs.Client{API: awsecs.NewFromConfig(a.AWS), Cluster: a.Config.Cluster}
 		// Its close of the incident judges each action against what happened to its target.
-		a.Agreements = trust.ECSHistories{ECS: ecsClient}
+		a.Agreements = trust.NewECSHistories(a.Config, ecsClient, metrics.Client{API: cw})
 		return &notasks.Playbook{
 			Config:  a.Config,
 			ECS:     ecsClient,

@@ -159,7 +159,18 @@ func (is *Incidents) write(ctx context.Context, sk string, inc incident.Incident
 		attrOpened:       s(inc.OpenedAt.UTC().Format(time.RFC3339Nano)),
 		attrBody:         s(string(body)),
 	}
-	in := &dynamodb.PutItemInput{TableName: aws.String(is.name), Item: item}
+	ok, err := putVersioned(ctx, is.api, is.name, item, prev)
+	if err != nil {
+		return false, fmt.Errorf("write incident %s in table %s: %w", inc.ID, is.name, err)
+	}
+	return ok, nil
+}
+
+// putVersioned puts item (which carries version prev+1) on condition that no item has its key
+// yet (prev 0) or the stored one is still at version prev: optimistic concurrency for records
+// read, changed and written whole (incidents, offers). false means another writer came first.
+func putVersioned(ctx context.Context, api IncidentAPI, table string, item map[string]types.AttributeValue, prev int64) (bool, error) {
+	in := &dynamodb.PutItemInput{TableName: aws.String(table), Item: item}
 	if prev == 0 {
 		in.ConditionExpression = aws.String("attribute_not_exists(#pk)")
 		in.ExpressionAttributeNames = map[string]string{"#pk": AttrPartitionKey}
@@ -168,14 +179,11 @@ func (is *Incidents) write(ctx context.Context, sk string, inc incident.Incident
 		in.ExpressionAttributeNames = map[string]string{"#v": attrVersion}
 		in.ExpressionAttributeValues = map[string]types.AttributeValue{":v": n(prev)}
 	}
-	_, err = is.api.PutItem(ctx, in)
+	_, err := api.PutItem(ctx, in)
 	if isConditionFailed(err) {
 		return false, nil
 	}
-	if err != nil {
-		return false, fmt.Errorf("write incident %s in table %s: %w", inc.ID, is.name, err)
-	}
-	return true, nil
+	return err == nil, err
 }
 
 // backoff waits a little before retrying a lost race, jittered so racers spread out.

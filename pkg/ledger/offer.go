@@ -108,23 +108,11 @@ func (os *Offers) write(ctx context.Context, o offer.Offer, prev int64) (bool, e
 	item[attrStatus] = s(string(o.Status))
 	item[attrVersion] = n(prev + 1)
 	item[attrBody] = s(string(body))
-	in := &dynamodb.PutItemInput{TableName: aws.String(os.name), Item: item}
-	if prev == 0 {
-		in.ConditionExpression = aws.String("attribute_not_exists(#pk)")
-		in.ExpressionAttributeNames = map[string]string{"#pk": AttrPartitionKey}
-	} else {
-		in.ConditionExpression = aws.String("#v = :v")
-		in.ExpressionAttributeNames = map[string]string{"#v": attrVersion}
-		in.ExpressionAttributeValues = map[string]types.AttributeValue{":v": n(prev)}
-	}
-	_, err = os.api.PutItem(ctx, in)
-	if isConditionFailed(err) {
-		return false, nil
-	}
+	ok, err := putVersioned(ctx, os.api, os.name, item, prev)
 	if err != nil {
 		return false, fmt.Errorf("write offer %s in table %s: %w", o.ID, os.name, err)
 	}
-	return true, nil
+	return ok, nil
 }
 
 // Click judges a click with offer.Consider against the offer as stored and writes the result

@@ -4,7 +4,8 @@
 // Agreement (Judge) is decided when an incident closes: each action the functions took (done)
 // or would have taken (dry-run) is compared with what happened to its target between the
 // incident's opening and its close, as ECS (deployments, service events, desired count) and the
-// dead-letter queue's moves show it. The verdicts:
+// dead-letter queue's moves show it (read from its depth in CloudWatch: nothing consumes a DLQ,
+// so each drop is messages moved out, MovesFromDepths). The verdicts:
 //
 //   - agreed: for a done action, nobody else changed the target and the incident recovered;
 //     for a dry-run action, someone else made a change of the same kind to the same target
