@@ -105,7 +105,7 @@ step synth-2 "$MAKE" --no-print-directory synth ENV=staging
 
 # 6: what the packages measure themselves.
 step ledger gobench -bench . -benchtime 300ms -count "$COUNT" ./pkg/ledger
-step report gobench -bench '^BenchmarkRender$' -benchmem -benchtime 200ms -count "$COUNT" ./pkg/report
+step report gobench -bench '^BenchmarkRender$' -benchmem -benchtime 200ms -count "$COUNT" ./pkg/render
 
 for s in cold-init latency rabbit-replay rabbit-replay-split rabbit-peek ledger report; do
   if [[ -s $OUT/$s.txt ]] && grep -q '^Benchmark' "$OUT/$s.txt"; then
