@@ -18,6 +18,7 @@ import (
 	"github.com/arrakis/gp-remediation/pkg/playbook"
 	"github.com/arrakis/gp-remediation/pkg/service"
 	"github.com/arrakis/gp-remediation/pkg/trust"
+	"github.com/arrakis/gp-remediation/pkg/trust/trustecs"
 )
 
 const function = "memory-high"
@@ -31,7 +32,7 @@ func main() {
 		}
 		ecsClient := ecs.Client{API: awsecs.NewFromConfig(a.AWS), Cluster: a.Config.Cluster}
 		// Its close of the incident judges each action against what happened to its target.
-		a.Agreements = trust.NewECSHistories(a.Config, ecsClient, metrics.Client{API: cw})
+		a.Agreements = trust.NewECSHistories(a.Config, trustecs.Reader{ECS: ecsClient}, metrics.Client{API: cw})
 		return &memoryhigh.Playbook{
 			Config:  a.Config,
 			ECS:     ecsClient,

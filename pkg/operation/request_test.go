@@ -148,3 +148,19 @@ func FuzzParseString(f *testing.F) {
 		}
 	})
 }
+
+// A family is 1 to 255 letters, digits, hyphens and underscores, typed or in an ARN.
+func TestFamilyLength(t *testing.T) {
+	long := strings.Repeat("a", 255)
+	arn := func(f string) string { return "arn:aws:ecs:us-east-1:123456789012:task-definition/" + f + ":41" }
+	for _, ok := range []string{long + ":41", arn(long), "gp-worker_2:41"} {
+		if _, _, err := SplitRevision(ok); err != nil {
+			t.Errorf("%.40s…: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{long + "a:41", arn(long + "a"), "gp.worker:41", ":41", arn("gp.worker")} {
+		if _, _, err := SplitRevision(bad); err == nil {
+			t.Errorf("%.40s… accepted", bad)
+		}
+	}
+}

@@ -5,9 +5,10 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 
-	"github.com/arrakis/gp-remediation/pkg/ecs"
 	"github.com/arrakis/gp-remediation/pkg/incident"
 )
 
@@ -51,7 +52,13 @@ type ServiceHistory struct {
 	// Deployments are the deployments ECS lists now (completed ones are forgotten).
 	Deployments []Deployment
 	// Events are the service events, as ECS returns them (newest first).
-	Events []ecs.Event
+	Events []Event
+}
+
+// Event is one service event message, as ECS returns it.
+type Event struct {
+	At      time.Time
+	Message string
 }
 
 // Deployment is one ECS deployment.
@@ -322,15 +329,23 @@ func anyWithin(deps []Deployment, a Judged) bool {
 
 // deploymentKind says what a deployment of next did to a service that ran prev.
 func deploymentKind(prev, next string) incident.ChangeKind {
-	if ecs.Short(prev) == ecs.Short(next) {
+	pf, pr, pok := revisionOf(prev)
+	nf, nr, nok := revisionOf(next)
+	switch {
+	case prev == next, pok && nok && pf == nf && pr == nr: // an ARN and family:revision alike
 		return incident.ChangeRestart
-	}
-	pf, pr, pok := ecs.ParseRevision(prev)
-	nf, nr, nok := ecs.ParseRevision(next)
-	if pok && nok && pf == nf && nr < pr {
+	case pok && nok && pf == nf && nr < pr:
 		return incident.ChangeRollback
 	}
 	return incident.ChangeDeploy
+}
+
+// revisionOf reads family and revision from a task definition ARN or family:revision.
+func revisionOf(ref string) (family string, revision int, ok bool) {
+	short := ref[strings.LastIndex(ref, "/")+1:]
+	family, rev, found := strings.Cut(short, ":")
+	n, err := strconv.Atoi(rev)
+	return family, n, found && family != "" && err == nil
 }
 
 // queueChanges returns the moves others made out of a DLQ in (from, to].

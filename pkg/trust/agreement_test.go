@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/arrakis/gp-remediation/pkg/ecs"
 	"github.com/arrakis/gp-remediation/pkg/incident"
 )
 
@@ -109,17 +108,17 @@ func TestJudge(t *testing.T) {
 		{name: "our restart is the one deployment seen only in events: agreed",
 			inc: incidentWith(true, restartDone),
 			hist: map[string]History{svc: {Target: svc, Service: &ServiceHistory{Desired: 2, Deployments: []Deployment{dep("d0", td7, -30)},
-				Events: []ecs.Event{{At: at(6), Message: "(service gp-worker) (deployment d1) deployment completed."}}}}},
+				Events: []Event{{At: at(6), Message: "(service gp-worker) (deployment d1) deployment completed."}}}}},
 			verdict: incident.VerdictAgreed},
 		{name: "a deployment seen only in events, with no action of ours: unknown",
 			inc: incidentWith(true, restartDry),
 			hist: map[string]History{svc: {Target: svc, Service: &ServiceHistory{Desired: 2,
-				Events: []ecs.Event{{At: at(30), Message: "(service gp-worker) (deployment p9) deployment completed."}}}}},
+				Events: []Event{{At: at(30), Message: "(service gp-worker) (deployment p9) deployment completed."}}}}},
 			verdict: incident.VerdictUnknown, why: "seen only in service events"},
 		{name: "events before the incident are history, not changes",
 			inc: incidentWith(true, restartDry),
 			hist: map[string]History{svc: {Target: svc, Service: &ServiceHistory{Desired: 2,
-				Events: []ecs.Event{{At: at(-30), Message: "(service gp-worker) (deployment old) deployment completed."}}}}},
+				Events: []Event{{At: at(-30), Message: "(service gp-worker) (deployment old) deployment completed."}}}}},
 			verdict: incident.VerdictNothingRecovered},
 		{name: "two deployments fit our one restart: unknown",
 			inc: incidentWith(true, restartDone), hist: service(2, dep("d1", td7, 2), dep("d2", td7, 4)), verdict: incident.VerdictUnknown, why: "both fit"},

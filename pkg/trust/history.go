@@ -7,14 +7,15 @@ import (
 	"time"
 
 	"github.com/arrakis/gp-remediation/pkg/config"
-	"github.com/arrakis/gp-remediation/pkg/ecs"
 	"github.com/arrakis/gp-remediation/pkg/incident"
 	"github.com/arrakis/gp-remediation/pkg/metrics"
 )
 
-// ServiceReader reads one ECS service (pkg/ecs Client.Service).
+// ServiceReader reads what the judge needs of one ECS service as it stands now
+// (pkg/trust/trustecs reads it with pkg/ecs: this package does not link the ECS client, so a
+// function that reads no service, dlq, does not pay for its start-up).
 type ServiceReader interface {
-	Service(ctx context.Context, name string) (ecs.Service, error)
+	ServiceHistory(ctx context.Context, name string) (ServiceHistory, error)
 }
 
 // QueueDepths reads metric series (pkg/metrics Client.Fetch): the dead-letter queue's depth.
@@ -81,7 +82,7 @@ func (h ECSHistories) Histories(ctx context.Context, inc incident.Incident) map[
 			out[target] = History{Target: target, Unreadable: "this function does not read ECS service " + target}
 			continue
 		}
-		svc, err := h.ECS.Service(ctx, target)
+		sh, err := h.ECS.ServiceHistory(ctx, target)
 		if err != nil {
 			why := err.Error()
 			if errors.Is(err, context.DeadlineExceeded) {
@@ -90,11 +91,7 @@ func (h ECSHistories) Histories(ctx context.Context, inc incident.Incident) map[
 			out[target] = History{Target: target, Unreadable: why}
 			continue
 		}
-		sh := &ServiceHistory{Desired: svc.Desired, Events: svc.Events}
-		for _, d := range svc.Deployments {
-			sh.Deployments = append(sh.Deployments, Deployment{ID: d.ID, TaskDefinition: d.TaskDefinition, CreatedAt: d.CreatedAt, Desired: d.Desired})
-		}
-		out[target] = History{Target: target, Service: sh}
+		out[target] = History{Target: target, Service: &sh}
 	}
 	return out
 }

@@ -8,22 +8,21 @@ import (
 	"testing"
 	"time"
 
-	"github.com/arrakis/gp-remediation/pkg/ecs"
 	"github.com/arrakis/gp-remediation/pkg/incident"
 	"github.com/arrakis/gp-remediation/pkg/metrics"
 )
 
-type serviceFunc func(ctx context.Context, name string) (ecs.Service, error)
+type serviceFunc func(ctx context.Context, name string) (ServiceHistory, error)
 
-func (f serviceFunc) Service(ctx context.Context, name string) (ecs.Service, error) {
+func (f serviceFunc) ServiceHistory(ctx context.Context, name string) (ServiceHistory, error) {
 	return f(ctx, name)
 }
 
 func TestECSHistories(t *testing.T) {
 	inc := incidentWith(true, action(5, kindForceNewDeployment, svc, incident.ActionDone), action(6, kindReplay, dlq, incident.ActionDryRun))
-	read := serviceFunc(func(_ context.Context, name string) (ecs.Service, error) {
-		return ecs.Service{Name: name, Desired: 3, Deployments: []ecs.Deployment{{ID: "d1", TaskDefinition: td7, CreatedAt: at(4), Desired: 3}},
-			Events: []ecs.Event{{At: at(6), Message: "(service gp-worker) has reached a steady state."}}}, nil
+	read := serviceFunc(func(_ context.Context, name string) (ServiceHistory, error) {
+		return ServiceHistory{Desired: 3, Deployments: []Deployment{{ID: "d1", TaskDefinition: td7, CreatedAt: at(4), Desired: 3}},
+			Events: []Event{{At: at(6), Message: "(service gp-worker) has reached a steady state."}}}, nil
 	})
 	got := ECSHistories{ECS: read}.Histories(context.Background(), inc)
 	s := got[svc].Service
@@ -34,16 +33,16 @@ func TestECSHistories(t *testing.T) {
 		t.Errorf("queue history %+v, want unreadable with why", q)
 	}
 
-	failing := serviceFunc(func(context.Context, string) (ecs.Service, error) {
-		return ecs.Service{}, errors.New("describe service gp-worker: AccessDenied")
+	failing := serviceFunc(func(context.Context, string) (ServiceHistory, error) {
+		return ServiceHistory{}, errors.New("describe service gp-worker: AccessDenied")
 	})
 	if h := (ECSHistories{ECS: failing}).Histories(context.Background(), inc)[svc]; !strings.Contains(h.Unreadable, "AccessDenied") {
 		t.Errorf("failed read gave %+v, want unreadable with the error", h)
 	}
 
-	slow := serviceFunc(func(ctx context.Context, _ string) (ecs.Service, error) {
+	slow := serviceFunc(func(ctx context.Context, _ string) (ServiceHistory, error) {
 		<-ctx.Done()
-		return ecs.Service{}, ctx.Err()
+		return ServiceHistory{}, ctx.Err()
 	})
 	if h := (ECSHistories{ECS: slow, Timeout: time.Millisecond}).Histories(context.Background(), inc)[svc]; !strings.Contains(h.Unreadable, "longer than") {
 		t.Errorf("slow read gave %+v, want unreadable: took too long", h)
@@ -54,9 +53,9 @@ func TestECSHistories(t *testing.T) {
 // without a done or dry-run action reads nothing.
 func TestECSHistoriesAgreements(t *testing.T) {
 	reads := 0
-	read := serviceFunc(func(_ context.Context, name string) (ecs.Service, error) {
+	read := serviceFunc(func(_ context.Context, name string) (ServiceHistory, error) {
 		reads++
-		return ecs.Service{Name: name, Desired: 2, Deployments: []ecs.Deployment{{ID: "p1", TaskDefinition: td7, CreatedAt: at(20), Desired: 2}}}, nil
+		return ServiceHistory{Desired: 2, Deployments: []Deployment{{ID: "p1", TaskDefinition: td7, CreatedAt: at(20), Desired: 2}}}, nil
 	})
 	h := ECSHistories{ECS: read}
 	got := h.Agreements(context.Background(), incidentWith(true, action(5, kindForceNewDeployment, svc, incident.ActionDryRun)))
