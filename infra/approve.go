@@ -238,32 +238,13 @@ func (b *builder) approve(codeDir string) {
 	cid := constructID(fnApprove)
 	name := s.FunctionName(fnApprove)
 
-	role, logGroup := b.roleAndLogs(fnApprove, s.approvePermissions(b.refs()))
-	env := map[string]*string{}
-	for k, v := range s.approveEnv(*b.reportTopic.TopicArn(), *b.ledger.TableName()) {
-		env[k] = jsii.String(v)
-	}
-	props := &awslambda.FunctionProps{
-		FunctionName:                 jsii.String(name),
-		Description:                  jsii.String(sp.Description + " (" + s.Env + ")"),
-		Runtime:                      awslambda.Runtime_PROVIDED_AL2023(),
-		Architecture:                 awslambda.Architecture_ARM_64(),
-		Handler:                      jsii.String("bootstrap"),
-		Code:                         awslambda.Code_FromAsset(jsii.String(codeDir), nil),
-		MemorySize:                   jsii.Number(float64(sp.MemoryMiB)),
-		Timeout:                      awscdk.Duration_Seconds(jsii.Number(sp.Timeout.Seconds())),
-		ReservedConcurrentExecutions: jsii.Number(approveConcurrency),
-		Role:                         role,
-		LogGroup:                     logGroup,
-		LoggingFormat:                awslambda.LoggingFormat_JSON,
-		Tracing:                      awslambda.Tracing_ACTIVE,
-		Environment:                  &env,
-		// Its own asynchronous invocations (the work after the 3-second answer): a failure goes
-		// to the queue without a retry, which would run an approved action twice.
-		OnFailure:     awslambdadestinations.NewSqsDestination(b.failed),
-		RetryAttempts: jsii.Number(0),
-		MaxEventAge:   awscdk.Duration_Seconds(jsii.Number(approveMaxEventAge.Seconds())),
-	}
+	props := b.lambdaProps(fnApprove, codeDir, sp, approveConcurrency, s.approvePermissions(b.refs()),
+		s.approveEnv(*b.reportTopic.TopicArn(), *b.ledger.TableName()))
+	// Its own asynchronous invocations (the work after the 3-second answer): a failure goes to
+	// the queue without a retry, which would run an approved action twice.
+	props.OnFailure = awslambdadestinations.NewSqsDestination(b.failed)
+	props.RetryAttempts = jsii.Number(0)
+	props.MaxEventAge = awscdk.Duration_Seconds(jsii.Number(approveMaxEventAge.Seconds()))
 	// It reads RabbitMQ's management API and PostgreSQL for the health report, as queue-depth.
 	props.Vpc, props.VpcSubnets, props.SecurityGroups = b.network()
 	f := awslambda.NewFunction(st, b.id(cid, "Function"), props)

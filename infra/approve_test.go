@@ -726,7 +726,7 @@ func TestDependencyCycleFindsOne(t *testing.T) {
 // TestBootstrapOfApproveRequired: synth refuses to package a stack without approve's build.
 func TestBootstrapOfApproveRequired(t *testing.T) {
 	dir := t.TempDir()
-	for _, fn := range functionNames {
+	for _, fn := range append(slices.Clone(functionNames), fnDigest) {
 		if err := os.MkdirAll(filepath.Join(dir, fn), 0o755); err != nil {
 			t.Fatal(err)
 		}

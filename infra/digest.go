@@ -2,9 +2,8 @@ package main
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"sort"
+	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
@@ -82,38 +81,16 @@ func (s Settings) digestPermissions(refs stackRefs) []grant {
 	return g
 }
 
-// digest defines the digest function, its role, its log group and its schedule. buildDir
-// holds digest/bootstrap as `make build` writes it.
-func (b *builder) digest(buildDir string) error {
+// digest defines the digest function (from codeDir, checked by checkBootstraps), its role,
+// its log group and its schedule.
+func (b *builder) digest(codeDir string) {
 	s, st := b.s, b.stack
-	codeDir := filepath.Join(buildDir, fnDigest)
-	if fi, err := os.Stat(filepath.Join(codeDir, "bootstrap")); err != nil || fi.IsDir() {
-		return fmt.Errorf("function bootstrap missing: %s; run `make build` first (it writes build/<function>/bootstrap for linux/arm64)",
-			filepath.Join(codeDir, "bootstrap"))
-	}
 	name := s.FunctionName(fnDigest)
-	role, logGroup := b.roleAndLogs(fnDigest, s.digestPermissions(b.refs())) // suppressions: its own group's streams (":*")
-	env := map[string]*string{}
-	for k, v := range s.digestEnv(*b.reportTopic.TopicArn(), *b.ledger.TableName()) {
-		env[k] = jsii.String(v)
-	}
-	f := awslambda.NewFunction(st, jsii.String("DigestFunction"), &awslambda.FunctionProps{
-		FunctionName:                 jsii.String(name),
-		Description:                  jsii.String("Weekly effectiveness and coverage digest of gp-remediation (" + s.Env + ")"),
-		Runtime:                      awslambda.Runtime_PROVIDED_AL2023(),
-		Architecture:                 awslambda.Architecture_ARM_64(),
-		Handler:                      jsii.String("bootstrap"),
-		Code:                         awslambda.Code_FromAsset(jsii.String(codeDir), nil),
-		MemorySize:                   jsii.Number(256),
-		Timeout:                      awscdk.Duration_Seconds(jsii.Number(60)),
-		ReservedConcurrentExecutions: jsii.Number(1),
-		Role:                         role,
-		LogGroup:                     logGroup,
-		LoggingFormat:                awslambda.LoggingFormat_JSON,
-		Tracing:                      awslambda.Tracing_ACTIVE,
-		Environment:                  &env,
-		RetryAttempts:                jsii.Number(0), // the schedule's target retries; a digest twice is noise
-	})
+	// The role's suppressions: its own group's streams (":*").
+	props := b.lambdaProps(fnDigest, codeDir, digestSpec, 1, s.digestPermissions(b.refs()),
+		s.digestEnv(*b.reportTopic.TopicArn(), *b.ledger.TableName()))
+	props.RetryAttempts = jsii.Number(0) // the schedule's target retries; a digest twice is noise
+	f := awslambda.NewFunction(st, jsii.String("DigestFunction"), props)
 	awsevents.NewRule(st, jsii.String("DigestSchedule"), &awsevents.RuleProps{
 		RuleName:    jsii.String(name + "-weekly"),
 		Description: jsii.String("The weekly digest of " + s.Env),
@@ -124,8 +101,11 @@ func (b *builder) digest(buildDir string) error {
 		})},
 	})
 	b.digestDashboard()
-	return nil
 }
+
+// digestSpec: a week of incidents is read and posted in seconds.
+var digestSpec = functionSpec{Name: fnDigest, Description: "Weekly effectiveness and coverage digest of gp-remediation",
+	MemoryMiB: 256, Timeout: 60 * time.Second}
 
 // digestDashboard graphs the digest's EMF metrics, one point a week: the trust the functions
 // earn (dry-run agreement, recoveries, time to recover with and without an action).

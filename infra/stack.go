@@ -72,9 +72,7 @@ func NewRemediationStack(scope constructs.Construct, props *RemediationStackProp
 		b.function(fn, filepath.Join(props.BuildDir, fn))
 	}
 	b.approve(filepath.Join(props.BuildDir, fnApprove))
-	if err := b.digest(props.BuildDir); err != nil {
-		return nil, err
-	}
+	b.digest(filepath.Join(props.BuildDir, fnDigest))
 	if s.Alarms.Create {
 		b.alarms(alarms)
 	} else {
@@ -92,7 +90,7 @@ func NewRemediationStack(scope constructs.Construct, props *RemediationStackProp
 // checkBootstraps fails with what to run when `make build` has not produced every function.
 func checkBootstraps(dir string) error {
 	var missing []string
-	for _, fn := range append(slices.Clone(functionNames), fnApprove) {
+	for _, fn := range append(slices.Clone(functionNames), fnApprove, fnDigest) {
 		p := filepath.Join(dir, fn, "bootstrap")
 		if st, err := os.Stat(p); err != nil || st.IsDir() {
 			missing = append(missing, p)
@@ -156,6 +154,33 @@ func (b *builder) roleAndLogs(fn string, grants []grant) (awsiam.Role, awslogs.L
 		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
 	})
 	return role, logGroup
+}
+
+// lambdaProps are what every function of the stack shares: provided.al2023 on arm64 from
+// codeDir, the spec's description, memory and timeout, reserved concurrency, its role (with
+// grants) and log group, JSON logs, active tracing and env. Callers add the rest.
+func (b *builder) lambdaProps(fn, codeDir string, sp functionSpec, concurrency int, grants []grant, env map[string]string) *awslambda.FunctionProps {
+	role, logGroup := b.roleAndLogs(fn, grants)
+	environment := map[string]*string{}
+	for k, v := range env {
+		environment[k] = jsii.String(v)
+	}
+	return &awslambda.FunctionProps{
+		FunctionName:                 jsii.String(b.s.FunctionName(fn)),
+		Description:                  jsii.String(sp.Description + " (" + b.s.Env + ")"),
+		Runtime:                      awslambda.Runtime_PROVIDED_AL2023(),
+		Architecture:                 awslambda.Architecture_ARM_64(),
+		Handler:                      jsii.String("bootstrap"),
+		Code:                         awslambda.Code_FromAsset(jsii.String(codeDir), nil),
+		MemorySize:                   jsii.Number(float64(sp.MemoryMiB)),
+		Timeout:                      awscdk.Duration_Seconds(jsii.Number(sp.Timeout.Seconds())),
+		ReservedConcurrentExecutions: jsii.Number(float64(concurrency)),
+		Role:                         role,
+		LogGroup:                     logGroup,
+		LoggingFormat:                awslambda.LoggingFormat_JSON,
+		Tracing:                      awslambda.Tracing_ACTIVE,
+		Environment:                  &environment,
+	}
 }
 
 func (b *builder) id(parts ...string) *string { return jsii.String(strings.Join(parts, "")) }
@@ -252,35 +277,15 @@ func (b *builder) function(fn, codeDir string) {
 	cid := constructID(fn)
 	name := s.FunctionName(fn)
 
-	role, logGroup := b.roleAndLogs(fn, s.permissions(fn, b.refs()))
-
-	env := map[string]*string{}
-	for k, v := range s.functionEnv(fn, *b.reportTopic.TopicArn(), *b.ledger.TableName(), *b.pictures.BucketName()) {
-		env[k] = jsii.String(v)
-	}
-	props := &awslambda.FunctionProps{
-		FunctionName:                 jsii.String(name),
-		Description:                  jsii.String(sp.Description + " (" + s.Env + ")"),
-		Runtime:                      awslambda.Runtime_PROVIDED_AL2023(),
-		Architecture:                 awslambda.Architecture_ARM_64(),
-		Handler:                      jsii.String("bootstrap"),
-		Code:                         awslambda.Code_FromAsset(jsii.String(codeDir), nil),
-		MemorySize:                   jsii.Number(float64(sp.MemoryMiB)),
-		Timeout:                      awscdk.Duration_Seconds(jsii.Number(sp.Timeout.Seconds())),
-		ReservedConcurrentExecutions: jsii.Number(1), // one remediation at a time per function
-		Role:                         role,
-		LogGroup:                     logGroup,
-		LoggingFormat:                awslambda.LoggingFormat_JSON,
-		Tracing:                      awslambda.Tracing_ACTIVE,
-		Environment:                  &env,
-		OnFailure:                    awslambdadestinations.NewSqsDestination(b.failed),
-		// No retries: the guard claims each alarm transition before acting, so a retry would
-		// only be answered "duplicate". A failure goes to the queue, whose alarm tells people.
-		RetryAttempts: jsii.Number(0),
-		// Throttled events (reserved concurrency 1) wait in Lambda's queue; an alarm older
-		// than an hour is history, not a reason to act.
-		MaxEventAge: awscdk.Duration_Hours(jsii.Number(1)),
-	}
+	props := b.lambdaProps(fn, codeDir, sp, 1, // one remediation at a time per function
+		s.permissions(fn, b.refs()), s.functionEnv(fn, *b.reportTopic.TopicArn(), *b.ledger.TableName(), *b.pictures.BucketName()))
+	props.OnFailure = awslambdadestinations.NewSqsDestination(b.failed)
+	// No retries: the guard claims each alarm transition before acting, so a retry would only
+	// be answered "duplicate". A failure goes to the queue, whose alarm tells people.
+	props.RetryAttempts = jsii.Number(0)
+	// Throttled events (reserved concurrency 1) wait in Lambda's queue; an alarm older than an
+	// hour is history, not a reason to act.
+	props.MaxEventAge = awscdk.Duration_Hours(jsii.Number(1))
 	if sp.InVPC {
 		props.Vpc, props.VpcSubnets, props.SecurityGroups = b.network()
 	}
