@@ -48,13 +48,9 @@ func startApprove(t *testing.T, f *cases.Fixture) *lambdarun.Emulator {
 // the HTTP response the function gave.
 func post(t *testing.T, emu *lambdarun.Emulator, headers map[string]string, body []byte) events.LambdaFunctionURLResponse {
 	t.Helper()
-	ev := events.LambdaFunctionURLRequest{Version: "2.0", RawPath: "/", Headers: headers, Body: string(body), IsBase64Encoded: false}
-	ev.RequestContext.HTTP.Method = "POST"
-	ev.RequestContext.HTTP.Path = "/"
-	payload, _ := json.Marshal(ev)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	raw, err := emu.Invoke(ctx, payload)
+	raw, err := emu.Invoke(ctx, sandbox.FunctionURLEvent(headers, body))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,8 @@
 package sandbox
 
 import (
+	"github.com/aws/aws-lambda-go/events"
+
 	"bytes"
 	"crypto/ed25519"
 	"crypto/hmac"
@@ -70,6 +72,15 @@ func SignDiscord(body []byte, at time.Time) map[string]string {
 		"x-signature-timestamp": ts,
 		"x-signature-ed25519":   hex.EncodeToString(sig),
 	}
+}
+
+// FunctionURLEvent is the event Lambda hands a function for an HTTP POST of body with
+// headers to its function URL (payload format 2.0).
+func FunctionURLEvent(headers map[string]string, body []byte) []byte {
+	ev := events.LambdaFunctionURLRequest{Version: "2.0", RawPath: "/", Headers: headers, Body: string(body)}
+	ev.RequestContext.HTTP.Method, ev.RequestContext.HTTP.Path = http.MethodPost, "/"
+	raw, _ := json.Marshal(ev) // strings and maps only: cannot fail
+	return raw
 }
 
 // SlackResponseURL is a response_url the sandbox answers, for a request with id.

@@ -55,11 +55,8 @@ func (f *Fixture) Approve(ctx context.Context, prev *Outcome, a Approval) (*Outc
 	sb.SetLambdaTarget(name, emu.InvokeURL())
 	out := &Outcome{Sandbox: sb, Before: services(sb), Started: time.Now(), Label: "approved in Slack by " + a.By}
 	body := sb.SlackButtonBody(a.By, "gpr-approve", id, "1733368440.000100")
-	ev := events.LambdaFunctionURLRequest{Version: "2.0", RawPath: "/", Headers: sandbox.SignSlack(body, time.Now()), Body: string(body)}
-	ev.RequestContext.HTTP.Method = "POST"
-	payload, _ := json.Marshal(ev)
 	before := len(sb.Invocations())
-	raw, err := emu.Invoke(ctx, payload)
+	raw, err := emu.Invoke(ctx, sandbox.FunctionURLEvent(sandbox.SignSlack(body, time.Now()), body))
 	if err != nil {
 		return nil, err
 	}

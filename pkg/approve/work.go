@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"time"
 
 	"github.com/arrakis/gp-remediation/pkg/incident"
 	"github.com/arrakis/gp-remediation/pkg/interact"
@@ -134,7 +133,7 @@ func (h *Handler) command(ctx context.Context, in interact.Interaction, to Targe
 	}
 	now := h.now().UTC()
 	o := offer.Offer{ID: offer.NewID(), Environment: h.Config.Environment, Request: r, Reason: "asked for by " + who + " with /gpr",
-		CreatedAt: now, ExpiresAt: now.Add(h.offerTTL()), Required: max(1, h.Config.ApprovalsRequired), Status: offer.StatusOpen}
+		CreatedAt: now, ExpiresAt: offer.Expiry(now, h.Config.OfferTTL), Required: max(1, h.Config.ApprovalsRequired), Status: offer.StatusOpen}
 	if st, err := h.Ops.State(ctx, r); err == nil {
 		o.Bound = Bindings(st)
 	} else {
@@ -248,18 +247,12 @@ func asReportOffer(o offer.Offer) report.Offer {
 	return report.Offer{ID: o.ID, Title: o.Title(), Reason: o.Reason, ExpiresAt: o.ExpiresAt, Required: o.Required}
 }
 
-func (h *Handler) offerTTL() time.Duration {
-	if h.Config.OfferTTL > 0 {
-		return h.Config.OfferTTL
-	}
-	return offer.DefaultTTL
-}
-
 // Bindings are the parts of a state an offer is bound to: each service's desired count and
 // primary task definition (the running count moves by itself and is not bound).
 func Bindings(st ops.State) []offer.Binding {
-	out := make([]offer.Binding, 0, len(st.Services()))
-	for _, s := range st.Services() {
+	svcs := st.Services()
+	out := make([]offer.Binding, 0, len(svcs))
+	for _, s := range svcs {
 		d := s.Desired
 		out = append(out, offer.Binding{Service: s.Service, Desired: &d, TaskDefinition: s.TaskDefinition})
 	}

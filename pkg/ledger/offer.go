@@ -119,47 +119,48 @@ func (os *Offers) write(ctx context.Context, o offer.Offer, prev int64) (bool, e
 // unless it is a refusal. A concurrent change makes it re-read and judge again, so of two
 // approvals that both would complete the offer exactly one gets Execute.
 func (os *Offers) Click(ctx context.Context, id string, c offer.Click, allow offer.Approvers) (offer.Verdict, error) {
-	for attempt := range maxAttempts {
-		o, v, err := os.read(ctx, id)
-		if err != nil {
-			return offer.Verdict{}, err
-		}
-		verdict := offer.Consider(o, c, allow)
-		if verdict.Outcome == offer.Refuse {
-			return verdict, nil
-		}
-		ok, err := os.write(ctx, verdict.Offer, v)
-		if err != nil {
-			return offer.Verdict{}, err
-		}
-		if ok {
-			return verdict, nil
-		}
-		if err := backoff(ctx, attempt); err != nil {
-			return offer.Verdict{}, err
-		}
+	var verdict offer.Verdict
+	_, err := os.update(ctx, id, func(o offer.Offer) (offer.Offer, bool, error) {
+		verdict = offer.Consider(o, c, allow)
+		return verdict.Offer, verdict.Outcome != offer.Refuse, nil
+	})
+	if err != nil {
+		return offer.Verdict{}, err
 	}
-	return offer.Verdict{}, fmt.Errorf("offer %s: gave up after %d conflicting writes", id, maxAttempts)
+	return verdict, nil
 }
 
 // Finish records how an executing offer ended (StatusDone or StatusStateChanged, with its
 // outcome line). Only an executing offer can finish, and only once.
 func (os *Offers) Finish(ctx context.Context, id string, status offer.Status, outcome string) (offer.Offer, error) {
+	return os.update(ctx, id, func(o offer.Offer) (offer.Offer, bool, error) {
+		if o.Status != offer.StatusExecuting {
+			return o, false, fmt.Errorf("offer %s is %s, not executing", id, o.Status)
+		}
+		o.Status, o.Outcome = status, outcome
+		return o, true, nil
+	})
+}
+
+// update reads the offer, applies change and writes what it returns when it says to, re-reading
+// and applying again whenever another writer came first (as Incidents.update does). An error
+// from change is returned with the offer as change left it.
+func (os *Offers) update(ctx context.Context, id string, change func(offer.Offer) (offer.Offer, bool, error)) (offer.Offer, error) {
 	for attempt := range maxAttempts {
 		o, v, err := os.read(ctx, id)
 		if err != nil {
 			return offer.Offer{}, err
 		}
-		if o.Status != offer.StatusExecuting {
-			return o, fmt.Errorf("offer %s is %s, not executing", id, o.Status)
+		next, write, err := change(o)
+		if err != nil || !write {
+			return next, err
 		}
-		o.Status, o.Outcome = status, outcome
-		ok, err := os.write(ctx, o, v)
+		won, err := os.write(ctx, next, v)
 		if err != nil {
 			return offer.Offer{}, err
 		}
-		if ok {
-			return o, nil
+		if won {
+			return next, nil
 		}
 		if err := backoff(ctx, attempt); err != nil {
 			return offer.Offer{}, err

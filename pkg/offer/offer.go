@@ -23,6 +23,15 @@ import (
 // report and decide, short enough that the state it was decided on is still the state.
 const DefaultTTL = 30 * time.Minute
 
+// Expiry is when an offer made at now stops taking clicks: after ttl (GPR_OFFER_TTL), or
+// DefaultTTL when none is set.
+func Expiry(now time.Time, ttl time.Duration) time.Time {
+	if ttl <= 0 {
+		ttl = DefaultTTL
+	}
+	return now.Add(ttl)
+}
+
 // Status is where an offer stands. Only an open offer takes clicks.
 type Status string
 

@@ -2,7 +2,6 @@ package playbook
 
 import (
 	"context"
-	"time"
 
 	"github.com/arrakis/gp-remediation/pkg/config"
 	"github.com/arrakis/gp-remediation/pkg/guard"
@@ -98,7 +97,7 @@ func (inv *invocation[E]) offers(ctx context.Context, planned []Action, done []r
 		}
 		o := offer.Offer{
 			ID: offer.NewID(), Environment: r.Config.Environment, Incident: inv.inc.ID, Alarm: inv.alarm.Name, Request: req,
-			Reason: ra.Reason, Bound: bound, CreatedAt: now, ExpiresAt: now.Add(offerTTL(r.Config)),
+			Reason: ra.Reason, Bound: bound, CreatedAt: now, ExpiresAt: offer.Expiry(now, r.Config.OfferTTL),
 			Required: max(1, r.Config.ApprovalsRequired), Status: offer.StatusOpen,
 		}
 		ref := &report.OfferRef{ID: o.ID, ExpiresAt: o.ExpiresAt, Required: o.Required}
@@ -111,12 +110,4 @@ func (inv *invocation[E]) offers(ctx context.Context, planned []Action, done []r
 		out = append(out, report.Offer{ID: o.ID, Title: o.Title(), Reason: ra.Reason, ExpiresAt: o.ExpiresAt, Required: o.Required})
 	}
 	return out
-}
-
-// offerTTL bounds how long an offer stays valid (the configuration's, else the default).
-func offerTTL(c config.Config) time.Duration {
-	if c.OfferTTL > 0 {
-		return c.OfferTTL
-	}
-	return offer.DefaultTTL
 }
