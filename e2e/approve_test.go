@@ -40,7 +40,7 @@ func startApprove(t *testing.T, f *cases.Fixture) *lambdarun.Emulator {
 		}
 		emu.Stop()
 	})
-	f.Sandbox.SetLambdaTarget(approveFn, emu.InvokeURL())
+	f.Sandbox.SetLambdaTarget(approveFn, emu.Invoke)
 	return emu
 }
 

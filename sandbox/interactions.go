@@ -1,9 +1,10 @@
 package sandbox
 
 import (
+	"context"
+
 	"github.com/aws/aws-lambda-go/events"
 
-	"bytes"
 	"crypto/ed25519"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -189,15 +190,20 @@ type Invocation struct {
 	Response []byte `json:"response,omitempty"`
 }
 
-// SetLambdaTarget makes Invoke of function forward to url (an emulator's
-// /2015-03-31/functions/function/invocations). Without a target, invocations are only recorded.
-func (s *Sandbox) SetLambdaTarget(function, url string) {
+// LambdaTarget runs one invocation of a function and returns what it returned: an emulator's
+// Invoke, which queues invocations as Lambda does.
+type LambdaTarget func(ctx context.Context, payload []byte) ([]byte, error)
+
+// SetLambdaTarget makes Invoke of function forward to invoke. Without a target, invocations are
+// only recorded. A function invoking itself synchronously would wait for itself: the functions
+// here invoke themselves only asynchronously (type Event).
+func (s *Sandbox) SetLambdaTarget(function string, invoke LambdaTarget) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.lambdaTargets == nil {
-		s.lambdaTargets = map[string]string{}
+		s.lambdaTargets = map[string]LambdaTarget{}
 	}
-	s.lambdaTargets[function] = url
+	s.lambdaTargets[function] = invoke
 }
 
 // Invocations returns the Invoke calls so far.
@@ -208,8 +214,8 @@ func (s *Sandbox) Invocations() []Invocation {
 }
 
 // serveLambda answers Invoke (REST-JSON: POST /2015-03-31/functions/{name}/invocations). An
-// Event invocation is answered 202 at once and forwarded afterwards, as Lambda queues it; the
-// emulator runs one invocation at a time, so the forward retries while it is busy.
+// Event invocation is answered 202 at once and forwarded afterwards, as Lambda queues it (the
+// target queues it behind the invocation that made it).
 func (s *Sandbox) serveLambda(w http.ResponseWriter, r *http.Request) {
 	name, ok := strings.CutPrefix(r.URL.Path, "/2015-03-31/functions/")
 	name, ok2 := strings.CutSuffix(name, "/invocations")
@@ -232,16 +238,21 @@ func (s *Sandbox) serveLambda(w http.ResponseWriter, r *http.Request) {
 	s.invocations = append(s.invocations, Invocation{Function: name, Type: typ, Payload: payload, Time: s.now()})
 	idx := len(s.invocations) - 1
 	s.mu.Unlock()
-	if target == "" {
+	if target == nil {
 		writeLambdaError(w, http.StatusNotFound, "ResourceNotFoundException", "Function not found: "+name)
 		return
 	}
 	switch typ {
 	case "Event":
 		w.WriteHeader(http.StatusAccepted)
-		go s.forward(idx, target, payload)
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+			defer cancel()
+			out, err := target(ctx, payload)
+			s.noteForward(idx, out, err)
+		}()
 	case "RequestResponse":
-		out, err := post(target, payload)
+		out, err := target(r.Context(), payload)
 		s.noteForward(idx, out, err)
 		if err != nil {
 			writeLambdaError(w, http.StatusBadGateway, "ServiceException", err.Error())
@@ -254,22 +265,6 @@ func (s *Sandbox) serveLambda(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// forward delivers an Event invocation, retrying for a minute while the emulator is busy
-// with the invocation that made it.
-func (s *Sandbox) forward(idx int, target string, payload []byte) {
-	var (
-		out []byte
-		err error
-	)
-	for range 120 {
-		time.Sleep(500 * time.Millisecond)
-		if out, err = post(target, payload); err == nil {
-			break
-		}
-	}
-	s.noteForward(idx, out, err)
-}
-
 func (s *Sandbox) noteForward(idx int, out []byte, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -277,23 +272,6 @@ func (s *Sandbox) noteForward(idx int, out []byte, err error) {
 	if err != nil {
 		s.invocations[idx].Error = err.Error()
 	}
-}
-
-func post(target string, payload []byte) ([]byte, error) {
-	c := &http.Client{Timeout: 15 * time.Minute}
-	resp, err := c.Post(target, "application/json", bytes.NewReader(payload))
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	out, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode/100 != 2 {
-		return nil, fmt.Errorf("function answered HTTP %d", resp.StatusCode)
-	}
-	return out, nil
 }
 
 func writeLambdaError(w http.ResponseWriter, status int, typ, msg string) {

@@ -175,9 +175,9 @@ type Sandbox struct {
 	objects    map[string]*Object     // S3 objects by "bucket/key"
 	published  []Publication
 	requests   []Request
-	// lambdaTargets maps a function name to the emulator Invoke forwards to; invocations
+	// lambdaTargets maps a function name to what Invoke forwards to (an emulator); invocations
 	// records every Invoke (interactions.go).
-	lambdaTargets map[string]string
+	lambdaTargets map[string]LambdaTarget
 	invocations   []Invocation
 	calls         []Call
 	updates       []ServiceUpdate // accepted UpdateService requests (updates.go)

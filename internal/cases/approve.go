@@ -52,7 +52,7 @@ func (f *Fixture) Approve(ctx context.Context, prev *Outcome, a Approval) (*Outc
 		return nil, err
 	}
 	defer emu.Stop()
-	sb.SetLambdaTarget(name, emu.InvokeURL())
+	sb.SetLambdaTarget(name, emu.Invoke)
 	out := &Outcome{Sandbox: sb, Before: services(sb), Started: time.Now(), Label: "approved in Slack by " + a.By}
 	body := sb.SlackButtonBody(a.By, "gpr-approve", id, "1733368440.000100")
 	before := len(sb.Invocations())

@@ -39,6 +39,11 @@ type Emulator struct {
 	addr string
 	out  *syncBuffer
 	done chan struct{}
+	// invoking holds one invocation at a time: aws-lambda-rie runs one, and a second sent
+	// while one runs makes it panic ("ReserveFailed: AlreadyReserved", then a nil pointer in
+	// rapidcore.(*Server).Invoke) and exit, so an asynchronous invocation the function made of
+	// itself and the caller's next one must queue here, as Lambda would queue them.
+	invoking sync.Mutex
 }
 
 // Start launches the emulator on free ports and waits until it accepts invocations. The ports
@@ -138,8 +143,10 @@ func baseEnv(o Options) []string {
 }
 
 // Invoke sends one event and returns the function's response body (the Result JSON, or the
-// runtime's error object).
+// runtime's error object). Invocations from several goroutines run one after the other.
 func (e *Emulator) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	e.invoking.Lock()
+	defer e.invoking.Unlock()
 	url := e.InvokeURL()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(payload))
 	if err != nil {
@@ -161,7 +168,7 @@ func (e *Emulator) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 }
 
 // InvokeURL is where the emulator takes invocations (Lambda's Invoke path, function name
-// "function"): the sandbox forwards asynchronous invocations there.
+// "function"). Invoke queues concurrent invocations; a caller posting there itself does not.
 func (e *Emulator) InvokeURL() string {
 	return "http://" + e.addr + "/2015-03-31/functions/function/invocations"
 }
