@@ -49,7 +49,7 @@ services:
 	@bash scripts/services.sh
 
 ## invoke: FN=no-tasks EVENT=events/no-tasks/ingestor-alarm.json [SCENARIO=…] [SANDBOX=0 MODE=on]
-invoke: build-host $(RIE)
+invoke: build-host tools
 	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=no-tasks EVENT=events/no-tasks/ingestor-alarm.json" >&2; exit 2; }
 	@$(GO) run ./cmd/invoke -fn $(FN) -event $(EVENT) $(if $(SCENARIO),-scenario $(SCENARIO))
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,20 +18,13 @@ import (
 	"github.com/arrakis/gp-remediation/sandbox"
 )
 
-// approveFn is the approve function as the sandbox's Lambda knows it.
-const approveFn = "arrakis-staging-remediate-approve"
-
 // startApprove runs the approve function under the emulator for the whole test, and makes
 // the sandbox's Lambda forward its asynchronous invocations (the work) to it.
 func startApprove(t *testing.T, f *cases.Fixture) *lambdarun.Emulator {
 	t.Helper()
-	fnEnv := map[string]string{"AWS_LAMBDA_FUNCTION_NAME": approveFn}
-	for k, v := range f.Env {
-		fnEnv[k] = v
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	emu, err := lambdarun.Start(ctx, lambdarun.Options{RIE: env.RIE, Bootstrap: filepath.Join(env.Bootstraps, "approve", "bootstrap"), Env: fnEnv, Timeout: 5 * time.Minute})
+	emu, err := f.StartApprove(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +34,6 @@ func startApprove(t *testing.T, f *cases.Fixture) *lambdarun.Emulator {
 		}
 		emu.Stop()
 	})
-	f.Sandbox.SetLambdaTarget(approveFn, emu.Invoke)
 	return emu
 }
 
@@ -202,5 +195,68 @@ func TestSlashCommands(t *testing.T) {
 	}
 	if got := strings.Join(order, " "); got != "ingestor=0 gp-worker=0 gp-worker=1 ingestor=1" {
 		t.Fatalf("desired counts set in the order %q, want the runbook's; the answer was %.600s", got, done.Body)
+	}
+}
+
+// TestSamples: every sample of events/approve, as `make invoke FN=approve` sends it (signed
+// again now), gets the answer its name promises from the approve function under the emulator,
+// and the commands' work reaches the conversation.
+func TestSamples(t *testing.T) {
+	for _, tc := range []struct {
+		sample     string
+		status     int
+		body       string // in the function URL's answer
+		work       string // the work's outcome status, "" for none
+		replyKind  string
+		replyCheck string // in what reached the conversation
+	}{
+		{"discord-ping", 200, `{"type":1}`, "", "", ""},
+		{"unsigned", 401, "", "", "", ""},
+		{"slack-stranger-restart", 200, "not an approver", "", "", ""},
+		{"slack-health", 200, "working on it", "replied", sandbox.KindSlackResponse, "arrakis-staging-gp-worker"},
+		{"discord-health", 200, `"type":5`, "replied", sandbox.KindDiscordAPI, "arrakis-staging-ingestor"},
+		{"slack-restart-worker", 200, "working on it", "ran", sandbox.KindSlackResponse, "approved by uapprover1"},
+	} {
+		t.Run(tc.sample, func(t *testing.T) {
+			f := setup(t, cases.Case{Name: "sample " + tc.sample, Function: "approve", Scenario: "healthy", Mode: "on"})
+			raw, err := os.ReadFile(filepath.Join("..", "events", "approve", tc.sample+".json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			run, err := f.RunSample(ctx, raw)
+			if err != nil {
+				if run != nil {
+					t.Logf("output:\n%s", tail(run.Output, 4000))
+				}
+				t.Fatal(err)
+			}
+			var resp events.LambdaFunctionURLResponse
+			if err := json.Unmarshal(run.Response, &resp); err != nil || resp.StatusCode != tc.status || !strings.Contains(resp.Body, tc.body) {
+				t.Fatalf("answer %s, want %d with %q", run.Response, tc.status, tc.body)
+			}
+			if tc.work == "" {
+				if len(run.Work) != 0 || len(run.Replies) != 0 {
+					t.Fatalf("work %s, replies %+v: none expected", run.Work, run.Replies)
+				}
+				return
+			}
+			if len(run.Work) != 1 {
+				t.Fatalf("%d pieces of work, want 1", len(run.Work))
+			}
+			var done struct {
+				Status string `json:"status"`
+			}
+			if err := json.Unmarshal(run.Work[0], &done); err != nil || done.Status != tc.work {
+				t.Fatalf("work %s, want status %s", run.Work[0], tc.work)
+			}
+			for _, r := range run.Replies {
+				if r.Kind == tc.replyKind && r.Status == 200 && strings.Contains(r.Body, tc.replyCheck) {
+					return
+				}
+			}
+			t.Fatalf("no %s reply with %q: %+v", tc.replyKind, tc.replyCheck, run.Replies)
+		})
 	}
 }

@@ -4,7 +4,7 @@
 #   make diff ENV=staging           build, then show what a deploy would change (needs AWS credentials)
 #   make deploy ENV=staging         build, then deploy arrakis-staging-gp-remediation
 #   make cdk-bootstrap ENV=staging  once per account and region, before the first deploy
-#   make invoke-remote FN=no-tasks EVENT=ingestor-alarm ENV=staging
+#   make invoke-remote FN=no-tasks EVENT=ingestor-alarm ENV=staging   (FN=approve: a signed sample, see README)
 #                                   invoke the deployed function with events/<FN>/<EVENT>.json, print its Result
 #
 # The tests: `make test-infra` (root Makefile) runs ./infra/ (Node.js, no AWS, no Docker);

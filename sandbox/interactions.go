@@ -2,12 +2,7 @@ package sandbox
 
 import (
 	"context"
-
-	"github.com/aws/aws-lambda-go/events"
-
 	"crypto/ed25519"
-	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -17,6 +12,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/arrakis/gp-remediation/pkg/interact"
 )
 
 // Slack's and Discord's side of the approve function: the interactions secret (Slack's signing
@@ -37,6 +36,10 @@ const (
 
 var discordKey = ed25519.NewKeyFromSeed([]byte("gp-remediation sandbox discord!!"))
 
+// DiscordSigningKey is the sandbox application's private key, which signs its Discord
+// interactions (the sample events' included): for a real application only Discord has it.
+func DiscordSigningKey() ed25519.PrivateKey { return discordKey }
+
 // DiscordPublicKeyHex is the application public key the approve function verifies with.
 func DiscordPublicKeyHex() string { return hex.EncodeToString(discordKey.Public().(ed25519.PublicKey)) }
 
@@ -51,28 +54,16 @@ func InteractionsSecretFor(env string) string {
 // ApproversValue is GPR_APPROVERS for the sandbox: two Slack users and one Discord role.
 const ApproversValue = "slack:" + SlackApprover1 + ",slack:" + SlackApprover2 + ",discord:role:" + DiscordApproverRole
 
-// SignSlack returns the headers Slack sends with body at time at (v0 signature).
+// SignSlack returns the headers Slack sends with body at time at (v0 signature), signed
+// with the sandbox's signing secret.
 func SignSlack(body []byte, at time.Time) map[string]string {
-	ts := strconv.FormatInt(at.Unix(), 10)
-	mac := hmac.New(sha256.New, []byte(SlackSigningSecret))
-	fmt.Fprintf(mac, "v0:%s:%s", ts, body)
-	return map[string]string{
-		"content-type":              "application/x-www-form-urlencoded",
-		"x-slack-request-timestamp": ts,
-		"x-slack-signature":         "v0=" + hex.EncodeToString(mac.Sum(nil)),
-	}
+	return interact.SignSlack(SlackSigningSecret, body, at)
 }
 
 // SignDiscord returns the headers Discord sends with body at time at (Ed25519 over timestamp
-// and body).
+// and body), signed with the sandbox application's key.
 func SignDiscord(body []byte, at time.Time) map[string]string {
-	ts := strconv.FormatInt(at.Unix(), 10)
-	sig := ed25519.Sign(discordKey, append([]byte(ts), body...))
-	return map[string]string{
-		"content-type":          "application/json",
-		"x-signature-timestamp": ts,
-		"x-signature-ed25519":   hex.EncodeToString(sig),
-	}
+	return interact.SignDiscord(discordKey, body, at)
 }
 
 // FunctionURLEvent is the event Lambda hands a function for an HTTP POST of body with

@@ -9,6 +9,15 @@
 // goes to stderr, the Result JSON to stdout. Exit status: 0 a Result came back; 1 the
 // function failed (FunctionError: Lambda's error payload is printed) or the call did not
 // happen; 2 bad usage; 3 the function answered that the event was unusable (Result.error).
+//
+// The approve function takes function URL events (events/approve): a Slack sample is signed
+// again, now, with the environment's signing secret read from Secrets Manager (the secret
+// named by cdk.json's interactionsSecret, or -secret), as the function refuses a signature
+// more than five minutes old. A Discord sample cannot be: only Discord holds the private key.
+// What comes back is the HTTP answer the function URL would give, printed with its status
+// (exit 0 whatever the status: a 401 for the unsigned sample is the answer expected); the
+// work a command starts runs afterwards in an asynchronous invocation, which answers the
+// sample's response_url (not a real conversation) and logs to the function's log group.
 package main
 
 import (
@@ -27,11 +36,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/arrakis/gp-remediation/internal/sample"
 	"github.com/arrakis/gp-remediation/pkg/report"
 )
 
@@ -40,7 +52,21 @@ type Invoker interface {
 	Invoke(ctx context.Context, in *lambda.InvokeInput, optFns ...func(*lambda.Options)) (*lambda.InvokeOutput, error)
 }
 
-var functions = []string{"no-tasks", "queue-depth", "dlq", "memory-high"}
+// SecretReader reads the interactions secret, to sign the approve function's Slack samples.
+type SecretReader interface {
+	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
+}
+
+// Clients are the AWS APIs this program calls.
+type Clients struct {
+	Lambda  Invoker
+	Secrets SecretReader
+}
+
+// approveFunction takes function URL events, not alarms.
+const approveFunction = "approve"
+
+var functions = []string{"no-tasks", "queue-depth", "dlq", "memory-high", approveFunction}
 
 // Exit statuses.
 const (
@@ -51,34 +77,37 @@ const (
 )
 
 func main() {
-	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr, newInvoker))
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr, newClients))
 }
 
 // options are the parsed command line.
 type options struct {
-	env, fn, event, region, function, root string
-	timeout                                time.Duration
+	env, fn, event, region, function, root, secret string
+	timeout                                        time.Duration
 }
 
-// newInvoker builds the Lambda client from the SDK's standard settings (profile, credentials,
+// newClients builds the clients from the SDK's standard settings (profile, credentials,
 // AWS_ENDPOINT_URL...). Invoke is not idempotent, so the SDK does not retry it: a second
 // attempt could run the remediation twice.
-func newInvoker(ctx context.Context, region string) (Invoker, error) {
+func newClients(ctx context.Context, region string) (Clients, error) {
 	var opts []func(*awsconfig.LoadOptions) error
 	if region != "" {
 		opts = append(opts, awsconfig.WithRegion(region))
 	}
 	cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("load AWS configuration: %w", err)
+		return Clients{}, fmt.Errorf("load AWS configuration: %w", err)
 	}
 	if cfg.Region == "" {
-		return nil, errors.New("no region: pass -region, set AWS_REGION, or give the environment a region in cdk.json")
+		return Clients{}, errors.New("no region: pass -region, set AWS_REGION, or give the environment a region in cdk.json")
 	}
-	return lambda.NewFromConfig(cfg, func(o *lambda.Options) { o.RetryMaxAttempts = 1 }), nil
+	return Clients{
+		Lambda:  lambda.NewFromConfig(cfg, func(o *lambda.Options) { o.RetryMaxAttempts = 1 }),
+		Secrets: secretsmanager.NewFromConfig(cfg),
+	}, nil
 }
 
-func run(ctx context.Context, args []string, stdout, stderr io.Writer, connect func(context.Context, string) (Invoker, error)) int {
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, connect func(context.Context, string) (Clients, error)) int {
 	o, err := parseArgs(args, stderr)
 	if err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
@@ -91,12 +120,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, connect f
 		fmt.Fprintln(stderr, "invoke-remote:", err)
 		return exitUsage
 	}
+	settings, err := environmentFromCDK(o.root, o.env)
+	if err != nil {
+		fmt.Fprintln(stderr, "invoke-remote:", err)
+		return exitUsage
+	}
 	region := o.region
 	if region == "" {
-		if region, err = regionFromCDK(o.root, o.env); err != nil {
-			fmt.Fprintln(stderr, "invoke-remote:", err)
-			return exitUsage
-		}
+		region = settings.Region
+	}
+	secret := o.secret
+	if secret == "" {
+		secret = settings.InteractionsSecret
+	}
+	if secret == "" {
+		secret = "arrakis-" + o.env + "/gp-remediation/interactions" // the stack's default
 	}
 	name := o.function
 	if name == "" {
@@ -105,13 +143,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, connect f
 
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	client, err := connect(ctx, region)
+	clients, err := connect(ctx, region)
 	if err != nil {
 		fmt.Fprintln(stderr, "invoke-remote:", err)
 		return exitFailed
 	}
+	if o.fn == approveFunction {
+		if payload, err = signSample(ctx, clients.Secrets, secret, payload, stderr); err != nil {
+			fmt.Fprintln(stderr, "invoke-remote:", err)
+			return exitUsage
+		}
+	}
 	fmt.Fprintf(stderr, "invoke-remote: invoking %s (%s) with %s\n", name, regionLabel(region), path)
-	out, err := client.Invoke(ctx, &lambda.InvokeInput{
+	out, err := clients.Lambda.Invoke(ctx, &lambda.InvokeInput{
 		FunctionName:   aws.String(name),
 		InvocationType: types.InvocationTypeRequestResponse,
 		LogType:        types.LogTypeTail,
@@ -121,23 +165,86 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, connect f
 		fmt.Fprintf(stderr, "invoke-remote: invoke %s: %v\n", name, err)
 		return exitFailed
 	}
+	if o.fn == approveFunction {
+		return printURLResponse(out, stdout, stderr)
+	}
 	return printOutcome(out, o.fn, stdout, stderr)
+}
+
+// signSample signs an approve sample now: a Slack one with the signing secret of the
+// environment's interactions secret; an unsigned one goes as it is.
+func signSample(ctx context.Context, secrets SecretReader, secretName string, payload []byte, stderr io.Writer) ([]byte, error) {
+	var keys sample.Keys
+	if _, p, _ := sample.Prepare(payload, sample.Keys{SlackSigningSecret: "probe"}, time.Now(), ""); p == sample.Slack {
+		out, err := secrets.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(secretName)})
+		if err != nil {
+			return nil, fmt.Errorf("read the signing secret from %s: %w", secretName, err)
+		}
+		var fields struct {
+			SlackSigningSecret string `json:"slack_signing_secret"`
+		}
+		if out.SecretString == nil || json.Unmarshal([]byte(*out.SecretString), &fields) != nil || fields.SlackSigningSecret == "" {
+			return nil, fmt.Errorf("secret %s has no slack_signing_secret field", secretName)
+		}
+		keys.SlackSigningSecret = fields.SlackSigningSecret
+	}
+	signed, p, err := sample.Prepare(payload, keys, time.Now(), "")
+	if err != nil {
+		return nil, err
+	}
+	switch p {
+	case sample.Slack:
+		fmt.Fprintf(stderr, "invoke-remote: signed the Slack sample now with the signing secret of %s\n", secretName)
+	case sample.Unsigned:
+		fmt.Fprintln(stderr, "invoke-remote: the sample carries no signature: the function should refuse it (401)")
+	}
+	return signed, nil
+}
+
+// printURLResponse prints the approve function's HTTP answer: its status on stderr, the whole
+// response on stdout.
+func printURLResponse(out *lambda.InvokeOutput, stdout, stderr io.Writer) int {
+	printTail(out, stderr)
+	if out.FunctionError != nil {
+		fmt.Fprintf(stderr, "invoke-remote: the function failed (%s): %s\n", *out.FunctionError, bytes.TrimSpace(out.Payload))
+		return exitFailed
+	}
+	var resp events.LambdaFunctionURLResponse
+	if err := json.Unmarshal(out.Payload, &resp); err != nil || resp.StatusCode == 0 {
+		fmt.Fprintf(stderr, "invoke-remote: the answer is not a function URL response: %s\n", bytes.TrimSpace(out.Payload))
+		return exitFailed
+	}
+	fmt.Fprintf(stderr, "invoke-remote: the function URL would answer HTTP %d\n", resp.StatusCode)
+	var pretty bytes.Buffer
+	if err := json.Indent(&pretty, out.Payload, "", "  "); err != nil {
+		pretty.Reset()
+		pretty.Write(out.Payload)
+	}
+	fmt.Fprintln(stdout, strings.TrimSpace(pretty.String()))
+	return exitOK
+}
+
+// printTail writes the log tail Lambda returned to stderr.
+func printTail(out *lambda.InvokeOutput, stderr io.Writer) {
+	if out.LogResult == nil {
+		return
+	}
+	tail, err := base64.StdEncoding.DecodeString(*out.LogResult)
+	if err != nil {
+		fmt.Fprintln(stderr, "invoke-remote: the log tail is not base64:", err)
+		return
+	}
+	fmt.Fprintf(stderr, "----- log tail (last 4 KB) -----\n%s", tail)
+	if len(tail) > 0 && tail[len(tail)-1] != '\n' {
+		fmt.Fprintln(stderr)
+	}
+	fmt.Fprintln(stderr, "-----")
 }
 
 // printOutcome writes the log tail to stderr and the Result (or Lambda's error) and picks
 // the exit status.
 func printOutcome(out *lambda.InvokeOutput, fn string, stdout, stderr io.Writer) int {
-	if out.LogResult != nil {
-		if tail, err := base64.StdEncoding.DecodeString(*out.LogResult); err == nil {
-			fmt.Fprintf(stderr, "----- log tail (last 4 KB) -----\n%s", tail)
-			if len(tail) > 0 && tail[len(tail)-1] != '\n' {
-				fmt.Fprintln(stderr)
-			}
-			fmt.Fprintln(stderr, "-----")
-		} else {
-			fmt.Fprintln(stderr, "invoke-remote: the log tail is not base64:", err)
-		}
-	}
+	printTail(out, stderr)
 	if out.FunctionError != nil {
 		fmt.Fprintf(stderr, "invoke-remote: the function failed (%s): %s\n", *out.FunctionError, bytes.TrimSpace(out.Payload))
 		return exitFailed
@@ -175,6 +282,7 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.region, "region", "", "region (default: the environment's in cdk.json, else the SDK's)")
 	fs.StringVar(&o.function, "function", "", "function name or ARN (default arrakis-<env>-remediate-<fn>)")
 	fs.StringVar(&o.root, "root", ".", "repository root (holds cdk.json and events/)")
+	fs.StringVar(&o.secret, "secret", "", "approve: the interactions secret whose slack_signing_secret signs a Slack sample (default: cdk.json's interactionsSecret, else arrakis-<env>/gp-remediation/interactions)")
 	fs.DurationVar(&o.timeout, "timeout", 6*time.Minute, "give up after this long (the longest function timeout is 5m)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -232,25 +340,30 @@ func readEvent(root, fn, event string) ([]byte, string, error) {
 	return nil, "", fmt.Errorf("no event %q (events/%s/ has: %s)", event, fn, strings.Join(names, ", "))
 }
 
-// regionFromCDK reads the environment's region from cdk.json, so `make invoke-remote` needs
-// no more than ENV. Without a cdk.json the SDK's own settings decide.
-func regionFromCDK(root, env string) (string, error) {
+// cdkEnvironment is what this program reads of an environment in cdk.json.
+type cdkEnvironment struct {
+	Region             string `json:"region"`
+	InteractionsSecret string `json:"interactionsSecret"`
+}
+
+// environmentFromCDK reads the environment's region (and the approve function's interactions
+// secret) from cdk.json, so `make invoke-remote` needs no more than ENV. Without a cdk.json
+// the SDK's own settings decide.
+func environmentFromCDK(root, env string) (cdkEnvironment, error) {
 	b, err := os.ReadFile(filepath.Join(root, "cdk.json"))
 	if errors.Is(err, os.ErrNotExist) {
-		return "", nil
+		return cdkEnvironment{}, nil
 	}
 	if err != nil {
-		return "", fmt.Errorf("read cdk.json: %w", err)
+		return cdkEnvironment{}, fmt.Errorf("read cdk.json: %w", err)
 	}
 	var doc struct {
 		Context struct {
-			Environments map[string]struct {
-				Region string `json:"region"`
-			} `json:"environments"`
+			Environments map[string]cdkEnvironment `json:"environments"`
 		} `json:"context"`
 	}
 	if err := json.Unmarshal(b, &doc); err != nil {
-		return "", fmt.Errorf("read cdk.json: %w", err)
+		return cdkEnvironment{}, fmt.Errorf("read cdk.json: %w", err)
 	}
 	e, ok := doc.Context.Environments[env]
 	if !ok {
@@ -259,9 +372,9 @@ func regionFromCDK(root, env string) (string, error) {
 			known = append(known, k)
 		}
 		sort.Strings(known)
-		return "", fmt.Errorf("unknown environment %q (known: %s)", env, strings.Join(known, ", "))
+		return cdkEnvironment{}, fmt.Errorf("unknown environment %q (known: %s)", env, strings.Join(known, ", "))
 	}
-	return e.Region, nil
+	return e, nil
 }
 
 func regionLabel(r string) string {

@@ -69,9 +69,9 @@ func (f *fakeLambda) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	io.WriteString(w, f.body)
 }
 
-// connectTo returns the program's own newInvoker, pointed at srv through the SDK's standard
+// connectTo returns the program's own newClients, pointed at srv through the SDK's standard
 // endpoint setting, recording the region asked for.
-func connectTo(t *testing.T, srv *httptest.Server, region *string) func(context.Context, string) (Invoker, error) {
+func connectTo(t *testing.T, srv *httptest.Server, region *string) func(context.Context, string) (Clients, error) {
 	t.Setenv("AWS_ENDPOINT_URL", srv.URL)
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
@@ -79,9 +79,9 @@ func connectTo(t *testing.T, srv *httptest.Server, region *string) func(context.
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
 	t.Setenv("AWS_PROFILE", "")
 	t.Setenv("AWS_REGION", "")
-	return func(ctx context.Context, r string) (Invoker, error) {
+	return func(ctx context.Context, r string) (Clients, error) {
 		*region = r
-		return newInvoker(ctx, r)
+		return newClients(ctx, r)
 	}
 }
 
@@ -187,7 +187,7 @@ func TestUsage(t *testing.T) {
 		want string
 	}{
 		{"nothing", nil, "-env, -fn, -event required"},
-		{"unknown function", []string{"-env", "staging", "-fn", "cpu", "-event", "x"}, `unknown function "cpu" (known: no-tasks, queue-depth, dlq, memory-high)`},
+		{"unknown function", []string{"-env", "staging", "-fn", "cpu", "-event", "x"}, `unknown function "cpu" (known: no-tasks, queue-depth, dlq, memory-high, approve)`},
 		{"unknown event", []string{"-env", "staging", "-fn", "no-tasks", "-event", "nope"}, `no event "nope" (events/no-tasks/ has: ingestor-oom, worker-bad)`},
 		{"no events", []string{"-env", "staging", "-fn", "memory-high", "-event", "x"}, "events/memory-high/ has no events"},
 		{"invalid JSON", []string{"-env", "staging", "-fn", "dlq", "-event", "broken"}, "is not valid JSON"},
@@ -196,9 +196,9 @@ func TestUsage(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
-			connect := func(context.Context, string) (Invoker, error) {
+			connect := func(context.Context, string) (Clients, error) {
 				t.Error("connected despite bad usage")
-				return nil, nil
+				return Clients{}, nil
 			}
 			code := run(context.Background(), append([]string{"-root", root}, tc.args...), &stdout, &stderr, connect)
 			if code != exitUsage || !strings.Contains(stderr.String(), tc.want) {
@@ -231,8 +231,8 @@ func TestNoRegionAnywhere(t *testing.T) {
 }
 
 func TestRegionWithoutCDKJSON(t *testing.T) {
-	r, err := regionFromCDK(t.TempDir(), "staging")
-	if err != nil || r != "" {
+	r, err := environmentFromCDK(t.TempDir(), "staging")
+	if err != nil || r != (cdkEnvironment{}) {
 		t.Fatalf("got %q, %v: without cdk.json the SDK's settings decide", r, err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"maps"
@@ -38,6 +39,7 @@ var defaultScenario = map[string]string{
 	"queue-depth": "queue-under-provisioned",
 	"dlq":         "dlq",
 	"memory-high": "memory-leak",
+	"approve":     "healthy", // a person's command: the state it acts on is whatever the scenario holds
 }
 
 // brokerFunctions read and change the RabbitMQ broker: each invocation gets a virtual host of
@@ -113,7 +115,7 @@ func main() {
 // run takes its arguments rather than reading os.Args, so its usage checks are testable.
 func run(ctx context.Context, args []string) error {
 	flags := flag.NewFlagSet("invoke", flag.ContinueOnError)
-	fn := flags.String("fn", "", "function: no-tasks, queue-depth, dlq, memory-high")
+	fn := flags.String("fn", "", "function: no-tasks, queue-depth, dlq, memory-high, approve")
 	eventPath := flags.String("event", "", "event file (e.g. events/no-tasks/ingestor-alarm.json)")
 	bootstrap := flags.String("bootstrap", "", "bootstrap built for this host (default build/host/<fn>/bootstrap)")
 	rie := flags.String("rie", "build/tools/aws-lambda-rie", "aws-lambda-rie binary")
@@ -136,6 +138,20 @@ func run(ctx context.Context, args []string) error {
 	payload, err := os.ReadFile(*eventPath)
 	if err != nil {
 		return err
+	}
+	if *fn == "approve" {
+		// Its events are Slack's and Discord's requests, signed by them: here the sandbox
+		// plays both; a deployed function takes a sample through make invoke-remote.
+		if !*useSandbox {
+			return errors.New("approve runs here only against the sandbox: try a sample on a deployed function with make invoke-remote FN=approve")
+		}
+		if *mode == "" {
+			*mode = "on"
+		}
+		if *scenario == "" {
+			*scenario = defaultScenario[*fn]
+		}
+		return invokeApprove(ctx, *rie, filepath.Dir(filepath.Dir(*bootstrap)), *scenario, *mode, payload)
 	}
 	env := map[string]string{}
 	if *useSandbox {

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/arrakis/gp-remediation/internal/lambdarun"
+	"github.com/arrakis/gp-remediation/internal/sample"
 	"github.com/arrakis/gp-remediation/pkg/report"
 	"github.com/arrakis/gp-remediation/sandbox"
 )
@@ -25,6 +26,23 @@ type Approval struct {
 
 // approveFunction is the approve function's name in the sandbox's Lambda.
 func approveFunction(env string) string { return "arrakis-" + env + "-remediate-approve" }
+
+// StartApprove runs the approve function under the emulator in the case's world, and makes the
+// sandbox's Lambda forward the function's asynchronous invocations of itself (its work) to it.
+// The caller stops it.
+func (f *Fixture) StartApprove(ctx context.Context) (*lambdarun.Emulator, error) {
+	name := approveFunction(f.Sandbox.EnvName())
+	env := map[string]string{"AWS_LAMBDA_FUNCTION_NAME": name}
+	for k, v := range f.Env {
+		env[k] = v
+	}
+	emu, err := lambdarun.Start(ctx, lambdarun.Options{RIE: f.e.RIE, Bootstrap: filepath.Join(f.e.Bootstraps, "approve", "bootstrap"), Env: env, Timeout: 5 * time.Minute})
+	if err != nil {
+		return nil, err
+	}
+	f.Sandbox.SetLambdaTarget(name, emu.Invoke)
+	return emu, nil
+}
 
 // Approve clicks Approve on the first offer of prev's Result as a.By and waits for the work:
 // the approve function answers the click under the emulator, the sandbox's Lambda forwards the
@@ -42,17 +60,11 @@ func (f *Fixture) Approve(ctx context.Context, prev *Outcome, a Approval) (*Outc
 		return nil, errors.New("approve: the previous invocation made no offer")
 	}
 	sb := f.Sandbox
-	name := approveFunction(sb.EnvName())
-	env := map[string]string{"AWS_LAMBDA_FUNCTION_NAME": name}
-	for k, v := range f.Env {
-		env[k] = v
-	}
-	emu, err := lambdarun.Start(ctx, lambdarun.Options{RIE: f.e.RIE, Bootstrap: filepath.Join(f.e.Bootstraps, "approve", "bootstrap"), Env: env, Timeout: 5 * time.Minute})
+	emu, err := f.StartApprove(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer emu.Stop()
-	sb.SetLambdaTarget(name, emu.Invoke)
 	out := &Outcome{Sandbox: sb, Before: services(sb), Started: time.Now(), Label: "approved in Slack by " + a.By}
 	body := sb.SlackButtonBody(a.By, "gpr-approve", id, "1733368440.000100")
 	before := len(sb.Invocations())
@@ -64,7 +76,7 @@ func (f *Fixture) Approve(ctx context.Context, prev *Outcome, a Approval) (*Outc
 	if err := json.Unmarshal(raw, &resp); err != nil || resp.StatusCode != 200 {
 		return nil, fmt.Errorf("approve: the click was answered %d %s", resp.StatusCode, raw)
 	}
-	job, err := waitForward(ctx, sb, before)
+	job, err := WaitForward(ctx, sb, before)
 	if err != nil {
 		return nil, err
 	}
@@ -95,9 +107,9 @@ func (f *Fixture) Approve(ctx context.Context, prev *Outcome, a Approval) (*Outc
 	return out, nil
 }
 
-// waitForward waits until the asynchronous invocation after the first `before` has been
+// WaitForward waits until the asynchronous invocation after the first `before` has been
 // forwarded and answered.
-func waitForward(ctx context.Context, sb *sandbox.Sandbox, before int) (sandbox.Invocation, error) {
+func WaitForward(ctx context.Context, sb *sandbox.Sandbox, before int) (sandbox.Invocation, error) {
 	for {
 		if inv := sb.Invocations(); len(inv) > before && (inv[before].Forwarded || inv[before].Error != "") {
 			if inv[before].Error != "" {
@@ -120,4 +132,55 @@ func replyText(body string) string {
 	}
 	_ = json.Unmarshal([]byte(body), &m)
 	return m.Text
+}
+
+// SampleRun is one run of an approve sample (events/approve): the function URL's answer, the
+// work it handed to an asynchronous invocation of itself (each invocation's answer), and what
+// reached the conversation (the stand-ins of Slack's response_url and Discord's interaction
+// webhook).
+type SampleRun struct {
+	Platform sample.Platform   `json:"platform"`
+	Response json.RawMessage   `json:"response"`
+	Work     []json.RawMessage `json:"work"`
+	Replies  []sandbox.Request `json:"replies"`
+	// Output is what the emulator and the function printed.
+	Output string `json:"-"`
+}
+
+// RunSample signs an approve sample now with the sandbox's keys, points its response_url at
+// the sandbox, sends it to the approve function under the emulator and waits for the work it
+// starts.
+func (f *Fixture) RunSample(ctx context.Context, payload []byte) (*SampleRun, error) {
+	sb := f.Sandbox
+	signed, platform, err := sample.Prepare(payload, sample.Keys{SlackSigningSecret: sandbox.SlackSigningSecret, DiscordKey: sandbox.DiscordSigningKey()},
+		time.Now(), sb.SlackResponseURL("sample"))
+	if err != nil {
+		return nil, err
+	}
+	emu, err := f.StartApprove(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer emu.Stop()
+	run := &SampleRun{Platform: platform}
+	before := len(sb.Invocations())
+	run.Response, err = emu.Invoke(ctx, signed)
+	if err != nil {
+		run.Output = emu.Output()
+		return run, err
+	}
+	// The work, if the answer started any, runs after it: wait for each invocation it made.
+	for i := before; i < len(sb.Invocations()); i++ {
+		job, err := WaitForward(ctx, sb, i)
+		if err != nil {
+			run.Output = emu.Output()
+			return run, err
+		}
+		run.Work = append(run.Work, job.Response)
+	}
+	for _, kind := range []string{sandbox.KindSlackResponse, sandbox.KindDiscordAPI} {
+		run.Replies = append(run.Replies, sb.Requests(kind)...)
+	}
+	run.Output = emu.Output()
+	return run, nil
 }

@@ -56,7 +56,9 @@ func TestDecodeEvents(t *testing.T) {
 		}
 		t.Run(strings.TrimPrefix(f, "../../events/"), func(t *testing.T) {
 			recs, err := Decode(mustRead(t, f))
-			bad := strings.Contains(f, "malformed") || strings.Contains(f, "not-sns")
+			// The approve function's samples are function URL requests (internal/sample tests
+			// them): an alarm function handed one must refuse it.
+			bad := strings.Contains(f, "malformed") || strings.Contains(f, "not-sns") || strings.HasPrefix(f, "../../events/approve/")
 			if bad {
 				if err == nil && (len(recs) == 0 || recs[0].Err == nil) {
 					t.Fatalf("malformed sample decoded without error: %+v", recs)

@@ -2,8 +2,6 @@ package interact
 
 import (
 	"crypto/ed25519"
-	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"strconv"
@@ -22,12 +20,11 @@ const (
 
 var slackDocNow = time.Unix(1531420618, 0)
 
-// signSlack computes Slack's signature independently of verifySlack.
+// signSlack is SignSlack at a timestamp given as text (TestSignSlack holds it to Slack's own
+// example, independently of verifySlack).
 func signSlack(secret, timestamp string, body []byte) string {
-	mac := hmac.New(sha256.New, []byte(secret))
-	mac.Write([]byte("v0:" + timestamp + ":"))
-	mac.Write(body)
-	return "v0=" + hex.EncodeToString(mac.Sum(nil))
+	seconds, _ := strconv.ParseInt(timestamp, 10, 64)
+	return SignSlack(secret, body, time.Unix(seconds, 0))["x-slack-signature"]
 }
 
 func slackRequest(signature, timestamp string, body []byte) Request {
@@ -45,7 +42,8 @@ func slackRequest(signature, timestamp string, body []byte) Request {
 var testDiscordKey = ed25519.NewKeyFromSeed([]byte("gp-remediation interact test key"))
 
 func signDiscord(key ed25519.PrivateKey, timestamp string, body []byte) string {
-	return hex.EncodeToString(ed25519.Sign(key, append([]byte(timestamp), body...)))
+	seconds, _ := strconv.ParseInt(timestamp, 10, 64)
+	return SignDiscord(key, body, time.Unix(seconds, 0))["x-signature-ed25519"]
 }
 
 func discordRequest(signature, timestamp string, body []byte) Request {
