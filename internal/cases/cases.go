@@ -61,10 +61,14 @@ type Fault struct {
 
 // Step is one later invocation of a case.
 type Step struct {
+	// Event is sent to the case's function; an OK notification first puts its alarm back to OK
+	// in the sandbox (the transition it announces).
 	Event string `json:"event,omitempty"`
 	// Approve, instead of an event, approves the offer the previous invocation made.
 	Approve *Approval `json:"approve,omitempty"`
-	Expect  Expect    `json:"expect"`
+	// Person, before the event, is what the on-call engineer does by hand.
+	Person *Person `json:"person,omitempty"`
+	Expect Expect  `json:"expect"`
 }
 
 // LedgerEntry is an action recorded before a case runs.
@@ -345,9 +349,21 @@ func Run(ctx context.Context, e Env, c Case) (*Outcome, error) {
 			out.Steps = append(out.Steps, next)
 			continue
 		}
+		label := ""
+		if st.Person != nil {
+			if label, err = f.act(ctx, *st.Person); err != nil {
+				return out, fmt.Errorf("case %q, then: %w", c.Name, err)
+			}
+		}
+		if err := f.alarmsReturn(st.Event); err != nil {
+			return out, fmt.Errorf("case %q, then %s: %w", c.Name, filepath.Base(st.Event), err)
+		}
 		next, err := f.Invoke(ctx, st.Event)
 		if err != nil {
 			return out, fmt.Errorf("case %q, then %s: %w", c.Name, filepath.Base(st.Event), err)
+		}
+		if label != "" {
+			next.Label = label + ", then " + string(next.Result.Alarm.State)
 		}
 		out.Steps = append(out.Steps, next)
 	}
