@@ -54,9 +54,11 @@ type PictureNote struct {
 
 // AlarmRef identifies the alarm transition a Result answers.
 type AlarmRef struct {
-	Name      string    `json:"name"`
-	State     string    `json:"state"`
-	ChangedAt time.Time `json:"changedAt"`
+	Name  string `json:"name"`
+	State string `json:"state"`
+	// ChangedAt is left out when not known (bad input, a person's operation, a closing's
+	// stub): an absent time says unknown, where the zero time would claim year 1.
+	ChangedAt time.Time `json:"changedAt,omitzero"`
 	ARN       string    `json:"arn,omitempty"`
 	Reason    string    `json:"reason,omitempty"`
 }
