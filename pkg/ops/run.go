@@ -472,7 +472,9 @@ func (ru *run) planReplay() {
 				detail += "; " + strings.TrimPrefix(dlq.Describe(dlq.Replay, res), "replayed 0 message(s); ")
 			}
 		}
-		ru.evidence = append(ru.evidence, fmt.Sprintf("%s held %d ready message(s) when the replay started", o.Config.DLQ, res.Depth))
+		if res.RunID != "" { // the run started: its depth was read
+			ru.evidence = append(ru.evidence, fmt.Sprintf("%s held %d ready message(s) when the replay started", o.Config.DLQ, res.Depth))
+		}
 		return detail, res.Replayed > 0, err
 	}
 	s.wait, s.waitIsVerifying = func(context.Context) report.Verification {
