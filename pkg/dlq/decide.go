@@ -149,6 +149,8 @@ func Decide(in Input) playbook.Decision {
 		d.Actions = append(d.Actions, act)
 		d.Recommendations = append(d.Recommendations, "Bad data: find the producer of the malformed messages; delete them only once understood (runbook: if bad data, delete from DLQ).")
 	}
+	// What the follow-ups move by themselves: the pace line below is about these only.
+	automatic := len(d.Actions)
 	if n := classes[rabbit.ClassBug]; n > 0 {
 		// Right once the fix is deployed, and only a person knows when that is: the replay is
 		// decided here and held by the policy, so it can be offered (playbook.OfferFor).
@@ -163,7 +165,7 @@ func Decide(in Input) playbook.Decision {
 	if !s.Complete {
 		d.Recommendations = append(d.Recommendations, "Only part of the DLQ was sampled; the counts per group are of the sample.")
 	}
-	if len(d.Actions) > 0 && p.MaxReplaysPerRun > 0 {
+	if automatic > 0 && p.MaxReplaysPerRun > 0 {
 		d.Recommendations = append(d.Recommendations, PaceLine(s.Depth, p.MaxReplaysPerRun, p.MaxPerHour, p.Interval))
 	}
 	return d

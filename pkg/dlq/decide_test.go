@@ -122,6 +122,10 @@ func TestDecideHoldsTheBugsReplayForAPerson(t *testing.T) {
 			t.Errorf("recommendations lack %q:\n%s", want, recs)
 		}
 	}
+	// The follow-ups do not replay bugs: no estimate of how long they take to.
+	if strings.Contains(recs, "the follow-ups get through them") {
+		t.Errorf("a pace line for a replay the follow-ups never do:\n%s", recs)
+	}
 }
 
 // Act replays transient messages only: a replay of another class is refused before the broker
