@@ -25,7 +25,9 @@ import (
 const fnApprove = "approve"
 
 // approveSpec: 15 minutes, Lambda's most, because a complete restart waits for both services
-// to stabilise twice; in the VPC because the health report reads RabbitMQ and PostgreSQL.
+// to stabilise twice; in the VPC because the health report reads RabbitMQ and PostgreSQL, and
+// replay-dlq moves dead letters over AMQP as the dlq function does (same subnets and security
+// groups, same rabbit secret).
 var approveSpec = functionSpec{
 	Name: fnApprove, Description: "Answers Slack and Discord approvals and /gpr commands",
 	MemoryMiB: 256, Timeout: 15 * time.Minute, InVPC: true,
@@ -105,6 +107,8 @@ var approveVars = []string{
 	config.EnvRabbitSecret, config.EnvDatabaseSecret, config.EnvWebhooksSecret, config.EnvSlackBotSecret,
 	config.EnvSlackChannel, config.EnvDiscordAPIURL,
 	config.EnvMaxWorkers, config.EnvMaxTaskMemoryMiB,
+	// replay-dlq: the default count and the per-message limit, as the dlq function has them.
+	config.EnvMaxReplaysPerRun, config.EnvMaxReplaysPerMsg,
 	config.EnvRestartBudget, config.EnvRestartCooldown, config.EnvScaleCooldown, config.EnvLockTTL,
 	config.EnvInteractionsSecret, config.EnvApprovers, config.EnvApprovalsRequired, config.EnvOfferTTL,
 	"GOGC", "GOMEMLIMIT",
@@ -245,7 +249,8 @@ func (b *builder) approve(codeDir string) {
 	props.OnFailure = awslambdadestinations.NewSqsDestination(b.failed)
 	props.RetryAttempts = jsii.Number(0)
 	props.MaxEventAge = awscdk.Duration_Seconds(jsii.Number(approveMaxEventAge.Seconds()))
-	// It reads RabbitMQ's management API and PostgreSQL for the health report, as queue-depth.
+	// It reads RabbitMQ's management API and PostgreSQL for the health report, as queue-depth,
+	// and replays the DLQ over AMQP, as dlq: the same network as both.
 	props.Vpc, props.VpcSubnets, props.SecurityGroups = b.network()
 	f := awslambda.NewFunction(st, b.id(cid, "Function"), props)
 	b.functions[fnApprove] = f

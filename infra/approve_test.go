@@ -143,6 +143,7 @@ func TestApproveEnv(t *testing.T) {
 				config.EnvDiscordAPIURL: "https://discord.com/api/v10",
 				config.EnvMaxWorkers:    "3", config.EnvMaxTaskMemoryMiB: "4096", config.EnvRestartBudget: "3",
 				config.EnvRestartCooldown: "15m", config.EnvScaleCooldown: "5m", config.EnvLockTTL: "5m",
+				config.EnvMaxReplaysPerRun: "500", config.EnvMaxReplaysPerMsg: "3",
 				"GOGC": "off", "GOMEMLIMIT": "192MiB",
 			}
 			maps.Copy(want, tc.want)
@@ -370,6 +371,20 @@ func checkApprove(t *testing.T, c *synthesized) {
 		_, queueDepth := c.function(t, fnQueueDepth)
 		if !jsonEq(p["VpcConfig"], queueDepth["VpcConfig"]) {
 			t.Errorf("VpcConfig %v, queue-depth's %v", p["VpcConfig"], queueDepth["VpcConfig"])
+		}
+		// replay-dlq reaches the broker over AMQP as dlq does: its network, its secret, its
+		// replay caps.
+		_, dlq := c.function(t, fnDLQ)
+		if !jsonEq(p["VpcConfig"], dlq["VpcConfig"]) {
+			t.Errorf("VpcConfig %v, dlq's %v", p["VpcConfig"], dlq["VpcConfig"])
+		}
+		vars := func(fp map[string]any) map[string]any {
+			return fp["Environment"].(map[string]any)["Variables"].(map[string]any)
+		}
+		for _, k := range []string{config.EnvRabbitSecret, config.EnvDLQ, config.EnvVirtualHost, config.EnvMaxReplaysPerRun, config.EnvMaxReplaysPerMsg} {
+			if got, want := vars(p)[k], vars(dlq)[k]; want != nil && !jsonEq(got, want) || got == nil {
+				t.Errorf("%s = %v, dlq's %v", k, got, want)
+			}
 		}
 		logID := c.logicalID(t, "AWS::Logs::LogGroup", "LogGroupName", "/aws/lambda/"+s.FunctionName(fnApprove))
 		if want := map[string]any{"LogFormat": "JSON", "LogGroup": ref(logID)}; !jsonEq(p["LoggingConfig"], want) {

@@ -5,6 +5,7 @@
 //	go run ./cmd/gpr health
 //	go run ./cmd/gpr -apply restart worker
 //	go run ./cmd/gpr -sandbox -scenario worker-crash-loop -apply complete-restart   (make gpr)
+//	go run ./cmd/gpr -apply replay-dlq bug 50   (once the fix is out: 50 dead letters back to their queue)
 //
 // Configuration comes from the functions' GPR_* variables (pkg/config), AWS from the SDK's
 // default chain (AWS_PROFILE, SSO, keys, AWS_ENDPOINT_URL...), as an engineer's shell has it.
@@ -200,6 +201,7 @@ func operator(cfg config.Config, awsCfg aws.Config, stderr io.Writer) (*ops.Oper
 		ECS:     ecs.Client{API: awsecs.NewFromConfig(awsCfg), Cluster: cfg.Cluster},
 		Queues:  ops.BrokerQueues{Conns: conns},
 		DB:      ops.DatabaseSlowQueries{Conns: conns},
+		DLQ:     ops.BrokerDLQ{Conns: conns, Config: cfg},
 		Discord: service.SecretDiscord{Secrets: store, Secret: cfg.DiscordSecret, APIURL: cfg.DiscordAPIURL, HTTP: hc},
 		Guard: guard.Guard{Mode: cfg.Mode, Kill: guard.SSMKillSwitch{Client: ssm.NewFromConfig(awsCfg), Name: cfg.KillSwitchParam},
 			Ledger: l, Budgets: app.Budgets(cfg), LockTTL: cfg.LockTTL},

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/arrakis/gp-remediation/internal/cases"
 	"github.com/arrakis/gp-remediation/pkg/config"
 	"github.com/arrakis/gp-remediation/pkg/ledger/dynalitetest"
 	"github.com/arrakis/gp-remediation/pkg/report"
@@ -23,6 +24,7 @@ func TestRunRefusesBadUsage(t *testing.T) {
 		{[]string{"reboot", "worker"}, `unknown operation "reboot"`},
 		{[]string{"scale", "worker"}, "usage: scale <ingestor|worker> <count>"},
 		{[]string{"-nope", "health"}, "flag provided but not defined: -nope"},
+		{[]string{"replay-dlq", "bad-data", "5"}, `class "bad-data": want bug, unknown or transient`},
 	} {
 		var out, errOut bytes.Buffer
 		code := run(context.Background(), tc.args, func(string) string { return "" }, &out, &errOut)
@@ -91,6 +93,54 @@ func TestRunAgainstTheSandbox(t *testing.T) {
 	code, out, _ = gpr("-apply", "-wait", "20s", "complete-restart")
 	if code != exitFailed || !strings.HasPrefix(out, "SYSTEM DOWN") {
 		t.Fatalf("failing complete restart: %d\n%s", code, out)
+	}
+}
+
+// replay-dlq from the command line: a dry run moves nothing, -apply moves the bug messages back
+// to the queue they died in (the real RabbitMQ, a virtual host of the test's own).
+func TestReplayDLQ(t *testing.T) {
+	b := &cases.Broker{DeadLetters: []cases.DeadLetters{
+		{Count: 3, Header: "x-error", Error: "panic: runtime error: invalid memory address or nil pointer dereference"},
+		{Count: 2, Header: "x-error", Error: "upstream timeout after 30s"},
+	}}
+	cleanup, err := b.Prepare(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cleanup)
+	sb := sandbox.StartTest(t, sandbox.Options{Rabbit: sandbox.RabbitOptions{AMQPURL: "amqp://127.0.0.1:5672/" + b.VirtualHost()}})
+	vars := sb.Env()
+	for k, v := range vars {
+		if strings.HasPrefix(k, "AWS_") {
+			t.Setenv(k, v)
+		}
+	}
+	t.Setenv("AWS_CONFIG_FILE", t.TempDir()+"/none")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", t.TempDir()+"/none")
+	vars["USER"] = "alice"
+	gpr := func(args ...string) (int, string) {
+		var out, errOut bytes.Buffer
+		code := run(context.Background(), args, func(k string) string { return vars[k] }, &out, &errOut)
+		return code, out.String() + errOut.String()
+	}
+	depth := func(q string) int {
+		n, err := b.Depth(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+
+	code, out := gpr("replay-dlq", "bug", "10")
+	if code != exitOK || !strings.HasPrefix(out, "DRY-RUN replay-dlq bug 10: would replay arrakis.dlq up to 10 bug message(s)") || depth("arrakis.dlq") != 5 {
+		t.Fatalf("dry run: %d\n%s", code, out)
+	}
+	code, out = gpr("-apply", "replay-dlq", "bug", "10")
+	if code != exitOK || !strings.HasPrefix(out, "replay-dlq bug 10 done: replayed 3 message(s)") || !strings.Contains(out, "verified") {
+		t.Fatalf("-apply: %d\n%s", code, out)
+	}
+	if dlq, work := depth("arrakis.dlq"), depth("arrakis.interactions"); dlq != 2 || work != 3 {
+		t.Errorf("DLQ %d, work queue %d; want the 2 transient left and the 3 bugs back", dlq, work)
 	}
 }
 

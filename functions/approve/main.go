@@ -68,7 +68,7 @@ func build(ctx context.Context) (*approve.Handler, error) {
 		Queue:     approve.LambdaQueue{Client: awslambda.NewFromConfig(a.AWS), Function: self},
 		Ops: &ops.Operator{
 			Config: c, ECS: ecs.Client{API: awsecs.NewFromConfig(a.AWS), Cluster: c.Cluster},
-			Queues: ops.BrokerQueues{Conns: conns}, DB: ops.DatabaseSlowQueries{Conns: conns},
+			Queues: ops.BrokerQueues{Conns: conns}, DB: ops.DatabaseSlowQueries{Conns: conns}, DLQ: ops.BrokerDLQ{Conns: conns, Config: c},
 			Discord: service.SecretDiscord{Secrets: a.Secrets, Secret: c.DiscordSecret, APIURL: c.DiscordAPIURL, HTTP: a.HTTP},
 			Guard:   a.Guard(), Log: a.Log, StableTimeout: c.StableTimeout, PollInterval: c.VerifyInterval,
 		},

@@ -95,6 +95,7 @@ func (f *Fixture) Approve(ctx context.Context, prev *Outcome, a Approval) (*Outc
 	}
 	out.Result = *done.Result
 	out.After, out.Published = services(sb), sb.Published()
+	out.Broker, out.Queues = f.Case.Broker, f.Case.Broker.depths()
 	out.Requests = map[string][]sandbox.Request{}
 	for _, k := range []string{"slack", "discord", "pagerduty", "discord-api", sandbox.KindSlackResponse} {
 		out.Requests[k] = sb.Requests(k)

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/arrakis/gp-remediation/pkg/config"
+	"github.com/arrakis/gp-remediation/pkg/deadletter"
 	"github.com/arrakis/gp-remediation/pkg/interact"
 	"github.com/arrakis/gp-remediation/pkg/offer"
 	"github.com/arrakis/gp-remediation/pkg/ops"
@@ -93,21 +94,28 @@ func (q *memQueue) Enqueue(_ context.Context, j Job) error {
 }
 
 type fakeOps struct {
-	mu    sync.Mutex
-	state ops.State
-	runs  []ops.Request
+	mu      sync.Mutex
+	state   ops.State
+	runs    []ops.Request
+	expects []*ops.State
 }
 
-func (f *fakeOps) State(context.Context, ops.Request) (ops.State, error) {
+// State is the services' state, as ops.Operator's: none for a replay-dlq, which acts on the
+// DLQ (pkg/ops tests that the Operator reads none).
+func (f *fakeOps) State(_ context.Context, r ops.Request) (ops.State, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if r.Kind == ops.KindReplayDLQ {
+		return ops.State{}, nil
+	}
 	return f.state, nil
 }
 
-func (f *fakeOps) Run(_ context.Context, r ops.Request, by ops.Requester, apply bool, _ *ops.State) report.Report {
+func (f *fakeOps) Run(_ context.Context, r ops.Request, by ops.Requester, apply bool, expect *ops.State) report.Report {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.runs = append(f.runs, r)
+	f.expects = append(f.expects, expect)
 	return report.Report{Result: report.Result{Function: "gpr", Actions: []report.Action{{Kind: "force-new-deployment", Target: "arrakis-production-gp-worker", Outcome: report.OutcomeDone}},
 		Verification: &report.Verification{Status: report.Verified}}, Presentation: report.Presentation{Headline: "worker restarted by " + by.Who}}
 }
@@ -377,6 +385,64 @@ func TestCommands(t *testing.T) {
 	}
 	if last := r.replies.got[len(r.replies.got)-1]; len(last.Offers) != 1 {
 		t.Fatalf("the reply should carry the offer's buttons: %+v", last)
+	}
+}
+
+// replay-dlq from Slack and Discord: approvers only, listed in the usage, and run with no
+// service state to hold (it re-reads the DLQ itself).
+func TestReplayDLQCommand(t *testing.T) {
+	r := newRig(t, 1)
+	slack := func(user, text string) events.LambdaFunctionURLRequest {
+		body := r.sb.SlackCommandBody(user, text)
+		return urlEvent(sandbox.SignSlack(body, now), body)
+	}
+	resp := r.h.Front(context.Background(), slack(sandbox.SlackStranger, "replay-dlq bug 10"))
+	if !strings.Contains(resp.Body, "not an approver") || len(r.queue.jobs) != 0 {
+		t.Fatalf("stranger: %s, %d jobs", resp.Body, len(r.queue.jobs))
+	}
+	resp = r.h.Front(context.Background(), slack(sandbox.SlackApprover1, "replay-dlq bad-data 10"))
+	var answer struct{ Text string }
+	_ = json.Unmarshal([]byte(resp.Body), &answer)
+	if !strings.Contains(answer.Text, "bad data is parked, never replayed") || !strings.Contains(answer.Text, "\n  replay-dlq <bug|unknown|transient> [count]") || len(r.queue.jobs) != 0 {
+		t.Fatalf("bad class: %s", resp.Body)
+	}
+	if _, outs := r.do(t, slack(sandbox.SlackApprover1, "replay-dlq bug 10")); len(outs) != 1 || outs[0].Status != "ran" || outs[0].Request != "replay-dlq bug 10" {
+		t.Fatalf("slack: %+v", outs)
+	}
+	body := r.sb.DiscordCommandBody("1610000000000000011", "1710000000000000011", []string{sandbox.DiscordApproverRole}, "replay-dlq", "bug", "10")
+	if _, outs := r.do(t, urlEvent(sandbox.SignDiscord(body, now), body)); len(outs) != 1 || outs[0].Status != "ran" {
+		t.Fatalf("discord: %+v", outs)
+	}
+	want := ops.Request{Kind: ops.KindReplayDLQ, Class: deadletter.Bug, Messages: 10}
+	if len(r.ops.runs) != 2 || r.ops.runs[0] != want || r.ops.runs[1] != want {
+		t.Fatalf("runs %+v", r.ops.runs)
+	}
+	for _, e := range r.ops.expects {
+		if e == nil || *e != (ops.State{}) {
+			t.Errorf("run with expect %+v, want the empty state", e)
+		}
+	}
+}
+
+// The DLQ's offer (playbook.OfferFor: replay-dlq bug <n>, bound to nothing) runs when approved:
+// no binding is no state change.
+func TestApproveAReplayOffer(t *testing.T) {
+	r := newRig(t, 1)
+	o := offer.Offer{ID: offer.NewID(), Environment: "production", Incident: "production.x.1", Alarm: "arrakis-production-dlq-messages",
+		Request: ops.Request{Kind: ops.KindReplayDLQ, Class: deadletter.Bug, Messages: 3}, Reason: "policy: " + "messages that died on a bug are replayed only when a person says the fix is deployed",
+		CreatedAt: now.Add(-time.Minute), ExpiresAt: now.Add(29 * time.Minute), Required: 1, Status: offer.StatusOpen}
+	if err := r.offers.Put(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	_, outs := r.do(t, r.slackClick(sandbox.SlackApprover1, render.SlackActionApprove, o.ID))
+	if len(outs) != 1 || outs[0].Status != "ran" || outs[0].Request != "replay-dlq bug 3" {
+		t.Fatalf("outcomes %+v", outs)
+	}
+	if len(r.ops.runs) != 1 || r.ops.runs[0] != o.Request {
+		t.Fatalf("runs %+v", r.ops.runs)
+	}
+	if got := r.offers.m[o.ID]; got.Status != offer.StatusDone {
+		t.Errorf("offer %s, want done", got.Status)
 	}
 }
 

@@ -1,7 +1,8 @@
 // Package dlq is the playbook for "DLQ Messages" (WARNING): look at the dead letters without
 // losing or reordering any, group them by where and why they died, replay the transient ones
 // to their queue with a no-loss protocol, park bad data when a parking queue is configured,
-// and leave bugs and unknowns to a person with a redacted sample. Never purge.
+// and leave bugs and unknowns to a person with a redacted sample: the replay of bugs is
+// offered, for a person to approve once the fix is deployed. Never purge.
 package dlq
 
 import (
@@ -9,7 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/arrakis/gp-remediation/pkg/config"
 	"github.com/arrakis/gp-remediation/pkg/guard"
+	"github.com/arrakis/gp-remediation/pkg/operation"
 	"github.com/arrakis/gp-remediation/pkg/playbook"
 	"github.com/arrakis/gp-remediation/pkg/rabbit"
 	"github.com/arrakis/gp-remediation/pkg/report"
@@ -122,7 +125,7 @@ func Decide(in Input) playbook.Decision {
 	}
 
 	if n := classes[rabbit.ClassTransient]; n > 0 || unseen > 0 {
-		act := playbook.Action{Kind: Replay, Target: p.DLQ, Change: playbook.Change{Messages: n, Unseen: unseen, Limit: limit},
+		act := playbook.Action{Kind: Replay, Target: p.DLQ, Change: playbook.Change{Class: rabbit.ClassTransient, Messages: n, Unseen: unseen, Limit: limit},
 			Reason: "transient failures (timeouts, refused connections, 429/503, expiry) are expected to succeed on a retry"}
 		switch {
 		case p.MaxReplaysPerRun <= 0:
@@ -146,8 +149,15 @@ func Decide(in Input) playbook.Decision {
 		d.Actions = append(d.Actions, act)
 		d.Recommendations = append(d.Recommendations, "Bad data: find the producer of the malformed messages; delete them only once understood (runbook: if bad data, delete from DLQ).")
 	}
+	// What the follow-ups move by themselves: the pace line below is about these only.
+	automatic := len(d.Actions)
 	if n := classes[rabbit.ClassBug]; n > 0 {
-		d.Recommendations = append(d.Recommendations, fmt.Sprintf("%d message(s) died on a bug (panic, nil dereference): fix the code, then replay them (runbook: if bug, fix code, replay via the management console).", n))
+		// Right once the fix is deployed, and only a person knows when that is: the replay is
+		// decided here and held by the policy, so it can be offered (playbook.OfferFor).
+		d.Actions = append(d.Actions, playbook.Action{Kind: Replay, Target: p.DLQ, Change: playbook.Change{Class: rabbit.ClassBug, Messages: n},
+			Reason:  "messages that died on a bug succeed on a replay once the fix is deployed",
+			Blocked: guard.Rule{Code: guard.RulePolicy, Detail: BugReplayPolicy}})
+		d.Recommendations = append(d.Recommendations, fmt.Sprintf("%d message(s) died on a bug (panic, nil dereference): fix the code, then replay them once the fix is deployed: approve the offered replay-dlq, or, when the fix takes longer than the offer lasts (%s, default 30m), run /gpr replay-dlq bug %d (runbook: if bug, fix code, replay).", n, config.EnvOfferTTL, min(n, operation.MaxReplayMessages)))
 	}
 	if n := classes[rabbit.ClassUnknown]; n > 0 {
 		d.Recommendations = append(d.Recommendations, fmt.Sprintf("%d message(s) died for a reason this function does not recognise: look at the samples below.", n))
@@ -155,11 +165,14 @@ func Decide(in Input) playbook.Decision {
 	if !s.Complete {
 		d.Recommendations = append(d.Recommendations, "Only part of the DLQ was sampled; the counts per group are of the sample.")
 	}
-	if len(d.Actions) > 0 && p.MaxReplaysPerRun > 0 {
+	if automatic > 0 && p.MaxReplaysPerRun > 0 {
 		d.Recommendations = append(d.Recommendations, PaceLine(s.Depth, p.MaxReplaysPerRun, p.MaxPerHour, p.Interval))
 	}
 	return d
 }
+
+// BugReplayPolicy is why the dlq function does not replay messages that died on a bug itself.
+const BugReplayPolicy = "messages that died on a bug are replayed only when a person says the fix is deployed"
 
 // pace is the most messages this run may move, or the rule that stops it: the per-run cap,
 // and what the hour's budget has left.
@@ -232,6 +245,23 @@ func ReplaySelector() func(rabbit.Message) (string, bool) {
 		}
 		q, _ := m.Origin()
 		return q, q != ""
+	}
+}
+
+// ClassSelector sends the messages of class back to the queue they died in: a person's
+// replay (replay-dlq), once the fix is out. A message without a known origin, or whose origin
+// is the DLQ itself, stays. Unlike ReplaySelector it does not hold back a group whose replays
+// came back: the person says the cause is fixed; the per-message limit
+// (GPR_MAX_REPLAYS_PER_MESSAGE) still bounds how often one message goes round.
+func ClassSelector(class rabbit.Class, dlq string) func(rabbit.Message) (string, bool) {
+	return func(m rabbit.Message) (string, bool) {
+		if m.Class() != class {
+			return "", false
+		}
+		if q, _ := m.Origin(); q != "" && q != dlq {
+			return q, true
+		}
+		return "", false
 	}
 }
 

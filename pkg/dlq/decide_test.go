@@ -1,10 +1,14 @@
 package dlq
 
 import (
+	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/arrakis/gp-remediation/pkg/config"
+	"github.com/arrakis/gp-remediation/pkg/guard"
 	"github.com/arrakis/gp-remediation/pkg/playbook"
 	"github.com/arrakis/gp-remediation/pkg/rabbit"
 	"github.com/arrakis/gp-remediation/pkg/report"
@@ -46,15 +50,16 @@ func TestDecide(t *testing.T) {
 		actions []string
 		missing bool
 	}{
-		{name: "transient: replay", ev: Evidence{Sample: sample(group(rabbit.ClassTransient, 30, "timeout"))}, want: "transient", actions: []string{Replay}},
-		{name: "bad data: park", ev: Evidence{Sample: sample(group(rabbit.ClassBadData, 4, "invalid JSON"))}, want: "bad-data", actions: []string{Park}},
+		{name: "transient: replay", ev: Evidence{Sample: sample(group(rabbit.ClassTransient, 30, "timeout"))}, want: "transient", actions: []string{"replay transient 30"}},
+		{name: "bad data: park", ev: Evidence{Sample: sample(group(rabbit.ClassBadData, 4, "invalid JSON"))}, want: "bad-data", actions: []string{"park  4"}},
 		{name: "bad data without parking queue: blocked", ev: Evidence{Sample: sample(group(rabbit.ClassBadData, 4, "invalid JSON"))}, policy: noPark,
-			want: "bad-data", actions: []string{Park + "!"}},
-		{name: "bug: nothing automatic", ev: Evidence{Sample: sample(group(rabbit.ClassBug, 3, "panic"))}, want: "bug"},
+			want: "bad-data", actions: []string{"park  4 !policy"}},
+		{name: "bug: the replay is held for a person", ev: Evidence{Sample: sample(group(rabbit.ClassBug, 3, "panic"))}, want: "bug", actions: []string{"replay bug 3 !policy"}},
 		{name: "unknown: nothing automatic", ev: Evidence{Sample: sample(group(rabbit.ClassUnknown, 3, "???"))}, want: "unknown"},
-		{name: "mixed: replay and park", ev: Evidence{Sample: sample(group(rabbit.ClassTransient, 20, "timeout"), group(rabbit.ClassBadData, 5, "invalid"), group(rabbit.ClassBug, 3, "panic"))},
-			want: Mixed, actions: []string{Replay, Park}},
-		{name: "replays disabled: blocked", ev: Evidence{Sample: sample(group(rabbit.ClassTransient, 30, "timeout"))}, policy: noReplay, want: "transient", actions: []string{Replay + "!"}},
+		{name: "mixed: replay and park, the bugs' replay held", ev: Evidence{Sample: sample(group(rabbit.ClassTransient, 20, "timeout"), group(rabbit.ClassBadData, 5, "invalid"), group(rabbit.ClassBug, 3, "panic"))},
+			want: Mixed, actions: []string{"replay transient 20", "park  5", "replay bug 3 !policy"}},
+		{name: "replays disabled: blocked, the bugs' replay held by the policy still", ev: Evidence{Sample: sample(group(rabbit.ClassTransient, 30, "timeout"), group(rabbit.ClassBug, 2, "panic"))}, policy: noReplay,
+			want: Mixed, actions: []string{"replay transient 30 !cap", "replay bug 2 !policy"}},
 		{name: "empty", ev: Evidence{Sample: rabbit.Sample{Queue: "arrakis.dlq", Complete: true}}, want: Empty},
 		{name: "not peeked: quorum with delivery limit", ev: Evidence{PeekRefused: "peeking would be destructive: quorum queue, delivery limit 20"}, want: NotPeeked},
 		{name: "peek failed: nothing", failed: map[string]string{ProbePeek: "connection refused"}, want: Unknown, missing: true},
@@ -74,9 +79,9 @@ func TestDecide(t *testing.T) {
 			}
 			var got []string
 			for _, a := range d.Actions {
-				k := a.Kind
+				k := fmt.Sprintf("%s %s %d", a.Kind, a.Change.Class, a.Change.Messages)
 				if a.Blocked.Set() {
-					k += "!"
+					k += " !" + string(a.Blocked.Code)
 				}
 				got = append(got, k)
 			}
@@ -92,6 +97,68 @@ func TestDecide(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The replay of messages that died on a bug waits for a person: held by the policy, with why,
+// and the recommendation says how to run it when the offer has expired.
+func TestDecideHoldsTheBugsReplayForAPerson(t *testing.T) {
+	d := Decide(Input{Target: target, Evidence: Evidence{Sample: sample(group(rabbit.ClassBug, 3, "panic: runtime error: invalid memory address or nil pointer dereference"))},
+		Failed: map[string]string{}, Policy: policy})
+	if len(d.Actions) != 1 {
+		t.Fatalf("actions %+v", d.Actions)
+	}
+	a := d.Actions[0]
+	if a.Kind != Replay || a.Target != "arrakis.dlq" || a.Change.Class != rabbit.ClassBug || a.Change.Messages != 3 ||
+		a.Blocked.Code != guard.RulePolicy || a.Blocked.Detail != "messages that died on a bug are replayed only when a person says the fix is deployed" {
+		t.Errorf("action %+v", a)
+	}
+	if got := a.Describe(); got != "3 bug -> their original queue(s)" {
+		t.Errorf("describe %q", got)
+	}
+	recs := strings.Join(d.Recommendations, "\n")
+	for _, want := range []string{"3 message(s) died on a bug", "approve the offered replay-dlq", "/gpr replay-dlq bug 3", "GPR_OFFER_TTL"} {
+		if !strings.Contains(recs, want) {
+			t.Errorf("recommendations lack %q:\n%s", want, recs)
+		}
+	}
+	// The follow-ups do not replay bugs: no estimate of how long they take to.
+	if strings.Contains(recs, "the follow-ups get through them") {
+		t.Errorf("a pace line for a replay the follow-ups never do:\n%s", recs)
+	}
+}
+
+// Act replays transient messages only: a replay of another class is refused before the broker
+// is even dialled (conns nil would panic otherwise).
+func TestActRefusesToReplayBugs(t *testing.T) {
+	p := &Playbook{Config: config.Config{DLQ: "arrakis.dlq", MaxReplaysPerRun: 500, MaxReplaysPerMsg: 3}}
+	for _, class := range []rabbit.Class{rabbit.ClassBug, rabbit.ClassUnknown, rabbit.ClassBadData, ""} {
+		eff, err := p.Act(context.Background(), playbook.Action{Kind: Replay, Target: "arrakis.dlq", Change: playbook.Change{Class: class, Messages: 3}})
+		if err == nil || !strings.Contains(err.Error(), "replays transient messages only") || eff.Changed {
+			t.Errorf("class %q: %+v, %v", class, eff, err)
+		}
+	}
+}
+
+func TestClassSelector(t *testing.T) {
+	msg := func(queue, errText string) rabbit.Message {
+		return rabbit.Message{Deaths: []rabbit.Death{{Queue: queue, Reason: "rejected"}}, Error: errText}
+	}
+	const panicked, timeout = "panic: runtime error: invalid memory address or nil pointer dereference", "upstream timeout after 30s calling discord.com"
+	sel := ClassSelector(rabbit.ClassBug, "arrakis.dlq")
+	for _, tc := range []struct {
+		m    rabbit.Message
+		want string
+		ok   bool
+	}{
+		{msg("arrakis.interactions", panicked), "arrakis.interactions", true},
+		{msg("arrakis.interactions", timeout), "", false}, // transient: not asked for
+		{msg("arrakis.dlq", panicked), "", false},         // never the DLQ itself
+		{rabbit.Message{Error: panicked}, "", false},      // no origin known
+	} {
+		if q, ok := sel(tc.m); q != tc.want || ok != tc.ok {
+			t.Errorf("%s/%s: %q %v, want %q %v", tc.m.Key().Queue, tc.m.Key().Error, q, ok, tc.want, tc.ok)
+		}
 	}
 }
 

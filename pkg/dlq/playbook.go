@@ -146,8 +146,15 @@ func (p *Playbook) Precheck(context.Context, playbook.Action) error { return nil
 
 // Act replays transient messages to the queue they died in, or parks bad data, each with the
 // no-loss protocol: publish with confirms and mandatory, ack the DLQ copy only after a
-// positive confirm with no return.
+// positive confirm with no return. A replay of any other class (bug) is refused: it is a
+// person's, once the fix is out (pkg/ops, replay-dlq).
 func (p *Playbook) Act(ctx context.Context, act playbook.Action) (playbook.Effect, error) {
+	switch {
+	case act.Kind != Replay && act.Kind != Park:
+		return playbook.Effect{}, fmt.Errorf("unknown action %q", act.Kind)
+	case act.Kind == Replay && act.Change.Class != rabbit.ClassTransient:
+		return playbook.Effect{}, fmt.Errorf("the dlq function replays transient messages only, not %q ones: a person replays those once the fix is out (replay-dlq)", act.Change.Class)
+	}
 	c, err := p.Conns.Broker(ctx)
 	if err != nil {
 		return playbook.Effect{}, err
@@ -159,14 +166,11 @@ func (p *Playbook) Act(ctx context.Context, act playbook.Action) (playbook.Effec
 		req.MaxPerRun = min(req.MaxPerRun, act.Change.Limit) // what the hour's pace leaves
 	}
 	var res rabbit.ReplayResult
-	switch act.Kind {
-	case Replay:
-		req.Select = ReplaySelector()
+	if act.Kind == Replay {
+		req.Select = ReplaySelector() // transient messages only, whatever the action says
 		res, err = c.Replay(ctx, req)
-	case Park:
+	} else {
 		res, err = c.Park(ctx, req, func(m rabbit.Message) bool { return m.Class() == rabbit.ClassBadData })
-	default:
-		return playbook.Effect{}, fmt.Errorf("unknown action %q", act.Kind)
 	}
 	if err == nil && res.Replayed+res.Parked == 0 && len(res.MissingTargets) > 0 {
 		// Nothing could move: say it failed, so the report and the page say so.

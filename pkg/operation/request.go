@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/arrakis/gp-remediation/pkg/config"
+	"github.com/arrakis/gp-remediation/pkg/deadletter"
 )
 
 // Kind is one of the runbook's manual operations.
@@ -22,6 +23,7 @@ const (
 	KindRaiseMemory     Kind = "raise-memory"     // raise-memory <ingestor|worker> <MiB>  (a copy of the running task definition with more memory, deployed)
 	KindCompleteRestart Kind = "complete-restart" // the runbook's Complete System Restart
 	KindDisable         Kind = "disable"          // the runbook's Disable Gateway Proxy
+	KindReplayDLQ       Kind = "replay-dlq"       // replay-dlq <bug|unknown|transient> [count]: dead letters of that class back to their queue
 )
 
 // Roles of the environment's two services.
@@ -38,13 +40,18 @@ const Usage = `operations:
   rollback <ingestor|worker> <rev>    deploy an earlier revision: 41, family:41 or a task definition ARN
   raise-memory <ingestor|worker> <MiB>  deploy a copy of the running task definition with more memory
   complete-restart                    both to 0, wait, worker back up, then ingestor, then check the queue drains
-  disable                             both to 0 (Sietch's USE_GATEWAY_PROXY=false is set by a person)`
+  disable                             both to 0 (Sietch's USE_GATEWAY_PROXY=false is set by a person)
+  replay-dlq <bug|unknown|transient> [count]  once the fix is out: up to count (1 to 1000; default
+                                      GPR_MAX_REPLAYS_PER_RUN) dead letters of that class back to their queue`
 
 // MinManualCount and MaxManualCount bound a person's scale: up to 10 tasks, or the automatic
 // cap (GPR_MAX_WORKERS) when that is higher. A person may go past the automation's cap of 3,
 // but a typo (30 for 3) must not start thirty tasks.
 const (
 	MaxManualCount = 10
+	// MaxReplayMessages bounds one replay-dlq: a typo (10000 for 100) must not flood a
+	// worker that has just been fixed.
+	MaxReplayMessages = 1000
 	// MinTaskMemoryMiB is the smallest task memory ECS accepts for a task definition.
 	MinTaskMemoryMiB = 128
 )
@@ -57,6 +64,10 @@ type Request struct {
 	Count     int    `json:"count,omitempty"`     // scale
 	Revision  string `json:"revision,omitempty"`  // rollback
 	MemoryMiB int    `json:"memoryMiB,omitempty"` // raise-memory
+	// Class and Messages are a replay-dlq's: which dead letters, and at most how many (0: the
+	// environment's per-run cap, GPR_MAX_REPLAYS_PER_RUN, see ReplayLimit).
+	Class    deadletter.Class `json:"class,omitempty"`
+	Messages int              `json:"messages,omitempty"`
 }
 
 // Parse reads an operation as typed, e.g. ["scale", "worker", "3"]. Kind and role are read
@@ -108,6 +119,17 @@ func Parse(args []string) (Request, error) {
 		if r.Role, err = parseRole(rest[0]); err == nil {
 			r.MemoryMiB, err = parseNumber("memory (MiB)", rest[1])
 		}
+	case KindReplayDLQ:
+		const form = "replay-dlq <bug|unknown|transient> [count]"
+		if len(rest) != 1 && len(rest) != 2 {
+			return Request{}, fmt.Errorf("%s takes 1 or 2 argument(s), got %d: usage: %s", kind, len(rest), form)
+		}
+		if r.Class, err = parseClass(rest[0]); err == nil && len(rest) == 2 {
+			// 0 is not typed for "the default": leaving the count out says that.
+			if r.Messages, err = parseNumber("count", rest[1]); err == nil && r.Messages == 0 {
+				err = fmt.Errorf("count 0: want 1 to %d, or leave it out for %s", MaxReplayMessages, config.EnvMaxReplaysPerRun)
+			}
+		}
 	default:
 		return Request{}, fmt.Errorf("unknown operation %q; %s", clip(args[0], 40), Usage)
 	}
@@ -123,6 +145,15 @@ func parseRole(s string) (string, error) {
 		return r, nil
 	}
 	return "", fmt.Errorf("service %q: want ingestor or worker", clip(s, 40))
+}
+
+// parseClass reads the class of dead letters to replay. Bad data is not one: it fails again
+// whatever happens, and the dlq function parks it.
+func parseClass(s string) (deadletter.Class, error) {
+	if c := deadletter.Class(strings.ToLower(s)); deadletter.Replayable(c) {
+		return c, nil
+	}
+	return "", fmt.Errorf("class %q: want bug, unknown or transient (bad data is parked, never replayed)", clip(s, 40))
 }
 
 func parseNumber(what, s string) (int, error) {
@@ -198,6 +229,11 @@ func (r Request) String() string {
 		return fmt.Sprintf("%s %s %s", r.Kind, r.Role, r.Revision)
 	case KindRaiseMemory:
 		return fmt.Sprintf("%s %s %d", r.Kind, r.Role, r.MemoryMiB)
+	case KindReplayDLQ:
+		if r.Messages == 0 {
+			return fmt.Sprintf("%s %s", r.Kind, r.Class)
+		}
+		return fmt.Sprintf("%s %s %d", r.Kind, r.Class, r.Messages)
 	}
 	return string(r.Kind)
 }
@@ -205,17 +241,27 @@ func (r Request) String() string {
 // Mutates says whether the operation changes anything (false only for health).
 func (r Request) Mutates() bool { return r.Kind != KindHealth }
 
+// ReplayLimit is the most messages a replay-dlq moves in c: the count asked for, or the
+// per-run cap (GPR_MAX_REPLAYS_PER_RUN, at most MaxReplayMessages) when none was given. 0
+// when none was given and the cap is 0: Validate refuses that.
+func (r Request) ReplayLimit(c config.Config) int {
+	if r.Messages > 0 {
+		return r.Messages
+	}
+	return min(max(c.MaxReplaysPerRun, 0), MaxReplayMessages)
+}
+
 // MaxCount is the most tasks a person may ask for in c.
 func MaxCount(c config.Config) int { return max(MaxManualCount, c.MaxWorkers) }
 
 // Validate checks a request against the environment's bounds: a known kind with exactly its
 // own fields, a count from 0 to MaxCount, memory from 128 MiB to GPR_MAX_TASK_MEMORY_MIB, a
-// well-formed revision. A request that arrives as JSON (an offer, an async invocation) is
+// well-formed revision, a replayable class and at most MaxReplayMessages messages. A request that arrives as JSON (an offer, an async invocation) is
 // checked here as thoroughly as one typed.
 func (r Request) Validate(c config.Config) error {
 	hasRole := r.Kind == KindScale || r.Kind == KindRestart || r.Kind == KindRollback || r.Kind == KindRaiseMemory
 	switch r.Kind {
-	case KindHealth, KindCompleteRestart, KindDisable, KindScale, KindRestart, KindRollback, KindRaiseMemory:
+	case KindHealth, KindCompleteRestart, KindDisable, KindScale, KindRestart, KindRollback, KindRaiseMemory, KindReplayDLQ:
 	default:
 		return fmt.Errorf("unknown operation %q", clip(string(r.Kind), 40))
 	}
@@ -223,6 +269,8 @@ func (r Request) Validate(c config.Config) error {
 		if r.Role != RoleIngestor && r.Role != RoleWorker {
 			return fmt.Errorf("%s: service %q: want ingestor or worker", r.Kind, clip(r.Role, 40))
 		}
+	} else if r.Role != "" && r.Kind == KindReplayDLQ {
+		return fmt.Errorf("%s acts on the DLQ; it takes no service (got %q)", r.Kind, clip(r.Role, 40))
 	} else if r.Role != "" {
 		return fmt.Errorf("%s acts on both services; it takes no service (got %q)", r.Kind, clip(r.Role, 40))
 	}
@@ -235,6 +283,9 @@ func (r Request) Validate(c config.Config) error {
 	if r.Kind != KindRaiseMemory && r.MemoryMiB != 0 {
 		return fmt.Errorf("%s takes no memory size", r.Kind)
 	}
+	if r.Kind != KindReplayDLQ && (r.Class != "" || r.Messages != 0) {
+		return fmt.Errorf("%s takes no message class or count", r.Kind)
+	}
 	switch r.Kind {
 	case KindScale:
 		if hi := MaxCount(c); r.Count < 0 || r.Count > hi {
@@ -246,6 +297,16 @@ func (r Request) Validate(c config.Config) error {
 		if r.MemoryMiB < MinTaskMemoryMiB || r.MemoryMiB > c.MaxTaskMemoryMiB {
 			return fmt.Errorf("raise-memory %s to %d MiB: the size must be from %d to %d MiB (%s)",
 				r.Role, r.MemoryMiB, MinTaskMemoryMiB, c.MaxTaskMemoryMiB, config.EnvMaxTaskMemoryMiB)
+		}
+	case KindReplayDLQ:
+		if !deadletter.Replayable(r.Class) {
+			return fmt.Errorf("replay-dlq: class %q: want bug, unknown or transient (bad data is parked, never replayed)", clip(string(r.Class), 40))
+		}
+		if r.Messages < 0 || r.Messages > MaxReplayMessages {
+			return fmt.Errorf("replay-dlq %s %d: the count must be from 1 to %d", r.Class, r.Messages, MaxReplayMessages)
+		}
+		if r.ReplayLimit(c) == 0 {
+			return fmt.Errorf("replay-dlq %s: give a count (1 to %d): %s is 0 in %s, so there is no default", r.Class, MaxReplayMessages, config.EnvMaxReplaysPerRun, c.Environment)
 		}
 	}
 	return nil

@@ -6,10 +6,11 @@ import (
 	"testing"
 
 	"github.com/arrakis/gp-remediation/pkg/config"
+	"github.com/arrakis/gp-remediation/pkg/deadletter"
 )
 
 func testConfig() config.Config {
-	return config.Config{Environment: "staging", MaxWorkers: 3, MaxTaskMemoryMiB: 4096,
+	return config.Config{Environment: "staging", MaxWorkers: 3, MaxTaskMemoryMiB: 4096, MaxReplaysPerRun: 500,
 		IngestorService: "arrakis-staging-ingestor", WorkerService: "arrakis-staging-gp-worker"}
 }
 
@@ -31,6 +32,10 @@ func TestParse(t *testing.T) {
 		{"raise-memory ingestor 2048", Request{Kind: KindRaiseMemory, Role: RoleIngestor, MemoryMiB: 2048}, ""},
 		{"complete-restart", Request{Kind: KindCompleteRestart}, ""},
 		{"disable", Request{Kind: KindDisable}, ""},
+		{"replay-dlq bug 50", Request{Kind: KindReplayDLQ, Class: deadletter.Bug, Messages: 50}, ""},
+		{"REPLAY-DLQ Unknown 1000", Request{Kind: KindReplayDLQ, Class: deadletter.Unknown, Messages: 1000}, ""},
+		{"replay-dlq transient 1", Request{Kind: KindReplayDLQ, Class: deadletter.Transient, Messages: 1}, ""},
+		{"replay-dlq bug", Request{Kind: KindReplayDLQ, Class: deadletter.Bug}, ""},
 
 		{"", Request{}, "no operation given"},
 		{"reboot", Request{}, `unknown operation "reboot"`},
@@ -47,6 +52,14 @@ func TestParse(t *testing.T) {
 		{"rollback worker arn:aws:ecs:us-east-1:1:task-definition/x:4", Request{}, "want a revision number (41), family:41 or a task definition ARN"},
 		{"raise-memory worker lots", Request{}, `memory (MiB) "lots": want a whole number`},
 		{"complete-restart worker", Request{}, "complete-restart takes 0 argument(s), got 1"},
+		{"replay-dlq", Request{}, "replay-dlq takes 1 or 2 argument(s), got 0: usage: replay-dlq <bug|unknown|transient> [count]"},
+		{"replay-dlq bug 5 now", Request{}, "replay-dlq takes 1 or 2 argument(s), got 3"},
+		{"replay-dlq bad-data 5", Request{}, `class "bad-data": want bug, unknown or transient (bad data is parked, never replayed)`},
+		{"replay-dlq bugs 5", Request{}, `class "bugs": want bug, unknown or transient`},
+		{"replay-dlq 5 bug", Request{}, `class "5"`},
+		{"replay-dlq bug many", Request{}, `count "many": want a whole number`},
+		{"replay-dlq bug -3", Request{}, `count "-3": want a whole number`},
+		{"replay-dlq bug 0", Request{}, "count 0: want 1 to 1000, or leave it out for GPR_MAX_REPLAYS_PER_RUN"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.in, func(t *testing.T) {
@@ -90,6 +103,15 @@ func TestValidate(t *testing.T) {
 		{"revision on scale", Request{Kind: KindScale, Role: RoleWorker, Count: 1, Revision: "4"}, "scale takes no revision"},
 		{"memory on health", Request{Kind: KindHealth, MemoryMiB: 4}, "health takes no memory size"},
 		{"bad revision", Request{Kind: KindRollback, Role: RoleWorker, Revision: "../41"}, "want a revision number"},
+		{"replay at the cap", Request{Kind: KindReplayDLQ, Class: deadletter.Bug, Messages: 1000}, ""},
+		{"replay past the cap", Request{Kind: KindReplayDLQ, Class: deadletter.Bug, Messages: 1001}, "replay-dlq bug 1001: the count must be from 1 to 1000"},
+		{"replay a negative count", Request{Kind: KindReplayDLQ, Class: deadletter.Bug, Messages: -1}, "the count must be from 1 to 1000"},
+		{"replay bad data", Request{Kind: KindReplayDLQ, Class: deadletter.BadData, Messages: 5}, `replay-dlq: class "bad-data"`},
+		{"replay no class", Request{Kind: KindReplayDLQ, Messages: 5}, `replay-dlq: class ""`},
+		{"replay with a service", Request{Kind: KindReplayDLQ, Class: deadletter.Bug, Role: RoleWorker}, "replay-dlq acts on the DLQ; it takes no service"},
+		{"replay with a task count", Request{Kind: KindReplayDLQ, Class: deadletter.Bug, Count: 3}, "replay-dlq takes no count"},
+		{"class on scale", Request{Kind: KindScale, Role: RoleWorker, Count: 1, Class: deadletter.Bug}, "scale takes no message class or count"},
+		{"messages on restart", Request{Kind: KindRestart, Role: RoleWorker, Messages: 5}, "restart takes no message class or count"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -113,25 +135,73 @@ func TestValidate(t *testing.T) {
 	}
 }
 
-// A request survives the JSON an offer stores it in.
-func TestRequestJSON(t *testing.T) {
-	r := Request{Kind: KindRollback, Role: RoleWorker, Revision: "arrakis-staging-gp-worker:41"}
+// A replay without a count moves up to the per-run cap, bounded by MaxReplayMessages; with
+// the cap at 0 there is no default and a count must be given.
+func TestReplayLimit(t *testing.T) {
+	bug := Request{Kind: KindReplayDLQ, Class: deadletter.Bug}
+	tests := []struct {
+		name    string
+		r       Request
+		perRun  int
+		want    int
+		wantErr string
+	}{
+		{"the count given", Request{Kind: KindReplayDLQ, Class: deadletter.Bug, Messages: 50}, 500, 50, ""},
+		{"the count given, past the per-run cap", Request{Kind: KindReplayDLQ, Class: deadletter.Bug, Messages: 800}, 500, 800, ""},
+		{"no count: the per-run cap", bug, 500, 500, ""},
+		{"no count: the per-run cap, at most 1000", bug, 5000, 1000, ""},
+		{"no count and replays off: refused", bug, 0, 0, "replay-dlq bug: give a count (1 to 1000): GPR_MAX_REPLAYS_PER_RUN is 0 in staging"},
+		{"a count with replays off", Request{Kind: KindReplayDLQ, Class: deadletter.Bug, Messages: 7}, 0, 7, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := testConfig()
+			c.MaxReplaysPerRun = tc.perRun
+			if got := tc.r.ReplayLimit(c); got != tc.want {
+				t.Errorf("ReplayLimit = %d, want %d", got, tc.want)
+			}
+			err := tc.r.Validate(c)
+			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+				t.Errorf("Validate = %v, want %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+// A replay-dlq, as an offer stores it: the class keeps its type.
+func TestReplayRequestJSON(t *testing.T) {
+	r := Request{Kind: KindReplayDLQ, Class: deadletter.Bug, Messages: 3}
 	raw, err := json.Marshal(r)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if string(raw) != `{"kind":"replay-dlq","class":"bug","messages":3}` {
+		t.Errorf("JSON %s", raw)
 	}
 	var back Request
 	if err := json.Unmarshal(raw, &back); err != nil || back != r {
 		t.Fatalf("round trip %s = %+v, %v", raw, back, err)
 	}
-	if string(raw) != `{"kind":"rollback","role":"worker","revision":"arrakis-staging-gp-worker:41"}` {
-		t.Errorf("JSON %s", raw)
+}
+
+// Usage, which /gpr and gpr show, lists every operation.
+func TestUsageListsEveryKind(t *testing.T) {
+	listed := map[string]bool{}
+	for _, line := range strings.Split(Usage, "\n")[1:] {
+		if f := strings.Fields(line); len(f) > 0 {
+			listed[f[0]] = true
+		}
+	}
+	for _, k := range []Kind{KindHealth, KindScale, KindRestart, KindRollback, KindRaiseMemory, KindCompleteRestart, KindDisable, KindReplayDLQ} {
+		if !listed[string(k)] {
+			t.Errorf("Usage does not list %s", k)
+		}
 	}
 }
 
 // Whatever Parse accepts and Validate passes prints back to itself.
 func FuzzParseString(f *testing.F) {
-	for _, s := range []string{"health", "scale worker 3", "rollback ingestor arrakis-staging-ingestor:16", "raise-memory worker 1024", "disable", "scale WORKER 03"} {
+	for _, s := range []string{"health", "scale worker 3", "rollback ingestor arrakis-staging-ingestor:16", "raise-memory worker 1024", "disable", "scale WORKER 03", "replay-dlq bug 50", "replay-dlq Transient"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {

@@ -5,7 +5,10 @@ import (
 	"time"
 
 	"github.com/arrakis/gp-remediation/pkg/brokerdb"
+	"github.com/arrakis/gp-remediation/pkg/config"
+	"github.com/arrakis/gp-remediation/pkg/dlq"
 	"github.com/arrakis/gp-remediation/pkg/pg"
+	"github.com/arrakis/gp-remediation/pkg/rabbit"
 )
 
 // BrokerQueues reads queues through the RabbitMQ management API, with the credentials and
@@ -59,4 +62,33 @@ func (d DatabaseSlowQueries) SlowQueries(ctx context.Context) (pg.SlowQueryRepor
 		limit = 10
 	}
 	return db.SlowQueries(ctx, over, limit)
+}
+
+// BrokerDLQ replays the environment's DLQ over AMQP as the dlq function does (dlq.Playbook's
+// Act): the same no-loss protocol (confirms, mandatory, ack only after a positive confirm),
+// the same peek safety (the management API's queue type; GPR_DLQ_ASSUME_CLASSIC when it cannot
+// be read) and per-message limit (GPR_MAX_REPLAYS_PER_MESSAGE), each message of the class to
+// the queue it died in and never to the DLQ itself (dlq.ClassSelector). A connection per call.
+type BrokerDLQ struct {
+	Conns  brokerdb.Connections
+	Config config.Config
+}
+
+var _ DLQ = BrokerDLQ{}
+
+// Replay implements DLQ.
+func (b BrokerDLQ) Replay(ctx context.Context, class rabbit.Class, max int) (rabbit.ReplayResult, error) {
+	c, err := b.Conns.Broker(ctx)
+	if err != nil {
+		return rabbit.ReplayResult{DLQ: b.Config.DLQ}, err
+	}
+	defer c.Close()
+	req := rabbit.ReplayRequest{DLQ: b.Config.DLQ, Select: dlq.ClassSelector(class, b.Config.DLQ), MaxPerRun: max,
+		MaxPerMessage: b.Config.MaxReplaysPerMsg, AllowUnverified: b.Config.DLQAssumeClassic}
+	// Without the management API the queue type is unknown: the replay then refuses unless
+	// the DLQ is known to be classic (AllowUnverified), as the dlq function's does.
+	if m, err := b.Conns.Management(ctx); err == nil {
+		req.Safety = m
+	}
+	return c.Replay(ctx, req)
 }

@@ -1,6 +1,7 @@
 // Package ops performs the runbook's manual operations for a person: Check System Health,
-// scale, restart, roll back or raise the memory of a service, the Complete System Restart and
-// Disable Gateway Proxy. The approve function (a button offer), the slash commands and the
+// scale, restart, roll back or raise the memory of a service, the Complete System Restart,
+// Disable Gateway Proxy, and the DLQ's "if bug: fix code, replay" once the fix is out
+// (replay-dlq). The approve function (a button offer), the slash commands and the
 // engineers' CLI (cmd/gpr) all call Operator.Run, so an operation behaves the same whichever
 // way it was asked for, and each returns one report.Report that pkg/render renders unchanged.
 //
@@ -12,6 +13,12 @@
 // apply=true, but "off" refuses every operation that changes something, dry runs included
 // (health, which only reads, still answers). apply=false is a dry run whatever the mode: it
 // reads, plans, asks the guard, and changes nothing.
+//
+// A replay-dlq acts on the DLQ, not on a service: it is locked and recorded with the DLQ as
+// its target and kind replay, with the messages moved, so the dlq function's hourly pace
+// counts them. It reads no service state (an offer of it is bound to none): the replay reads
+// the DLQ itself and moves only the messages of the class asked for that are there, with the
+// dlq function's no-loss protocol.
 //
 // Every step that starts ingestor tasks (a restart, rollback or memory raise of the
 // ingestor, a scale-up of it, a Complete System Restart) first needs enough Discord gateway
@@ -38,6 +45,7 @@ import (
 	"github.com/arrakis/gp-remediation/pkg/ecs"
 	"github.com/arrakis/gp-remediation/pkg/guard"
 	"github.com/arrakis/gp-remediation/pkg/pg"
+	"github.com/arrakis/gp-remediation/pkg/rabbit"
 	"github.com/arrakis/gp-remediation/pkg/service"
 )
 
@@ -67,6 +75,12 @@ type QueueStatus struct {
 // Queues reads a queue of the environment's broker (BrokerQueues: the management API).
 type Queues interface {
 	Queue(ctx context.Context, name string) (QueueStatus, error)
+}
+
+// DLQ replays the dead letters of one class to the queues they died in, at most max of them
+// (BrokerDLQ: pkg/rabbit's no-loss replay).
+type DLQ interface {
+	Replay(ctx context.Context, class rabbit.Class, max int) (rabbit.ReplayResult, error)
 }
 
 // SlowQueries reads the statements running longer than the runbook's 5 seconds
@@ -145,6 +159,7 @@ type Operator struct {
 	ECS    ECS
 	Queues Queues      // nil: health and the drain check say the queues are unknown
 	DB     SlowQueries // nil: health says the slow queries are unknown
+	DLQ    DLQ         // nil: replay-dlq is refused (no broker to replay from)
 	// Discord reads the ingestor's gateway session budget, checked before any step that
 	// starts ingestor tasks (each opens gateway sessions, and Discord allows only so many a
 	// day). nil: such steps are refused, as the functions refuse them, since the budget
@@ -194,9 +209,13 @@ func (o *Operator) serviceName(role string) string {
 	return o.Config.WorkerService
 }
 
-// roles are the services r concerns, in the runbook's order.
+// roles are the services r concerns, in the runbook's order: none for a replay-dlq, which
+// acts on the DLQ.
 func roles(r Request) []string {
-	if r.Role != "" {
+	switch {
+	case r.Kind == KindReplayDLQ:
+		return nil
+	case r.Role != "":
 		return []string{r.Role}
 	}
 	return []string{RoleIngestor, RoleWorker}

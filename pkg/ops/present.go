@@ -74,7 +74,7 @@ func (ru *run) report(ctx context.Context) report.Report {
 	case len(down) > 0 && ru.req.Kind == KindCompleteRestart, downUnknown != "" && ru.req.Kind == KindCompleteRestart:
 		sev = report.SeverityCritical
 	case failed > 0, ru.req.Kind == KindDisable && done > 0,
-		done > 0 && ru.verif.Status != report.Verified:
+		done > 0 && ru.verif.Status != report.Verified && ru.verif.Status != report.NotNeeded:
 		sev = report.SeverityWarning
 	}
 
@@ -92,6 +92,8 @@ func (ru *run) report(ctx context.Context) report.Report {
 		pres.Commands = append(pres.Commands, cmds.QueueDepth(o.Config.Queue, 15))
 	case KindDisable:
 		res.Recommendations = append(res.Recommendations, UseGatewayProxyLine+" (runbook: Disable Gateway Proxy, step 1)")
+	case KindReplayDLQ:
+		pres.Commands = append(pres.Commands, cmds.RabbitSecret(), cmds.QueueDepth(o.Config.DLQ, 60), cmds.QueueDepth(o.Config.Queue, 15))
 	default:
 		pres.Commands = append(pres.Commands, cmds.DescribeService(svc))
 	}

@@ -18,6 +18,7 @@ const (
 	KindRaiseMemory     = operation.KindRaiseMemory
 	KindCompleteRestart = operation.KindCompleteRestart
 	KindDisable         = operation.KindDisable
+	KindReplayDLQ       = operation.KindReplayDLQ
 	RoleIngestor        = operation.RoleIngestor
 	RoleWorker          = operation.RoleWorker
 	Usage               = operation.Usage

@@ -8,10 +8,12 @@ import (
 	"time"
 
 	"github.com/arrakis/gp-remediation/pkg/config"
+	"github.com/arrakis/gp-remediation/pkg/dlq"
 	"github.com/arrakis/gp-remediation/pkg/ecs"
 	"github.com/arrakis/gp-remediation/pkg/guard"
 	"github.com/arrakis/gp-remediation/pkg/operation"
 	"github.com/arrakis/gp-remediation/pkg/playbook"
+	"github.com/arrakis/gp-remediation/pkg/rabbit"
 	"github.com/arrakis/gp-remediation/pkg/report"
 	"github.com/arrakis/gp-remediation/pkg/service"
 )
@@ -38,9 +40,11 @@ type step struct {
 	detail string // the planned change, "1 -> 0"
 	// budget is the guard budget the change spends; record is the ledger kind it is recorded
 	// under. A step without act (a wait) needs no guard.
-	budget, record  string
-	from, to        int
-	hasCounts       bool
+	budget, record string
+	from, to       int
+	hasCounts      bool
+	// moved, when set, is where act leaves how many messages it moved (recorded with the step).
+	moved           *int
 	act             func(ctx context.Context) (detail string, changed bool, err error)
 	wait            func(ctx context.Context) report.Verification
 	waitIsVerifying bool // the wait is the report's Verification; otherwise a wait not verified fails the step
@@ -141,17 +145,19 @@ func modeFor(m config.Mode, apply bool) string {
 // plan reads the services concerned and lays out the steps.
 func (ru *run) plan(ctx context.Context) {
 	o := ru.o
-	start := time.Now()
-	st, err := o.readState(ctx, roles(ru.req))
-	ru.before = st
-	d := report.Diagnostic{Name: "ecs.services", OK: err == nil, MS: time.Since(start).Milliseconds()}
-	if err != nil {
-		d.Error = err.Error()
-		ru.blocked = guard.Rule{Code: guard.RuleMissingEvidence, Detail: "could not read the services: " + err.Error()}
-	} else {
-		ru.evidence = append(ru.evidence, "before: "+st.String())
+	if rs := roles(ru.req); len(rs) > 0 {
+		start := time.Now()
+		st, err := o.readState(ctx, rs)
+		ru.before = st
+		d := report.Diagnostic{Name: "ecs.services", OK: err == nil, MS: time.Since(start).Milliseconds()}
+		if err != nil {
+			d.Error = err.Error()
+			ru.blocked = guard.Rule{Code: guard.RuleMissingEvidence, Detail: "could not read the services: " + err.Error()}
+		} else {
+			ru.evidence = append(ru.evidence, "before: "+st.String())
+		}
+		ru.diags = append(ru.diags, d)
 	}
-	ru.diags = append(ru.diags, d)
 	switch ru.req.Kind {
 	case KindScale:
 		ru.planScale(ru.req.Role, ru.req.Count)
@@ -165,6 +171,8 @@ func (ru *run) plan(ctx context.Context) {
 		ru.planCompleteRestart()
 	case KindDisable:
 		ru.planDisable()
+	case KindReplayDLQ:
+		ru.planReplay()
 	}
 	if !ru.blocked.Set() && ru.startsIngestor() {
 		ru.checkDiscord(ctx)
@@ -429,6 +437,66 @@ func (ru *run) planDisable() {
 	ru.evidence = append(ru.evidence, UseGatewayProxyLine)
 }
 
+// planReplay is the runbook's "if bug: fix code, replay": the messages of the class asked for,
+// at most the count asked for (or the per-run cap), each back to the queue it died in. The
+// replay reads the DLQ as it is when it runs: an empty DLQ is nothing to replay, not a failure.
+func (ru *run) planReplay() {
+	o := ru.o
+	class, n := ru.req.Class, ru.req.ReplayLimit(o.Config)
+	s := step{kind: playbook.KindReplay, target: o.Config.DLQ, reason: "asked for " + ru.req.String() + ": the fix is out",
+		detail: fmt.Sprintf("up to %d %s message(s) -> the queue(s) they died in", n, class),
+		budget: playbook.KindReplay, record: playbook.KindReplay}
+	defer func() { ru.steps = append(ru.steps, s) }()
+	if o.DLQ == nil {
+		ru.blocked = guard.Rule{Code: guard.RuleMissingEvidence, Detail: "no broker configured: " + o.Config.DLQ + " cannot be read from here"}
+		return
+	}
+	var res rabbit.ReplayResult
+	var moved int
+	s.moved = &moved
+	s.act = func(ctx context.Context) (string, bool, error) {
+		// The replay needs a deadline (it stops taking messages before it); the waits' bound is
+		// the operation's.
+		ctx, cancel := context.WithTimeout(ctx, o.stableTimeout())
+		defer cancel()
+		var err error
+		res, err = o.DLQ.Replay(ctx, class, n)
+		moved = res.Replayed
+		if err == nil && res.Replayed == 0 && len(res.MissingTargets) > 0 {
+			err = fmt.Errorf("target queue(s) %s do not exist; the messages stay in %s", strings.Join(res.MissingTargets, ", "), o.Config.DLQ)
+		}
+		detail := dlq.Describe(dlq.Replay, res)
+		if err == nil && res.Replayed == 0 {
+			detail = replayedNothing(class, res)
+			if res.Seen > 0 {
+				detail += "; " + strings.TrimPrefix(dlq.Describe(dlq.Replay, res), "replayed 0 message(s); ")
+			}
+		}
+		if res.RunID != "" { // the run started: its depth was read
+			ru.evidence = append(ru.evidence, fmt.Sprintf("%s held %d ready message(s) when the replay started", o.Config.DLQ, res.Depth))
+		}
+		return detail, res.Replayed > 0, err
+	}
+	s.wait, s.waitIsVerifying = func(context.Context) report.Verification {
+		if res.Replayed == 0 {
+			return report.Verification{Status: report.NotNeeded, Detail: "nothing was moved"}
+		}
+		// Every message counted as replayed had the broker's positive confirm for a mandatory
+		// publish with no return: it is in its queue, and its DLQ copy was acknowledged after.
+		return report.Verification{Status: report.Verified, MS: res.Duration.Milliseconds(),
+			Detail: fmt.Sprintf("%d message(s) confirmed by the broker in their queue(s) (publisher confirms, no return) and removed from %s", res.Replayed, o.Config.DLQ)}
+	}, true
+}
+
+// replayedNothing says why a replay moved nothing: the DLQ was empty, or held none of class
+// that could move.
+func replayedNothing(class rabbit.Class, r rabbit.ReplayResult) string {
+	if r.Depth == 0 && r.Seen == 0 {
+		return "nothing to replay: " + r.DLQ + " is empty"
+	}
+	return fmt.Sprintf("nothing to replay: no %s message that could move among the %d looked at", class, r.Seen)
+}
+
 // UseGatewayProxyLine is what every Disable Gateway Proxy report says first: the runbook's
 // first step is outside this system.
 const UseGatewayProxyLine = "Sietch's USE_GATEWAY_PROXY=false must be set by a person in the Sietch deployment: it is outside this system, and gpr did not set it"
@@ -521,6 +589,9 @@ func (ru *run) execute(ctx context.Context, s step, ra report.Action) report.Act
 		if err != nil {
 			ra.Outcome, recorded = report.OutcomeFailed, guard.OutcomeFailed
 			ra.Reason = s.reason + "; failed: " + err.Error()
+			if changed { // a replay cut short after moving some: it counts, as the functions record it
+				recorded = guard.OutcomePartial
+			}
 		}
 		if err == nil && s.wait != nil && !s.waitIsVerifying {
 			v := s.wait(ctx)
@@ -533,11 +604,16 @@ func (ru *run) execute(ctx context.Context, s step, ra report.Action) report.Act
 		}
 		rec := guard.Entry{Target: s.target, Kind: s.record, Outcome: recorded, AlarmKey: "gpr/" + ru.id,
 			FromCount: s.from, ToCount: s.to, HasCounts: s.hasCounts}
+		if s.moved != nil {
+			rec.Moved = *s.moved
+		}
 		if rerr := ru.guard.Record(context.WithoutCancel(ctx), rec); rerr != nil {
 			o.log().ErrorContext(ctx, "could not record the operation's step in the ledger", "kind", s.kind, "target", s.target, "error", rerr.Error())
 			ra.Detail = strings.TrimSpace(ra.Detail + " (not recorded in the ledger: " + rerr.Error() + ")")
 		}
-		if err == nil && s.wait != nil && s.waitIsVerifying {
+		// A step that failed after changing something (a replay cut short) is verified too: what
+		// it changed must be said.
+		if (err == nil || changed) && s.wait != nil && s.waitIsVerifying {
 			v := s.wait(ctx)
 			ru.verif = &v
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/arrakis/gp-remediation/pkg/config"
+	"github.com/arrakis/gp-remediation/pkg/deadletter"
 	"github.com/arrakis/gp-remediation/pkg/guard"
 	"github.com/arrakis/gp-remediation/pkg/offer"
 	"github.com/arrakis/gp-remediation/pkg/operation"
@@ -19,11 +20,19 @@ type Offerer interface {
 // and as which operation, bound to which state. Only a policy switch that is off or a cap
 // that is reached make an offer: those are the environment's choice not to let the functions
 // do it alone, and a person may decide otherwise. A cooldown, a budget, the kill switch or
-// missing evidence are not: they say nobody should act now. The DLQ's replays and parkings
-// are not offered (the messages' fix must be out first; a person reads them). It is pure.
+// missing evidence are not: they say nobody should act now. It is pure.
+//
+// Of the DLQ's moves only a replay the policy keeps for a person is offered: messages that
+// died on a bug, as replay-dlq <class> <n> (n: the messages seen of the class, at most the
+// per-run cap), to approve once the fix is deployed. It is bound to no service state: the
+// replay re-reads the DLQ itself and moves only what is there. A transient replay held by a
+// cap or the hour's pace, and a parking, are not offered.
 func OfferFor(c config.Config, a Action, rule guard.Rule) (operation.Request, []offer.Binding, bool) {
 	if rule.Code != guard.RulePolicy && rule.Code != guard.RuleCap {
 		return operation.Request{}, nil, false
+	}
+	if a.Kind == KindReplay {
+		return replayOffer(c, a, rule)
 	}
 	role := roleOf(c, a.Target)
 	if role == "" {
@@ -64,6 +73,19 @@ func OfferFor(c config.Config, a Action, rule guard.Rule) (operation.Request, []
 		return operation.Request{}, nil, false
 	}
 	return req, []offer.Binding{bind}, true
+}
+
+// replayOffer is OfferFor of a replay.
+func replayOffer(c config.Config, a Action, rule guard.Rule) (operation.Request, []offer.Binding, bool) {
+	ch := a.Change
+	if rule.Code != guard.RulePolicy || ch.Class == deadletter.Transient || !deadletter.Replayable(ch.Class) || a.Target != c.DLQ {
+		return operation.Request{}, nil, false
+	}
+	n := min(ch.Messages, c.MaxReplaysPerRun, operation.MaxReplayMessages)
+	if n <= 0 {
+		return operation.Request{}, nil, false // none seen, or replays are off in this environment
+	}
+	return operation.Request{Kind: operation.KindReplayDLQ, Class: ch.Class, Messages: n}, nil, true
 }
 
 func roleOf(c config.Config, service string) string {

@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/arrakis/gp-remediation/pkg/alarm"
+	"github.com/arrakis/gp-remediation/pkg/deadletter"
 	"github.com/arrakis/gp-remediation/pkg/guard"
 	"github.com/arrakis/gp-remediation/pkg/report"
 )
@@ -81,6 +82,9 @@ type Change struct {
 	// ("" for a replay: each to its original queue).
 	Messages    int
 	Destination string
+	// Class is the class of dead letters a replay moves: the dlq function replays transient
+	// ones itself; a replay of another class (bug) is a person's to approve (replay-dlq).
+	Class deadletter.Class
 	// Unseen is how many messages lie beyond the sample: a replay or a parking looks at them
 	// too. Limit is the most messages this run may move (the per-run and per-hour paces).
 	Unseen int
@@ -111,9 +115,9 @@ func (a Action) Describe() string {
 		}
 	case KindReplay:
 		if c.Unseen > 0 {
-			return fmt.Sprintf("%d transient, and any among %d unseen -> their original queue(s)", c.Messages, c.Unseen)
+			return fmt.Sprintf("%d %s, and any among %d unseen -> their original queue(s)", c.Messages, c.Class, c.Unseen)
 		}
-		return fmt.Sprintf("%d transient -> their original queue(s)", c.Messages)
+		return fmt.Sprintf("%d %s -> their original queue(s)", c.Messages, c.Class)
 	case KindPark:
 		if c.Unseen > 0 {
 			return fmt.Sprintf("%d bad-data, and any among %d unseen -> %s", c.Messages, c.Unseen, c.Destination)

@@ -6,24 +6,27 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/arrakis/gp-remediation/pkg/deadletter"
 )
 
 // Class is what kind of failure put a group of messages in the dead-letter queue; it decides
-// what may be done with them.
-type Class string
+// what may be done with them. The type lives in pkg/deadletter, a leaf package, so decisions
+// and requests hold a class without linking the AMQP client.
+type Class = deadletter.Class
 
 const (
 	// ClassTransient failures (timeouts, refused or reset connections, 429/503, TTL expiry,
 	// queue length limits) are expected to succeed when replayed.
-	ClassTransient Class = "transient"
+	ClassTransient = deadletter.Transient
 	// ClassBadData messages (unparseable, failing validation, unknown type) will fail again
 	// whatever happens: park them, never replay them.
-	ClassBadData Class = "bad-data"
+	ClassBadData = deadletter.BadData
 	// ClassBug failures (panic, nil dereference, index out of range, TypeError) need a code
-	// fix first: replay after the fix, by hand.
-	ClassBug Class = "bug"
+	// fix first: replay after the fix, when a person says so (replay-dlq).
+	ClassBug = deadletter.Bug
 	// ClassUnknown is everything else: a human looks.
-	ClassUnknown Class = "unknown"
+	ClassUnknown = deadletter.Unknown
 )
 
 // GroupKey is how dead letters are grouped: the queue they died in, why the broker

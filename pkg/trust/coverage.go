@@ -78,6 +78,7 @@ var RunbookCoverage = []Section{
 		{"Check x-death and x-first-death-reason headers", Automated, "dlq: reads the death headers"},
 		{"If bad data: delete message from DLQ", Automated, "dlq: park (moved to the parking queue, never deleted)"},
 		{"If bug: fix code", Person, ""},
+		{"If bug: replay the messages once the fix is out", Offered, "dlq: replay-dlq offer, /gpr replay-dlq"},
 		{"If transient: republish to original queue", Automated, "dlq: replay"},
 	}},
 	{Title: "Alarm: Ingestor Memory High", Steps: []Step{

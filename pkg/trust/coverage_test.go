@@ -79,7 +79,7 @@ func TestCoverageSteps(t *testing.T) {
 		}
 	}
 	// The operations issue 12 adds are offered, never automated.
-	for _, op := range []string{"/gpr health", "/gpr scale", "/gpr restart", "/gpr rollback", "/gpr complete-restart", "/gpr disable"} {
+	for _, op := range []string{"/gpr health", "/gpr scale", "/gpr restart", "/gpr rollback", "/gpr complete-restart", "/gpr disable", "/gpr replay-dlq"} {
 		found := false
 		for _, s := range RunbookCoverage {
 			for _, st := range s.Steps {
