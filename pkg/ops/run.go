@@ -443,7 +443,7 @@ func (ru *run) planDisable() {
 func (ru *run) planReplay() {
 	o := ru.o
 	class, n := ru.req.Class, ru.req.ReplayLimit(o.Config)
-	s := step{kind: playbook.KindReplay, target: o.Config.DLQ, reason: "asked for " + ru.req.String() + ": the fix is out",
+	s := step{kind: playbook.KindReplay, target: o.Config.DLQ, reason: "asked for " + ru.req.String() + " (the person says the cause is fixed)",
 		detail: fmt.Sprintf("up to %d %s message(s) -> the queue(s) they died in", n, class),
 		budget: playbook.KindReplay, record: playbook.KindReplay}
 	defer func() { ru.steps = append(ru.steps, s) }()
