@@ -38,7 +38,14 @@ type fixture struct {
 
 func setup(t *testing.T, scenario string, env map[string]string) *fixture {
 	t.Helper()
-	sb := sandbox.StartTest(t, sandbox.Options{TaskStartDelay: 50 * time.Millisecond})
+	return setupWith(t, sandbox.Options{}, scenario, env)
+}
+
+// setupWith is setup with the sandbox's options (its broker) given.
+func setupWith(t *testing.T, opts sandbox.Options, scenario string, env map[string]string) *fixture {
+	t.Helper()
+	opts.TaskStartDelay = 50 * time.Millisecond
+	sb := sandbox.StartTest(t, opts)
 	if err := sb.LoadScenario(scenario); err != nil {
 		t.Fatal(err)
 	}

@@ -8,15 +8,11 @@ import (
 	"time"
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	awsecs "github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/arrakis/gp-remediation/internal/cases"
-	"github.com/arrakis/gp-remediation/pkg/app"
 	"github.com/arrakis/gp-remediation/pkg/brokerdb"
 	"github.com/arrakis/gp-remediation/pkg/config"
-	"github.com/arrakis/gp-remediation/pkg/ecs"
 	"github.com/arrakis/gp-remediation/pkg/guard"
 	"github.com/arrakis/gp-remediation/pkg/ops"
 	"github.com/arrakis/gp-remediation/pkg/playbook"
@@ -50,32 +46,14 @@ func setupReplay(t *testing.T, b *cases.Broker, env map[string]string) *replayFi
 		t.Fatal(err)
 	}
 	t.Cleanup(cleanup)
-	sb := sandbox.StartTest(t, sandbox.Options{TaskStartDelay: 50 * time.Millisecond, Rabbit: sandbox.RabbitOptions{AMQPURL: "amqp://127.0.0.1:5672/" + b.VirtualHost()}})
-	if err := sb.LoadScenario("healthy"); err != nil {
-		t.Fatal(err)
-	}
-	vars := sb.Env()
-	for k, v := range env {
-		vars[k] = v
-	}
-	cfg, err := config.Load(func(k string) string { return vars[k] })
+	f := setupWith(t, sandbox.Options{Rabbit: sandbox.RabbitOptions{AMQPURL: "amqp://127.0.0.1:5672/" + b.VirtualHost()}}, "healthy", env)
+	awsCfg, err := f.sb.AWSConfig(context.Background(), awsconfig.WithRetryMaxAttempts(1))
 	if err != nil {
 		t.Fatal(err)
 	}
-	awsCfg, err := sb.AWSConfig(context.Background(), awsconfig.WithRetryMaxAttempts(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	client := ecs.Client{API: awsecs.NewFromConfig(awsCfg), Cluster: cfg.Cluster}
-	ledger := guard.NewMemoryLedger()
-	conns := brokerdb.Connections{Secrets: &secrets.Store{API: secretsmanager.NewFromConfig(awsCfg)}, Config: cfg, Function: ops.Function, HTTP: http.DefaultClient}
-	op := &ops.Operator{
-		Config: cfg, ECS: client, DLQ: ops.BrokerDLQ{Conns: conns, Config: cfg},
-		Guard: guard.Guard{Mode: cfg.Mode, Kill: guard.SSMKillSwitch{Client: ssm.NewFromConfig(awsCfg), Name: cfg.KillSwitchParam},
-			Ledger: ledger, Budgets: app.Budgets(cfg), LockTTL: time.Minute},
-		StableTimeout: 20 * time.Second, PollInterval: 20 * time.Millisecond,
-	}
-	return &replayFixture{fixture: &fixture{sb: sb, op: op, ecs: client, ledger: ledger, cfg: cfg}, broker: b}
+	conns := brokerdb.Connections{Secrets: &secrets.Store{API: secretsmanager.NewFromConfig(awsCfg)}, Config: f.cfg, Function: ops.Function, HTTP: http.DefaultClient}
+	f.op.DLQ = ops.BrokerDLQ{Conns: conns, Config: f.cfg}
+	return &replayFixture{fixture: f, broker: b}
 }
 
 // depths reads the DLQ and the work queue (ready counts).
