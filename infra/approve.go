@@ -139,13 +139,7 @@ func (s Settings) approveEnv(topicARN, table string) map[string]string {
 // database (health), and the chat sinks when configured. Not PagerDuty: a person asked, so
 // nobody is paged.
 func (s Settings) approveSecrets() []string {
-	out := slices.Clone(functionSpecs[fnApprove].Secrets)
-	for _, v := range []string{config.EnvWebhooksSecret, config.EnvSlackBotSecret} {
-		if s.secretName(v) != "" {
-			out = append(out, v)
-		}
-	}
-	return out
+	return append(slices.Clone(functionSpecs[fnApprove].Secrets), s.chatSecrets()...)
 }
 
 // approvePermissions: the issue's "the approve role can act only on the two named services and

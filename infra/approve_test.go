@@ -278,16 +278,7 @@ func TestApprovePermissions(t *testing.T) {
 				}
 				got[g.Sid] = [2][]string{g.Actions, g.Resources}
 			}
-			for sid, w := range want {
-				if !jsonEq(got[sid], w) {
-					t.Errorf("%s: %v on %v, want %v on %v", sid, got[sid][0], got[sid][1], w[0], w[1])
-				}
-			}
-			for sid, g := range got {
-				if _, ok := want[sid]; !ok {
-					t.Errorf("unexpected statement %s: %v on %v", sid, g[0], g[1])
-				}
-			}
+			equalStatements(t, got, want)
 			checkApproveGrants(t, s, gs)
 		})
 	}
@@ -583,16 +574,7 @@ func checkApprove(t *testing.T, c *synthesized) {
 		if policies != 1 {
 			t.Errorf("%d policies on approve's role", policies)
 		}
-		for sid, w := range want {
-			if !jsonEq(got[sid], w) {
-				t.Errorf("%s: %v on %v, want %v on %v", sid, got[sid][0], got[sid][1], w[0], w[1])
-			}
-		}
-		for sid, g := range got {
-			if _, ok := want[sid]; !ok {
-				t.Errorf("unexpected statement %s: %v on %v", sid, g[0], g[1])
-			}
-		}
+		equalStatements(t, got, want)
 		// The self-invoke ARN is spelled, not a reference to the function (which would be a cycle).
 		if r := got["InvokeSelf"][1]; len(r) != 1 || r[0] != fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", s.Region, s.Account, s.FunctionName(fnApprove)) {
 			t.Errorf("lambda:InvokeFunction on %v", r)
@@ -761,5 +743,21 @@ func TestBootstrapOfApproveRequired(t *testing.T) {
 	}
 	if err := checkBootstraps(dir); err != nil {
 		t.Errorf("every bootstrap there: %v", err)
+	}
+}
+
+// equalStatements compares policy statements by Sid: actions and resources each, and no
+// statement more or less than wanted.
+func equalStatements(t *testing.T, got, want map[string][2][]string) {
+	t.Helper()
+	for sid, w := range want {
+		if !jsonEq(got[sid], w) {
+			t.Errorf("%s: %v on %v, want %v on %v", sid, got[sid][0], got[sid][1], w[0], w[1])
+		}
+	}
+	for sid, g := range got {
+		if _, ok := want[sid]; !ok {
+			t.Errorf("unexpected statement %s: %v on %v", sid, g[0], g[1])
+		}
 	}
 }

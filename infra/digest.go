@@ -42,7 +42,11 @@ func (s Settings) digestEnv(topicARN, table string) map[string]string {
 
 // digestSecrets are the chat sinks' secrets the digest reads (PagerDuty is not one: a
 // digest pages nobody).
-func (s Settings) digestSecrets() []string {
+func (s Settings) digestSecrets() []string { return s.chatSecrets() }
+
+// chatSecrets are the secret variables of the chat sinks the environment configures (the
+// webhooks, the Slack bot), for a function that posts reports but pages nobody.
+func (s Settings) chatSecrets() []string {
 	var out []string
 	for _, v := range []string{config.EnvWebhooksSecret, config.EnvSlackBotSecret} {
 		if s.secretName(v) != "" {

@@ -34,10 +34,10 @@ func TestRunRefusesBadUsage(t *testing.T) {
 	}
 }
 
-// gpr runs against an AWS endpoint given the SDK's way (AWS_ENDPOINT_URL and keys in the
-// environment): here a sandbox.
-func TestRunAgainstTheSandbox(t *testing.T) {
-	sb := sandbox.StartTest(t, sandbox.Options{TaskStartDelay: 50 * time.Millisecond})
+// sdkEnv points the SDK at sb the SDK's own way (AWS_ENDPOINT_URL and keys in the process's
+// environment, no shared files) and returns the sandbox's variables for gpr's getenv.
+func sdkEnv(t *testing.T, sb *sandbox.Sandbox) map[string]string {
+	t.Helper()
 	vars := sb.Env()
 	for k, v := range vars {
 		if strings.HasPrefix(k, "AWS_") {
@@ -46,6 +46,14 @@ func TestRunAgainstTheSandbox(t *testing.T) {
 	}
 	t.Setenv("AWS_CONFIG_FILE", t.TempDir()+"/none")
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", t.TempDir()+"/none")
+	return vars
+}
+
+// gpr runs against an AWS endpoint given the SDK's way (AWS_ENDPOINT_URL and keys in the
+// environment): here a sandbox.
+func TestRunAgainstTheSandbox(t *testing.T) {
+	sb := sandbox.StartTest(t, sandbox.Options{TaskStartDelay: 50 * time.Millisecond})
+	vars := sdkEnv(t, sb)
 	vars[config.EnvVerifyInterval] = "20ms"
 	vars["USER"] = "alice"
 	getenv := func(k string) string { return vars[k] }
@@ -109,14 +117,7 @@ func TestReplayDLQ(t *testing.T) {
 	}
 	t.Cleanup(cleanup)
 	sb := sandbox.StartTest(t, sandbox.Options{Rabbit: sandbox.RabbitOptions{AMQPURL: "amqp://127.0.0.1:5672/" + b.VirtualHost()}})
-	vars := sb.Env()
-	for k, v := range vars {
-		if strings.HasPrefix(k, "AWS_") {
-			t.Setenv(k, v)
-		}
-	}
-	t.Setenv("AWS_CONFIG_FILE", t.TempDir()+"/none")
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", t.TempDir()+"/none")
+	vars := sdkEnv(t, sb)
 	vars["USER"] = "alice"
 	gpr := func(args ...string) (int, string) {
 		var out, errOut bytes.Buffer

@@ -175,7 +175,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, connect f
 // environment's interactions secret; an unsigned one goes as it is.
 func signSample(ctx context.Context, secrets SecretReader, secretName string, payload []byte, stderr io.Writer) ([]byte, error) {
 	var keys sample.Keys
-	if _, p, _ := sample.Prepare(payload, sample.Keys{SlackSigningSecret: "probe"}, time.Now(), ""); p == sample.Slack {
+	platform, err := sample.Detect(payload)
+	if err != nil {
+		return nil, err
+	}
+	if platform == sample.Slack {
 		out, err := secrets.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(secretName)})
 		if err != nil {
 			return nil, fmt.Errorf("read the signing secret from %s: %w", secretName, err)
@@ -188,11 +192,11 @@ func signSample(ctx context.Context, secrets SecretReader, secretName string, pa
 		}
 		keys.SlackSigningSecret = fields.SlackSigningSecret
 	}
-	signed, p, err := sample.Prepare(payload, keys, time.Now(), "")
+	signed, _, err := sample.Prepare(payload, keys, time.Now(), "")
 	if err != nil {
 		return nil, err
 	}
-	switch p {
+	switch platform {
 	case sample.Slack:
 		fmt.Fprintf(stderr, "invoke-remote: signed the Slack sample now with the signing secret of %s\n", secretName)
 	case sample.Unsigned:
@@ -215,13 +219,19 @@ func printURLResponse(out *lambda.InvokeOutput, stdout, stderr io.Writer) int {
 		return exitFailed
 	}
 	fmt.Fprintf(stderr, "invoke-remote: the function URL would answer HTTP %d\n", resp.StatusCode)
+	printIndented(stdout, out.Payload)
+	return exitOK
+}
+
+// printIndented prints what the function sent, indented: not a re-encoding, so fields this
+// program does not know stay visible.
+func printIndented(stdout io.Writer, payload []byte) {
 	var pretty bytes.Buffer
-	if err := json.Indent(&pretty, out.Payload, "", "  "); err != nil {
+	if err := json.Indent(&pretty, payload, "", "  "); err != nil {
 		pretty.Reset()
-		pretty.Write(out.Payload)
+		pretty.Write(payload)
 	}
 	fmt.Fprintln(stdout, strings.TrimSpace(pretty.String()))
-	return exitOK
 }
 
 // printTail writes the log tail Lambda returned to stderr.
@@ -254,14 +264,7 @@ func printOutcome(out *lambda.InvokeOutput, fn string, stdout, stderr io.Writer)
 		fmt.Fprintf(stderr, "invoke-remote: the answer is not a Result: %s\n", bytes.TrimSpace(out.Payload))
 		return exitFailed
 	}
-	// Print what the function sent (indented), not a re-encoding: fields this program does
-	// not know stay visible.
-	var pretty bytes.Buffer
-	if err := json.Indent(&pretty, out.Payload, "", "  "); err != nil {
-		pretty.Reset()
-		pretty.Write(out.Payload)
-	}
-	fmt.Fprintln(stdout, strings.TrimSpace(pretty.String()))
+	printIndented(stdout, out.Payload)
 	if res.Function != fn {
 		fmt.Fprintf(stderr, "invoke-remote: note: the Result is from %q, not %q\n", res.Function, fn)
 	}

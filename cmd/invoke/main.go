@@ -139,21 +139,6 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *fn == "approve" {
-		// Its events are Slack's and Discord's requests, signed by them: here the sandbox
-		// plays both; a deployed function takes a sample through make invoke-remote.
-		if !*useSandbox {
-			return errors.New("approve runs here only against the sandbox: try a sample on a deployed function with make invoke-remote FN=approve")
-		}
-		if *mode == "" {
-			*mode = "on"
-		}
-		if *scenario == "" {
-			*scenario = defaultScenario[*fn]
-		}
-		return invokeApprove(ctx, *rie, filepath.Dir(filepath.Dir(*bootstrap)), *scenario, *mode, payload)
-	}
-	env := map[string]string{}
 	if *useSandbox {
 		if *mode == "" {
 			*mode = "on" // the sandbox is not production: show what the function does
@@ -161,6 +146,17 @@ func run(ctx context.Context, args []string) error {
 		if *scenario == "" {
 			*scenario = defaultScenario[*fn]
 		}
+	}
+	if *fn == "approve" {
+		// Its events are Slack's and Discord's requests, signed by them: here the sandbox
+		// plays both; a deployed function takes a sample through make invoke-remote.
+		if !*useSandbox {
+			return errors.New("approve runs here only against the sandbox: try a sample on a deployed function with make invoke-remote FN=approve")
+		}
+		return invokeApprove(ctx, *rie, filepath.Dir(filepath.Dir(*bootstrap)), *scenario, *mode, payload)
+	}
+	env := map[string]string{}
+	if *useSandbox {
 		opts := sandbox.Options{TaskStartDelay: 2 * time.Second}
 		brokerEnv, cleanup, err := prepareBroker(ctx, *fn, *eventPath, *scenario, &opts)
 		if err != nil {

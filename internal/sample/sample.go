@@ -42,32 +42,24 @@ var ErrNoKey = errors.New("no key to sign the sample with")
 // sample's response_url (a form field, or a field of the interaction payload) is replaced by
 // it first, so the function's answer reaches a stand-in rather than a sample address.
 func Prepare(raw []byte, keys Keys, at time.Time, slackResponseURL string) ([]byte, Platform, error) {
-	var ev events.LambdaFunctionURLRequest
-	if err := json.Unmarshal(raw, &ev); err != nil {
-		return nil, "", fmt.Errorf("not a function URL event: %w", err)
+	ev, platform, err := decode(raw)
+	if err != nil {
+		return nil, "", err
 	}
-	if ev.IsBase64Encoded {
-		return nil, "", errors.New("a base64 body cannot be re-signed here; write the sample's body as text")
-	}
-	req := interact.Request{Headers: ev.Headers}
 	body := []byte(ev.Body)
 	var headers map[string]string
-	platform := Unsigned
-	switch {
-	case req.Header(interact.HeaderSlackSignature) != "":
-		platform = Slack
+	switch platform {
+	case Slack:
 		if keys.SlackSigningSecret == "" {
 			return nil, platform, fmt.Errorf("%w: a Slack sample needs the signing secret", ErrNoKey)
 		}
 		if slackResponseURL != "" {
-			var err error
 			if body, err = withResponseURL(body, slackResponseURL); err != nil {
 				return nil, platform, err
 			}
 		}
 		headers = interact.SignSlack(keys.SlackSigningSecret, body, at)
-	case req.Header(interact.HeaderDiscordSignature) != "":
-		platform = Discord
+	case Discord:
 		if len(keys.DiscordKey) != ed25519.PrivateKeySize {
 			return nil, platform, fmt.Errorf("%w: a Discord interaction is signed with the application's private key, which only Discord holds (the sandbox signs its own)", ErrNoKey)
 		}
@@ -78,6 +70,31 @@ func Prepare(raw []byte, keys Keys, at time.Time, slackResponseURL string) ([]by
 	ev.Headers, ev.Body = headers, string(body)
 	out, err := json.Marshal(ev)
 	return out, platform, err
+}
+
+// Detect says whose signature a sample carries, to know which key it needs.
+func Detect(raw []byte) (Platform, error) {
+	_, p, err := decode(raw)
+	return p, err
+}
+
+// decode reads a sample and the platform its signature headers name.
+func decode(raw []byte) (events.LambdaFunctionURLRequest, Platform, error) {
+	var ev events.LambdaFunctionURLRequest
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		return ev, "", fmt.Errorf("not a function URL event: %w", err)
+	}
+	if ev.IsBase64Encoded {
+		return ev, "", errors.New("a base64 body cannot be re-signed here; write the sample's body as text")
+	}
+	req := interact.Request{Headers: ev.Headers}
+	switch {
+	case req.Header(interact.HeaderSlackSignature) != "":
+		return ev, Slack, nil
+	case req.Header(interact.HeaderDiscordSignature) != "":
+		return ev, Discord, nil
+	}
+	return ev, Unsigned, nil
 }
 
 // withResponseURL sets response_url in a Slack form body: a slash command carries it as a form

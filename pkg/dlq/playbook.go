@@ -71,12 +71,21 @@ func (p *Playbook) Scope(a alarm.Alarm) (playbook.Target, error) {
 }
 
 // safety is the management API's verdict on whether peeking is harmless, when it can be read.
-func (p *Playbook) safety(ctx context.Context) rabbit.SafetyChecker {
-	m, err := p.Conns.Management(ctx)
+func safety(ctx context.Context, conns Connections) rabbit.SafetyChecker {
+	m, err := conns.Management(ctx)
 	if err != nil {
 		return nil
 	}
 	return m
+}
+
+// ReplayRequest is a move out of the environment's DLQ with its caps and the broker's safety
+// check (without the management API the queue type is unknown, and only a DLQ known to be
+// classic is touched): what the dlq function's replays and parkings and a person's replay-dlq
+// (pkg/ops) share. The caller chooses the messages (Select) and may lower MaxPerRun.
+func ReplayRequest(ctx context.Context, c config.Config, conns Connections) rabbit.ReplayRequest {
+	return rabbit.ReplayRequest{DLQ: c.DLQ, MaxPerRun: c.MaxReplaysPerRun, MaxPerMessage: c.MaxReplaysPerMsg,
+		Safety: safety(ctx, conns), AllowUnverified: c.DLQAssumeClassic}
 }
 
 // Diagnose peeks at the DLQ: a bounded sample, consumed without ack and requeued, so depth
@@ -89,7 +98,7 @@ func (p *Playbook) Diagnose(ctx context.Context, a alarm.Alarm, t playbook.Targe
 			return err
 		}
 		defer c.Close()
-		s, err := c.Peek(ctx, p.Config.DLQ, rabbit.PeekOptions{Max: p.Config.PeekSample, Safety: p.safety(ctx), AllowUnverified: p.Config.DLQAssumeClassic})
+		s, err := c.Peek(ctx, p.Config.DLQ, rabbit.PeekOptions{Max: p.Config.PeekSample, Safety: safety(ctx, p.Conns), AllowUnverified: p.Config.DLQAssumeClassic})
 		switch {
 		case errors.Is(err, rabbit.ErrPeekUnsafe), errors.Is(err, rabbit.ErrQueueTypeUnknown):
 			ev.PeekRefused = err.Error()
@@ -160,8 +169,8 @@ func (p *Playbook) Act(ctx context.Context, act playbook.Action) (playbook.Effec
 		return playbook.Effect{}, err
 	}
 	defer c.Close()
-	req := rabbit.ReplayRequest{DLQ: p.Config.DLQ, MaxPerRun: p.Config.MaxReplaysPerRun, MaxPerMessage: p.Config.MaxReplaysPerMsg,
-		Safety: p.safety(ctx), AllowUnverified: p.Config.DLQAssumeClassic, ParkingQueue: p.Config.ParkingQueue}
+	req := ReplayRequest(ctx, p.Config, p.Conns)
+	req.ParkingQueue = p.Config.ParkingQueue
 	if act.Change.Limit > 0 {
 		req.MaxPerRun = min(req.MaxPerRun, act.Change.Limit) // what the hour's pace leaves
 	}

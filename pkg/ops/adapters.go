@@ -83,12 +83,7 @@ func (b BrokerDLQ) Replay(ctx context.Context, class rabbit.Class, max int) (rab
 		return rabbit.ReplayResult{DLQ: b.Config.DLQ}, err
 	}
 	defer c.Close()
-	req := rabbit.ReplayRequest{DLQ: b.Config.DLQ, Select: dlq.ClassSelector(class, b.Config.DLQ), MaxPerRun: max,
-		MaxPerMessage: b.Config.MaxReplaysPerMsg, AllowUnverified: b.Config.DLQAssumeClassic}
-	// Without the management API the queue type is unknown: the replay then refuses unless
-	// the DLQ is known to be classic (AllowUnverified), as the dlq function's does.
-	if m, err := b.Conns.Management(ctx); err == nil {
-		req.Safety = m
-	}
+	req := dlq.ReplayRequest(ctx, b.Config, b.Conns)
+	req.Select, req.MaxPerRun = dlq.ClassSelector(class, b.Config.DLQ), max
 	return c.Replay(ctx, req)
 }
