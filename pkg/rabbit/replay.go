@@ -172,7 +172,8 @@ func (c *Client) Park(ctx context.Context, req ReplayRequest, want func(Message)
 // Replay moves selected dead letters to their target queues without ever losing one:
 //
 //   - it consumes the DLQ with manual acks and publishes each selected message to its target
-//     on a second channel in confirm mode with mandatory=true, at most Window unconfirmed;
+//     on the same channel (see replayer.ch) in confirm mode with mandatory=true, at most
+//     Window unconfirmed;
 //   - the DLQ delivery is acknowledged only after a positive confirm with no basic.return for
 //     that publish; a nack or a return leaves it in the DLQ (counted);
 //   - CC/BCC headers are stripped (they would copy the message to other queues) and the
@@ -252,7 +253,7 @@ func (req *ReplayRequest) normalize(ctx context.Context) error {
 
 // pending is one publish awaiting its confirm.
 type pending struct {
-	seq      uint64 // publish sequence number on the publisher channel
+	seq      uint64 // publish sequence number on the channel
 	dc       *amqp.DeferredConfirmation
 	tag      uint64 // DLQ delivery tag
 	gen      int    // the consumer that delivered it
@@ -318,7 +319,14 @@ type replayer struct {
 	req ReplayRequest
 	res ReplayResult
 
-	cons, pub *amqp.Channel
+	// ch carries the DLQ consumer, its acknowledgements and the confirmed publishes. One
+	// channel, not two: the broker runs each channel in a process of its own, and when the
+	// connection drops, frames one channel process had not handled yet are discarded while
+	// the other's were. With publishes on one channel and acks on another, acks written
+	// before later publishes could be lost while those publishes landed, and the duplicates
+	// could exceed Window (seen: 87 with a window of 64). On one channel the broker handles
+	// frames in the order written, so what it handled is a prefix of the stream.
+	ch *amqp.Channel
 	// The current DLQ consumer, and the previous one while its last deliveries drain (it is
 	// read first: its delivery tags are lower). gen numbers the consumers.
 	cur, old  <-chan amqp.Delivery
@@ -332,7 +340,7 @@ type replayer struct {
 	// Publishes awaiting their confirm, oldest first.
 	inflight pendingRing
 
-	// Acknowledgement bookkeeping (delivery tags of the consumer channel, contiguous from 1).
+	// Acknowledgement bookkeeping (delivery tags of the channel, contiguous from 1).
 	acks       []toAck             // confirmed, not yet acknowledged, in the order settled
 	ackFloor   uint64              // every tag <= ackFloor is acknowledged
 	ackedAbove map[uint64]struct{} // acknowledged one by one above the floor
@@ -375,9 +383,9 @@ func (r *replayer) run(ctx context.Context) error {
 		}
 	})
 	defer watchdog.Stop()
-	// Closing the consumer channel returns every delivery not acknowledged (held, refused,
+	// Closing the channel returns every delivery not acknowledged (held, refused,
 	// unconfirmed, prefetched but unseen) to the DLQ, in order. It must come after the last ack.
-	defer r.closeChannels()
+	defer r.closeChannel()
 
 	n, more, err := r.open()
 	if err != nil || !more {
@@ -388,34 +396,31 @@ func (r *replayer) run(ctx context.Context) error {
 
 // notifications are the broker's signals the move loop listens to.
 type notifications struct {
-	connClosed, consClosed, pubClosed <-chan *amqp.Error
-	cancels                           <-chan string
-	returns                           <-chan amqp.Return
+	connClosed, chClosed <-chan *amqp.Error
+	cancels              <-chan string
+	returns              <-chan amqp.Return
 }
 
-// closeChannels closes the publisher, then the consumer channel (which requeues what was
-// not acknowledged). Closing a channel twice is harmless.
-func (r *replayer) closeChannels() {
-	if r.pub != nil {
-		_ = r.pub.Close()
-	}
-	if r.cons != nil {
-		_ = r.cons.Close()
+// closeChannel closes the channel, which requeues what was not acknowledged. Closing a
+// channel twice is harmless.
+func (r *replayer) closeChannel() {
+	if r.ch != nil {
+		_ = r.ch.Close()
 	}
 }
 
-// open prepares a run: the consumer channel, the DLQ's depth, the publisher channel in
-// confirm mode, the prefetch and the consumer. more is false when there is nothing to move.
+// open prepares a run: the channel, the DLQ's depth, confirm mode, the prefetch and the
+// consumer. more is false when there is nothing to move.
 func (r *replayer) open() (n notifications, more bool, err error) {
 	req := &r.req
 	n.connClosed = r.c.conn.NotifyClose(make(chan *amqp.Error, 1))
-	if r.cons, err = r.c.conn.Channel(); err != nil {
-		return n, false, fmt.Errorf("open consumer channel: %w", err)
+	if r.ch, err = r.c.conn.Channel(); err != nil {
+		return n, false, fmt.Errorf("open channel: %w", err)
 	}
-	n.consClosed = r.cons.NotifyClose(make(chan *amqp.Error, 1))
-	n.cancels = r.cons.NotifyCancel(make(chan string, 4))
+	n.chClosed = r.ch.NotifyClose(make(chan *amqp.Error, 1))
+	n.cancels = r.ch.NotifyCancel(make(chan string, 4))
 
-	q, err := r.cons.QueueDeclarePassive(req.DLQ, false, false, false, false, nil)
+	q, err := r.ch.QueueDeclarePassive(req.DLQ, false, false, false, false, nil)
 	if err != nil {
 		return n, false, queueErr(req.DLQ, err)
 	}
@@ -430,22 +435,18 @@ func (r *replayer) open() (n notifications, more bool, err error) {
 		return n, false, nil
 	}
 
-	if r.pub, err = r.c.conn.Channel(); err != nil {
-		return n, false, fmt.Errorf("open publisher channel: %w", err)
-	}
-	if err := r.pub.Confirm(false); err != nil {
+	if err := r.ch.Confirm(false); err != nil {
 		return n, false, fmt.Errorf("confirm mode: %w", err)
 	}
 	// Confirms are read from each publish's DeferredConfirmation (no listener channel that
 	// could fill up and drop them). Returns need a listener: it holds at least Window entries,
 	// since at most Window publishes are outstanding and the reader goroutine must not block.
-	n.returns = r.pub.NotifyReturn(make(chan amqp.Return, req.Window+1))
-	n.pubClosed = r.pub.NotifyClose(make(chan *amqp.Error, 1))
+	n.returns = r.ch.NotifyReturn(make(chan amqp.Return, req.Window+1))
 
 	// Prefetch per consumer: Window publishes in flight plus a chunk of held deliveries; when
 	// the chunk is full the consumer is renewed (see hold).
 	r.holdChunk = max(req.Window, 256)
-	if err := r.cons.Qos(min(req.Window+r.holdChunk, maxPrefetch), 0, false); err != nil {
+	if err := r.ch.Qos(min(req.Window+r.holdChunk, maxPrefetch), 0, false); err != nil {
 		return n, false, fmt.Errorf("set prefetch: %w", err)
 	}
 	if err := r.subscribe(); err != nil {
@@ -532,7 +533,7 @@ loop:
 		case <-idle.C:
 			// Quiet for a while: if the DLQ still has ready messages the broker is only slow
 			// (or busy), keep going; if none are ready, the rest are held by another consumer.
-			q, err := r.cons.QueueDeclarePassive(req.DLQ, false, false, false, false, nil)
+			q, err := r.ch.QueueDeclarePassive(req.DLQ, false, false, false, false, nil)
 			if err != nil {
 				runErr = lostErr(nil)
 				if amqpCode(err) == amqp.NotFound {
@@ -559,10 +560,7 @@ loop:
 		case e := <-n.connClosed:
 			runErr = lostErr(e)
 			break loop
-		case e := <-n.consClosed:
-			runErr = lostErr(e)
-			break loop
-		case e := <-n.pubClosed:
+		case e := <-n.chClosed:
 			runErr = lostErr(e)
 			break loop
 		}
@@ -607,7 +605,7 @@ func (r *replayer) account(runErr error) error {
 	}
 	if runErr == nil {
 		// Explicit close so that an error is reported; the deferred close is then a no-op.
-		if err := r.cons.Close(); err != nil && !errors.Is(err, amqp.ErrClosed) {
+		if err := r.ch.Close(); err != nil && !errors.Is(err, amqp.ErrClosed) {
 			runErr = fmt.Errorf("return held messages to the DLQ: %w", err)
 			if r.c.conn.IsClosed() {
 				runErr = errors.Join(ErrConnectionLost, runErr)
@@ -724,7 +722,7 @@ func (r *replayer) subscribe() error {
 		return err
 	}
 	tag := consumerTag("replay")
-	ds, err := r.cons.Consume(r.req.DLQ, tag, false, false, false, false, nil)
+	ds, err := r.ch.Consume(r.req.DLQ, tag, false, false, false, false, nil)
 	if err != nil {
 		return fmt.Errorf("consume %s: %w", r.req.DLQ, queueErr(r.req.DLQ, err))
 	}
@@ -746,7 +744,7 @@ func (r *replayer) renew() error {
 	if err := r.subscribe(); err != nil {
 		return err
 	}
-	if err := r.cons.Cancel(oldTag, false); err != nil {
+	if err := r.ch.Cancel(oldTag, false); err != nil {
 		return fmt.Errorf("cancel consumer: %w", err)
 	}
 	r.old = oldCh
@@ -812,11 +810,11 @@ func (r *replayer) handle(ctx context.Context, d *amqp.Delivery, gen int) error 
 		return r.hold(g, LeftMissingTarget, gen)
 	}
 
-	seq := r.pub.GetNextPublishSeqNo()
+	seq := r.ch.GetNextPublishSeqNo()
 	r.idBuf = strconv.AppendUint(append(append(r.idBuf[:0], r.res.RunID...), '/'), seq, 10)
 	r.headers = republishHeaders(r.headers, d.Headers, m.Replays, park, string(r.idBuf))
 	msg := republishing(d, r.headers)
-	dc, err := r.pub.PublishWithDeferredConfirm("", target, true, false, msg)
+	dc, err := r.ch.PublishWithDeferredConfirm("", target, true, false, msg)
 	if err != nil {
 		// Not published (or unknown): the delivery stays unacked and goes back to the DLQ.
 		r.leave(g, LeftLost)
@@ -937,7 +935,7 @@ func (r *replayer) settle() error {
 			return nil
 		}
 		acked := dc.Acked()
-		if !acked && r.pub.IsClosed() {
+		if !acked && r.ch.IsClosed() {
 			return ErrConnectionLost
 		}
 		p := r.inflight.pop()
@@ -986,7 +984,7 @@ func (r *replayer) flushAcks() error {
 		break
 	}
 	if multi > 0 {
-		if err := r.cons.Ack(multi, true); err != nil {
+		if err := r.ch.Ack(multi, true); err != nil {
 			return r.ackFailed(err)
 		}
 		for _, a := range r.acks[:i] {
@@ -997,7 +995,7 @@ func (r *replayer) flushAcks() error {
 	r.acks = r.acks[i:]
 	for len(r.acks) > 0 {
 		a := r.acks[0]
-		if err := r.cons.Ack(a.tag, false); err != nil {
+		if err := r.ch.Ack(a.tag, false); err != nil {
 			return r.ackFailed(err)
 		}
 		r.ackedAbove[a.tag] = struct{}{}
