@@ -87,3 +87,14 @@ func (b BrokerDLQ) Replay(ctx context.Context, class rabbit.Class, max int) (rab
 	req.Select, req.MaxPerRun = dlq.ClassSelector(class, b.Config.DLQ), max
 	return c.Replay(ctx, req)
 }
+
+// Inspect implements DLQ: the DLQ's ready and consumer counts from a passive declare over
+// AMQP, exact at the moment (the management API's lag a statistics interval).
+func (b BrokerDLQ) Inspect(ctx context.Context) (rabbit.QueueState, error) {
+	c, err := b.Conns.Broker(ctx)
+	if err != nil {
+		return rabbit.QueueState{Name: b.Config.DLQ}, err
+	}
+	defer c.Close()
+	return c.Inspect(ctx, b.Config.DLQ)
+}

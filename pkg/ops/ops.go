@@ -78,9 +78,11 @@ type Queues interface {
 }
 
 // DLQ replays the dead letters of one class to the queues they died in, at most max of them
-// (BrokerDLQ: pkg/rabbit's no-loss replay).
+// (BrokerDLQ: pkg/rabbit's no-loss replay), and reads the DLQ's depth as the broker counts it
+// now (a dry run's evidence).
 type DLQ interface {
 	Replay(ctx context.Context, class rabbit.Class, max int) (rabbit.ReplayResult, error)
+	Inspect(ctx context.Context) (rabbit.QueueState, error)
 }
 
 // SlowQueries reads the statements running longer than the runbook's 5 seconds

@@ -3,6 +3,7 @@ package ops_test
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -151,14 +152,22 @@ func TestReplayDLQDefaultsToThePerRunCap(t *testing.T) {
 	}
 }
 
-// A dry run moves nothing, records nothing, and says what it would do.
+// A dry run moves nothing, records nothing, says what it would do and how many messages the
+// DLQ holds now.
 func TestReplayDLQDryRun(t *testing.T) {
 	f := setupReplay(t, &cases.Broker{DeadLetters: []cases.DeadLetters{deadLetters(3, panicked)}}, nil)
 	r := f.op.Run(ctx(t), mustParse(t, "replay-dlq bug 10"), alice, false, nil)
-	renders(t, r)
+	body := renders(t, r)
 	equal(t, "actions", outcomes(r), []string{"replay arrakis.dlq: dry-run"})
 	if !strings.HasPrefix(r.Headline, "DRY-RUN replay-dlq bug 10: would replay arrakis.dlq up to 10 bug message(s) -> the queue(s) they died in; nothing was changed") {
 		t.Errorf("headline %q", r.Headline)
+	}
+	const count = "arrakis.dlq holds 3 ready message(s) now, 0 consumer(s); their classes are read only by the replay"
+	if !slices.Contains(r.Result.Finding.Evidence, count) || !strings.Contains(body, count) {
+		t.Errorf("evidence %q lacks the DLQ's count", r.Result.Finding.Evidence)
+	}
+	if d := r.Result.Diagnostics; len(d) != 1 || d[0].Name != ops.ProbeDLQ || !d[0].OK {
+		t.Errorf("diagnostics %+v, want the DLQ read", d)
 	}
 	if dlq, work := f.depths(t); dlq != 3 || work != 0 {
 		t.Errorf("DLQ %d, work queue %d after a dry run", dlq, work)
@@ -274,6 +283,22 @@ func TestReplayDLQFails(t *testing.T) {
 		}
 		if dlq, _ := f.depths(t); dlq != 3 {
 			t.Errorf("DLQ %d, want 3", dlq)
+		}
+	})
+	t.Run("broker unreachable, dry run", func(t *testing.T) {
+		f := setupReplay(t, &cases.Broker{DeadLetters: []cases.DeadLetters{deadLetters(3, panicked)}}, nil)
+		f.sb.SetSecret(f.cfg.RabbitSecret, `{"username":"guest","password":"guest","amqp_url":"amqp://127.0.0.1:5999/","management_url":"http://127.0.0.1:15999"}`)
+		r := f.op.Run(ctx(t), mustParse(t, "replay-dlq bug 10"), alice, false, nil)
+		renders(t, r)
+		// The count is unknown and says why; the dry run still says what it would do.
+		equal(t, "actions", outcomes(r), []string{"replay arrakis.dlq: dry-run"})
+		if d := r.Result.Diagnostics; len(d) != 1 || d[0].Name != ops.ProbeDLQ || d[0].OK || !strings.Contains(d[0].Error, "127.0.0.1:5999") || strings.Contains(d[0].Error, "guest:guest") {
+			t.Errorf("diagnostics %+v, want the DLQ read failed", d)
+		}
+		for _, e := range r.Result.Finding.Evidence {
+			if strings.Contains(e, "holds") {
+				t.Errorf("evidence %q claims a count", e)
+			}
 		}
 	})
 	t.Run("no broker configured", func(t *testing.T) {

@@ -172,7 +172,7 @@ func (ru *run) plan(ctx context.Context) {
 	case KindDisable:
 		ru.planDisable()
 	case KindReplayDLQ:
-		ru.planReplay()
+		ru.planReplay(ctx)
 	}
 	if !ru.blocked.Set() && ru.startsIngestor() {
 		ru.checkDiscord(ctx)
@@ -440,7 +440,7 @@ func (ru *run) planDisable() {
 // planReplay is the runbook's "if bug: fix code, replay": the messages of the class asked for,
 // at most the count asked for (or the per-run cap), each back to the queue it died in. The
 // replay reads the DLQ as it is when it runs: an empty DLQ is nothing to replay, not a failure.
-func (ru *run) planReplay() {
+func (ru *run) planReplay(ctx context.Context) {
 	o := ru.o
 	class, n := ru.req.Class, ru.req.ReplayLimit(o.Config)
 	s := step{kind: playbook.KindReplay, target: o.Config.DLQ, reason: "asked for " + ru.req.String() + " (the person says the cause is fixed)",
@@ -450,6 +450,9 @@ func (ru *run) planReplay() {
 	if o.DLQ == nil {
 		ru.blocked = guard.Rule{Code: guard.RuleMissingEvidence, Detail: "no broker configured: " + o.Config.DLQ + " cannot be read from here"}
 		return
+	}
+	if !ru.apply {
+		ru.countDLQ(ctx)
 	}
 	var res rabbit.ReplayResult
 	var moved int
@@ -486,6 +489,23 @@ func (ru *run) planReplay() {
 		return report.Verification{Status: report.Verified, MS: res.Duration.Milliseconds(),
 			Detail: fmt.Sprintf("%d message(s) confirmed by the broker in their queue(s) (publisher confirms, no return) and removed from %s", res.Replayed, o.Config.DLQ)}
 	}, true
+}
+
+// countDLQ is a dry run's look at the DLQ: how many messages are there now. Which class each
+// is only the replay reads (it takes each message to classify it), so a dry run does not say
+// how many would move. A failed read is a failed diagnostic; the dry run still says what it
+// would do.
+func (ru *run) countDLQ(ctx context.Context) {
+	o := ru.o
+	start := time.Now()
+	q, err := o.DLQ.Inspect(ctx)
+	d := report.Diagnostic{Name: ProbeDLQ, OK: err == nil, MS: time.Since(start).Milliseconds()}
+	if err != nil {
+		d.Error = err.Error()
+	} else {
+		ru.evidence = append(ru.evidence, fmt.Sprintf("%s holds %d ready message(s) now, %d consumer(s); their classes are read only by the replay", o.Config.DLQ, q.Ready, q.Consumers))
+	}
+	ru.diags = append(ru.diags, d)
 }
 
 // replayedNothing says why a replay moved nothing: the DLQ was empty, or held none of class
