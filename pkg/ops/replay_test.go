@@ -57,6 +57,11 @@ func setupReplay(t *testing.T, b *cases.Broker, env map[string]string) *replayFi
 	return &replayFixture{fixture: f, broker: b}
 }
 
+// unreachable points the rabbit secret at ports where no broker listens.
+func (f *replayFixture) unreachable() {
+	f.sb.SetSecret(f.cfg.RabbitSecret, `{"username":"guest","password":"guest","amqp_url":"amqp://127.0.0.1:5999/","management_url":"http://127.0.0.1:15999"}`)
+}
+
 // depths reads the DLQ and the work queue (ready counts).
 func (f *replayFixture) depths(t *testing.T) (dlq, work int) {
 	t.Helper()
@@ -274,7 +279,7 @@ func TestReplayDLQFails(t *testing.T) {
 	})
 	t.Run("broker unreachable", func(t *testing.T) {
 		f := setupReplay(t, &cases.Broker{DeadLetters: []cases.DeadLetters{deadLetters(3, panicked)}}, nil)
-		f.sb.SetSecret(f.cfg.RabbitSecret, `{"username":"guest","password":"guest","amqp_url":"amqp://127.0.0.1:5999/","management_url":"http://127.0.0.1:15999"}`)
+		f.unreachable()
 		r := f.op.Run(ctx(t), mustParse(t, "replay-dlq bug 10"), alice, true, nil)
 		renders(t, r)
 		equal(t, "actions", outcomes(r), []string{"replay arrakis.dlq: failed"})
@@ -287,7 +292,7 @@ func TestReplayDLQFails(t *testing.T) {
 	})
 	t.Run("broker unreachable, dry run", func(t *testing.T) {
 		f := setupReplay(t, &cases.Broker{DeadLetters: []cases.DeadLetters{deadLetters(3, panicked)}}, nil)
-		f.sb.SetSecret(f.cfg.RabbitSecret, `{"username":"guest","password":"guest","amqp_url":"amqp://127.0.0.1:5999/","management_url":"http://127.0.0.1:15999"}`)
+		f.unreachable()
 		r := f.op.Run(ctx(t), mustParse(t, "replay-dlq bug 10"), alice, false, nil)
 		renders(t, r)
 		// The count is unknown and says why; the dry run still says what it would do.
