@@ -139,7 +139,8 @@ type Connection struct {
 
 // ChannelInfo is one channel of a connection.
 type ChannelInfo struct {
-	Name          string
+	Name string
+	// Connection is the connection's name; empty when the broker's statistics do not know it.
 	Connection    string
 	Number        int
 	User          string
@@ -218,18 +219,22 @@ type (
 		ConnectedAt      int64          `json:"connected_at"` // ms since the epoch
 	}
 	apiChannel struct {
-		Name              string `json:"name"`
-		Number            int    `json:"number"`
-		User              string `json:"user"`
-		State             string `json:"state"`
-		PrefetchCount     int    `json:"prefetch_count"`
-		GlobalPrefetch    int    `json:"global_prefetch_count"`
-		ConsumerCount     int    `json:"consumer_count"`
-		Unacked           int    `json:"messages_unacknowledged"`
-		Unconfirmed       int    `json:"messages_unconfirmed"`
-		ConnectionDetails struct {
-			Name string `json:"name"`
-		} `json:"connection_details"`
+		Name              string            `json:"name"`
+		Number            int               `json:"number"`
+		User              string            `json:"user"`
+		State             string            `json:"state"`
+		PrefetchCount     int               `json:"prefetch_count"`
+		GlobalPrefetch    int               `json:"global_prefetch_count"`
+		ConsumerCount     int               `json:"consumer_count"`
+		Unacked           int               `json:"messages_unacknowledged"`
+		Unconfirmed       int               `json:"messages_unconfirmed"`
+		ConnectionDetails connectionDetails `json:"connection_details"`
+	}
+	// connectionDetails is an object, or an empty array when the broker's statistics do not
+	// know the channel's connection (seen on 3.10 for a channel whose connection was closing):
+	// both must decode, or one such channel would fail the whole list.
+	connectionDetails struct {
+		Name string `json:"name"`
 	}
 )
 
@@ -537,10 +542,27 @@ func truncate(s string, n int) string {
 // UnmarshalJSON accepts the object, and the empty array the broker sends before its
 // statistics know the channel.
 func (c *channelDetails) UnmarshalJSON(b []byte) error {
-	if t := bytes.TrimSpace(b); len(t) > 0 && t[0] == '[' {
+	if isArray(b) {
 		*c = channelDetails{}
 		return nil
 	}
 	type plain channelDetails
 	return json.Unmarshal(b, (*plain)(c))
+}
+
+// UnmarshalJSON accepts the object, and the empty array the broker sends when its statistics
+// do not know the connection.
+func (c *connectionDetails) UnmarshalJSON(b []byte) error {
+	if isArray(b) {
+		*c = connectionDetails{}
+		return nil
+	}
+	type plain connectionDetails
+	return json.Unmarshal(b, (*plain)(c))
+}
+
+// isArray says whether b is a JSON array: the broker's (Erlang's) empty details.
+func isArray(b []byte) bool {
+	t := bytes.TrimSpace(b)
+	return len(t) > 0 && t[0] == '['
 }

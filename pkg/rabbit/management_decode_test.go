@@ -25,3 +25,18 @@ func TestConsumerChannelDetailsMayBeAnEmptyArray(t *testing.T) {
 		})
 	}
 }
+
+// A channel whose connection the broker's statistics no longer know comes with
+// "connection_details": [] (seen on RabbitMQ 3.10 while another test's connection closed): the list still
+// decodes, that channel's connection unknown.
+func TestChannelConnectionDetailsMayBeAnEmptyArray(t *testing.T) {
+	body := `[{"name":"a (1)","number":1,"connection_details":{"name":"a","peer_host":"10.0.0.1"}},` +
+		`{"name":"b (1)","number":1,"connection_details":[]}]`
+	var chans []apiChannel
+	if err := json.Unmarshal([]byte(body), &chans); err != nil {
+		t.Fatal(err)
+	}
+	if len(chans) != 2 || chans[0].ConnectionDetails.Name != "a" || chans[1].ConnectionDetails.Name != "" || chans[1].Name != "b (1)" {
+		t.Errorf("channels %+v", chans)
+	}
+}
