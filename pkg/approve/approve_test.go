@@ -195,6 +195,12 @@ func (r *rig) slackClick(user, action, id string) events.LambdaFunctionURLReques
 	return urlEvent(sandbox.SignSlack(body, now.Add(time.Duration(r.clicks)*time.Second)), body)
 }
 
+// slackCommand is a signed Slack slash command "/gpr text" by user.
+func (r *rig) slackCommand(user, text string) events.LambdaFunctionURLRequest {
+	body := r.sb.SlackCommandBody(user, text)
+	return urlEvent(sandbox.SignSlack(body, now), body)
+}
+
 // do sends ev to Front and runs every job it queued, returning the Front status and the
 // jobs' outcomes.
 func (r *rig) do(t *testing.T, ev events.LambdaFunctionURLRequest) (int, []Outcome) {
@@ -352,26 +358,22 @@ func TestReject(t *testing.T) {
 
 func TestCommands(t *testing.T) {
 	r := newRig(t, 1)
-	cmd := func(user, text string) events.LambdaFunctionURLRequest {
-		body := r.sb.SlackCommandBody(user, text)
-		return urlEvent(sandbox.SignSlack(body, now), body)
-	}
 	// A stranger may not change anything: refused at once, nothing queued.
-	resp := r.h.Front(context.Background(), cmd(sandbox.SlackStranger, "restart worker"))
+	resp := r.h.Front(context.Background(), r.slackCommand(sandbox.SlackStranger, "restart worker"))
 	if resp.StatusCode != 200 || !strings.Contains(resp.Body, "not an approver") || len(r.queue.jobs) != 0 {
 		t.Fatalf("stranger: %d %s, %d jobs", resp.StatusCode, resp.Body, len(r.queue.jobs))
 	}
 	// Bad usage: answered at once with the usage.
-	resp = r.h.Front(context.Background(), cmd(sandbox.SlackApprover1, "reboot everything"))
+	resp = r.h.Front(context.Background(), r.slackCommand(sandbox.SlackApprover1, "reboot everything"))
 	if !strings.Contains(resp.Body, "ephemeral") || len(r.queue.jobs) != 0 {
 		t.Fatalf("usage: %s", resp.Body)
 	}
 	// Health is read-only: anyone may ask.
-	if _, outs := r.do(t, cmd(sandbox.SlackStranger, "health")); len(outs) != 1 || outs[0].Status != "replied" {
+	if _, outs := r.do(t, r.slackCommand(sandbox.SlackStranger, "health")); len(outs) != 1 || outs[0].Status != "replied" {
 		t.Fatalf("health: %+v", outs)
 	}
 	// An approver's change runs at once where one approver is enough.
-	if _, outs := r.do(t, cmd(sandbox.SlackApprover1, "restart worker")); len(outs) != 1 || outs[0].Status != "ran" {
+	if _, outs := r.do(t, r.slackCommand(sandbox.SlackApprover1, "restart worker")); len(outs) != 1 || outs[0].Status != "ran" {
 		t.Fatalf("restart: %+v", outs)
 	}
 	if len(r.ops.runs) != 2 || r.ops.runs[0].Kind != ops.KindHealth || r.ops.runs[1].Kind != ops.KindRestart {
@@ -379,7 +381,7 @@ func TestCommands(t *testing.T) {
 	}
 	// Where two are required, the command becomes an offer with the typist's approval.
 	r.h.Config.ApprovalsRequired = 2
-	_, outs := r.do(t, cmd(sandbox.SlackApprover1, "restart worker"))
+	_, outs := r.do(t, r.slackCommand(sandbox.SlackApprover1, "restart worker"))
 	if len(outs) != 1 || outs[0].Status != "recorded" || len(r.ops.runs) != 2 {
 		t.Fatalf("two required: %+v, runs %v", outs, r.ops.runs)
 	}
@@ -392,21 +394,17 @@ func TestCommands(t *testing.T) {
 // service state to hold (it re-reads the DLQ itself).
 func TestReplayDLQCommand(t *testing.T) {
 	r := newRig(t, 1)
-	slack := func(user, text string) events.LambdaFunctionURLRequest {
-		body := r.sb.SlackCommandBody(user, text)
-		return urlEvent(sandbox.SignSlack(body, now), body)
-	}
-	resp := r.h.Front(context.Background(), slack(sandbox.SlackStranger, "replay-dlq bug 10"))
+	resp := r.h.Front(context.Background(), r.slackCommand(sandbox.SlackStranger, "replay-dlq bug 10"))
 	if !strings.Contains(resp.Body, "not an approver") || len(r.queue.jobs) != 0 {
 		t.Fatalf("stranger: %s, %d jobs", resp.Body, len(r.queue.jobs))
 	}
-	resp = r.h.Front(context.Background(), slack(sandbox.SlackApprover1, "replay-dlq bad-data 10"))
+	resp = r.h.Front(context.Background(), r.slackCommand(sandbox.SlackApprover1, "replay-dlq bad-data 10"))
 	var answer struct{ Text string }
 	_ = json.Unmarshal([]byte(resp.Body), &answer)
 	if !strings.Contains(answer.Text, "bad data is parked, never replayed") || !strings.Contains(answer.Text, "\n  replay-dlq <bug|unknown|transient> [count]") || len(r.queue.jobs) != 0 {
 		t.Fatalf("bad class: %s", resp.Body)
 	}
-	if _, outs := r.do(t, slack(sandbox.SlackApprover1, "replay-dlq bug 10")); len(outs) != 1 || outs[0].Status != "ran" || outs[0].Request != "replay-dlq bug 10" {
+	if _, outs := r.do(t, r.slackCommand(sandbox.SlackApprover1, "replay-dlq bug 10")); len(outs) != 1 || outs[0].Status != "ran" || outs[0].Request != "replay-dlq bug 10" {
 		t.Fatalf("slack: %+v", outs)
 	}
 	body := r.sb.DiscordCommandBody("1610000000000000011", "1710000000000000011", []string{sandbox.DiscordApproverRole}, "replay-dlq", "bug", "10")

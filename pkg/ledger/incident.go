@@ -70,11 +70,8 @@ var _ incident.Store = (*Incidents)(nil)
 // WithClock and WithRetention apply (retention counts from each write; default
 // DefaultIncidentRetention).
 func NewIncidents(api IncidentAPI, table string, opts ...Option) (*Incidents, error) {
-	if api == nil {
-		return nil, errors.New("incidents: no DynamoDB client")
-	}
-	if strings.TrimSpace(table) == "" {
-		return nil, errors.New("incidents: no table name")
+	if err := checkStore("incidents", api, table); err != nil {
+		return nil, err
 	}
 	// Reuse the ledger's options so callers configure both the same way.
 	t := &Table{now: time.Now, retention: DefaultIncidentRetention}

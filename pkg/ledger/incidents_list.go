@@ -30,11 +30,8 @@ type IncidentHistory struct {
 
 // NewIncidentHistory returns the incident listing of the named table (the ledger's table).
 func NewIncidentHistory(api QueryAPI, table string) (*IncidentHistory, error) {
-	if api == nil {
-		return nil, errors.New("incident history: no DynamoDB client")
-	}
-	if strings.TrimSpace(table) == "" {
-		return nil, errors.New("incident history: no table name")
+	if err := checkStore("incident history", api, table); err != nil {
+		return nil, err
 	}
 	return &IncidentHistory{api: api, table: table}, nil
 }

@@ -118,13 +118,22 @@ func WithRetention(d time.Duration) Option { return func(t *Table) { t.retention
 // every page either way; a small page size is for tests of pagination.
 func WithPageSize(n int32) Option { return func(t *Table) { t.pageSize = n } }
 
-// New returns the ledger kept in the named table.
-func New(api API, table string, opts ...Option) (*Table, error) {
+// checkStore refuses a store without a client (api, a nil interface, is nil as any) or a
+// table name; store names the store in the error.
+func checkStore(store string, api any, table string) error {
 	if api == nil {
-		return nil, errors.New("ledger: no DynamoDB client")
+		return fmt.Errorf("%s: no DynamoDB client", store)
 	}
 	if strings.TrimSpace(table) == "" {
-		return nil, errors.New("ledger: no table name")
+		return fmt.Errorf("%s: no table name", store)
+	}
+	return nil
+}
+
+// New returns the ledger kept in the named table.
+func New(api API, table string, opts ...Option) (*Table, error) {
+	if err := checkStore("ledger", api, table); err != nil {
+		return nil, err
 	}
 	t := &Table{api: api, name: table, now: time.Now, retention: DefaultRetention, suffix: randomSuffix}
 	for _, o := range opts {

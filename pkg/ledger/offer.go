@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -41,11 +40,8 @@ type Offers struct {
 
 // NewOffers returns the offer store kept in the named table (the ledger's table).
 func NewOffers(api IncidentAPI, table string) (*Offers, error) {
-	if api == nil {
-		return nil, errors.New("offers: no DynamoDB client")
-	}
-	if strings.TrimSpace(table) == "" {
-		return nil, errors.New("offers: no table name")
+	if err := checkStore("offers", api, table); err != nil {
+		return nil, err
 	}
 	return &Offers{api: api, name: table}, nil
 }
